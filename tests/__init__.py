@@ -1,0 +1,1 @@
+"""Tests for the Sunvec Connect integration, its client and its simulator."""
