@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,7 +19,6 @@ from .plant import Plant
 
 REALTIME_PATH: Final = "/api/v2/dataAccess/realtimeInfo/get"
 CONTROL_PREFIX: Final = "/_sim"
-CLOUD_KEY: Final = web.AppKey("cloud", "SunvecCloud")
 _WIFI_SN_PATTERN: Final = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
@@ -265,15 +265,17 @@ class SunvecCloud:
             status = int(kind.value.removeprefix("http_"))
             return web.Response(status=status, text=f"<html><body>{status}</body></html>")
         if kind is FaultKind.HTTP_429:
-            return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": "120"})
+            return web.Response(
+                status=429, text="Too Many Requests", headers={"Retry-After": "120"}
+            )
         if kind is FaultKind.HANG:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.release_hangs.wait(), self.hang_seconds)
-            except TimeoutError:
-                pass
             return web.Response(status=504, text="gateway timeout")
         if kind is FaultKind.INVALID_JSON:
-            return web.Response(status=200, text="<html>maintenance</html>", content_type="text/html")
+            return web.Response(
+                status=200, text="<html>maintenance</html>", content_type="text/html"
+            )
         return None
 
     def state(self) -> dict[str, Any]:
@@ -289,9 +291,7 @@ class SunvecCloud:
                 sn: {
                     "uploading": plant.uploading,
                     "pv_energy_kwh": round(plant.pv_energy, 4),
-                    "latest": (
-                        upload.result if (upload := plant.latest_available(now)) else None
-                    ),
+                    "latest": (upload.result if (upload := plant.latest_available(now)) else None),
                 }
                 for sn, plant in self.plants.items()
             },
@@ -351,6 +351,9 @@ def _body_fault(kind: FaultKind, body: dict[str, Any]) -> web.Response:
 
 
 # HTTP application -------------------------------------------------------
+CLOUD_KEY: Final = web.AppKey("cloud", SunvecCloud)
+
+
 async def _realtime(request: web.Request) -> web.Response:
     cloud = request.app[CLOUD_KEY]
     return await cloud.handle_realtime(request.headers.get("tokenId"), await request.text())

@@ -122,7 +122,7 @@ class Plant:
         rise, set_ = self.config.sunrise_hour, self.config.sunset_hour
         if hours <= rise or hours >= set_:
             return 0.0
-        return math.sin(math.pi * (hours - rise) / (set_ - rise)) ** 1.5
+        return float(math.sin(math.pi * (hours - rise) / (set_ - rise)) ** 1.5)
 
     def cloud_factor(self, moment: datetime) -> float:
         """Deterministic passing clouds: 0.55 to 1.0, smooth between 15-minute slots."""
@@ -190,9 +190,7 @@ class Plant:
     def advance_to(self, moment: datetime) -> None:
         """Integrate the plant up to `moment`, recording uploads on the way."""
         while self.time < moment:
-            step_end = min(
-                moment, self._next_upload, self.time + timedelta(seconds=STEP_SECONDS)
-            )
+            step_end = min(moment, self._next_upload, self.time + timedelta(seconds=STEP_SECONDS))
             self._integrate(step_end)
             if self.time >= self._next_upload:
                 self._record_upload()
@@ -220,7 +218,7 @@ class Plant:
             self.yield_today = 0.0
 
     def status(self, moment: datetime, flows: PowerFlows) -> str:
-        """inverterStatus for the moment: waiting at dawn, normal while producing, sleep at night."""
+        """Return inverterStatus: waiting at dawn, normal while producing, sleep at night."""
         if sum(flows.pv_strings) >= self.config.peak_power * 0.01 or flows.battery < 0:
             return STATUS_NORMAL
         if self._local_hours(moment) < self.config.sunrise_hour + 1:

@@ -8,17 +8,27 @@ from typing import Any
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
-import pytest
-
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import CONF_API_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from simulator import ManualClock, SunvecCloud, create_app
-from simulator.demo import build_demo_cloud
+from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
 
 pytest_plugins = ["pytest_homeassistant_custom_component"]
 
 SIM_START = datetime(2026, 6, 21, 10, 0, 2, tzinfo=UTC)
 """A summer morning in Amsterdam (12:00 local): every demo plant is producing."""
 TOKEN = "sunvec-test-token-7f3a9c2e51"
+PLANT_TIME_ZONE = "Europe/Amsterdam"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ini switch that turns Home Assistant deprecation reports into failures."""
@@ -28,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
+
 
 @pytest.fixture(autouse=True)
 def fail_on_deprecation_report(request: pytest.FixtureRequest) -> Generator[None]:
@@ -47,16 +58,19 @@ def fail_on_deprecation_report(request: pytest.FixtureRequest) -> Generator[None
     if reports and request.config.getini("phacc_fail_on_deprecation_report"):
         pytest.fail(f"Home Assistant reported deprecated usage: {reports}")
 
+
 @pytest.fixture
 def sim_clock() -> ManualClock:
     """The simulator's clock, moved only by the test."""
     return ManualClock(SIM_START)
+
 
 @pytest.fixture
 def cloud(sim_clock: ManualClock) -> SunvecCloud:
     """The demo cloud: TOKEN owns a hybrid and a PV-only inverter."""
     sim_cloud, _ = build_demo_cloud(sim_clock, TOKEN)
     return sim_cloud
+
 
 @pytest.fixture
 async def sim_server(cloud: SunvecCloud, socket_enabled: None) -> AsyncGenerator[TestServer]:
@@ -68,10 +82,12 @@ async def sim_server(cloud: SunvecCloud, socket_enabled: None) -> AsyncGenerator
     finally:
         await server.close()
 
+
 @pytest.fixture
 def sim_url(sim_server: TestServer) -> str:
     """Base URL of the simulated cloud."""
     return str(sim_server.make_url("/")).rstrip("/")
+
 
 @pytest.fixture
 async def session() -> AsyncGenerator[ClientSession]:
@@ -79,4 +95,77 @@ async def session() -> AsyncGenerator[ClientSession]:
     async with ClientSession() as client_session:
         yield client_session
 
+
 type BodyServer = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load the integration from custom_components/."""
+
+
+class TimeMachine:
+    """Moves Home Assistant's clock and the simulator's clock together."""
+
+    def __init__(self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, clock: ManualClock):
+        """Start both clocks at the simulator's time."""
+        self.hass = hass
+        self.freezer = freezer
+        self.clock = clock
+        freezer.move_to(clock.now())
+
+    async def advance(self, seconds: float) -> None:
+        """Let `seconds` pass and run what Home Assistant scheduled meanwhile."""
+        self.clock.advance(seconds)
+        self.freezer.move_to(self.clock.now())
+        async_fire_time_changed(self.hass)
+        await self.hass.async_block_till_done()
+
+    async def run(self, seconds: float, step: float = 60.0) -> None:
+        """Let `seconds` pass in steps, so every poll on the way happens."""
+        remaining = seconds
+        while remaining > 0:
+            await self.advance(min(step, remaining))
+            remaining -= step
+
+
+@pytest.fixture
+async def time_machine(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sim_clock: ManualClock
+) -> TimeMachine:
+    """Both clocks at SIM_START, Home Assistant in the plants' time zone."""
+    await hass.config.async_set_time_zone(PLANT_TIME_ZONE)
+    return TimeMachine(hass, freezer, sim_clock)
+
+
+def entry_for(url: str, wifi_sn: str = HYBRID_WIFI_SN, **kwargs: Any) -> MockConfigEntry:
+    """A config entry for one of the demo inverters."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=kwargs.pop("title", f"Sunvec {wifi_sn}"),
+        unique_id=wifi_sn,
+        data={CONF_URL: url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: wifi_sn},
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def config_entry(sim_url: str) -> MockConfigEntry:
+    """The entry of the hybrid demo inverter."""
+    return entry_for(sim_url, entry_id="01HYBRIDENTRY000000000000")
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add the entry and set it up."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, time_machine: TimeMachine, config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The hybrid inverter's entry, set up against the simulator."""
+    return await setup_entry(hass, config_entry)

@@ -131,12 +131,12 @@ async def test_simulator_errors_map_to_exceptions(
     session: ClientSession, sim_url: str, cloud: SunvecCloud
 ) -> None:
     with pytest.raises(SunvecAuthenticationError) as auth:
-        await SunvecClient(session, sim_url, "wrong-token", HYBRID_WIFI_SN).async_get_realtime_data()
+        await SunvecClient(
+            session, sim_url, "wrong-token", HYBRID_WIFI_SN
+        ).async_get_realtime_data()
     assert auth.value.code == 1001
     with pytest.raises(SunvecNotAuthorizedError):
-        await SunvecClient(
-            session, sim_url, TOKEN, OTHER_ACCOUNT_WIFI_SN
-        ).async_get_realtime_data()
+        await SunvecClient(session, sim_url, TOKEN, OTHER_ACCOUNT_WIFI_SN).async_get_realtime_data()
     with pytest.raises(SunvecNotFoundError):
         await SunvecClient(session, sim_url, TOKEN, "NOSUCHSN").async_get_realtime_data()
 
@@ -179,7 +179,9 @@ async def test_simulator_faults(
     assert (await client.async_get_realtime_data()).inverter_sn == "H34A08I6008"
 
 
-async def test_http_429_retry_after(session: ClientSession, sim_url: str, cloud: SunvecCloud) -> None:
+async def test_http_429_retry_after(
+    session: ClientSession, sim_url: str, cloud: SunvecCloud
+) -> None:
     cloud.inject(Fault(FaultKind.HTTP_429))
     with pytest.raises(SunvecRateLimitError) as err:
         await SunvecClient(session, sim_url, TOKEN, HYBRID_WIFI_SN).async_get_realtime_data()
@@ -224,7 +226,11 @@ async def test_connection_refused(session: ClientSession, socket_enabled: None) 
         (envelope(False, "Interface Unauthorized", None, 1001), SunvecAuthenticationError, 1001),
         (envelope(False, "token invalid", None, 103), SunvecAuthenticationError, 103),
         (envelope(False, "", "no auth!", 0), SunvecAuthenticationError, 0),
-        (envelope(False, "Parameter validation failed", None, 1002), SunvecInvalidParameterError, 1002),
+        (
+            envelope(False, "Parameter validation failed", None, 1002),
+            SunvecInvalidParameterError,
+            1002,
+        ),
         (envelope(False, "Data Unauthorized", None, 1003), SunvecNotAuthorizedError, 1003),
         (envelope(False, "Duplicate data", None, 1004), SunvecApiError, 1004),
         (envelope(False, "Operation failed", None, 2001), SunvecServerError, 2001),
@@ -240,7 +246,11 @@ async def test_connection_refused(session: ClientSession, socket_enabled: None) 
         (lambda _r: web.Response(status=401), SunvecAuthenticationError, None),
         (lambda _r: web.Response(status=403), SunvecAuthenticationError, None),
         (lambda _r: web.Response(status=404), SunvecMalformedResponseError, None),
-        (lambda _r: web.Response(status=302, headers={"Location": "/x"}), SunvecMalformedResponseError, None),
+        (
+            lambda _r: web.Response(status=302, headers={"Location": "/x"}),
+            SunvecMalformedResponseError,
+            None,
+        ),
     ],
 )
 async def test_error_bodies(

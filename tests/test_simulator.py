@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+import json
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
@@ -20,7 +22,7 @@ REALTIME = "/api/v2/dataAccess/realtimeInfo/get"
 def integrate(samples: list[tuple[datetime, float]]) -> float:
     """Trapezoidal integral of (time, W) samples in kWh."""
     total = 0.0
-    for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False):
+    for (t0, p0), (t1, p1) in pairwise(samples):
         total += (p0 + p1) / 2 * (t1 - t0).total_seconds() / 3600 / 1000
     return total
 
@@ -65,7 +67,10 @@ def test_yield_today_resets_at_local_midnight_and_status_follows_the_sun() -> No
         clock.advance(300)
         plant.advance_to(clock.now())
         statuses.add(plant.uploads[-1].result["inverterStatus"])
-        if plant.time.astimezone(plant.zone).hour == 0 and plant.time.astimezone(plant.zone).minute < 5:
+        if (
+            plant.time.astimezone(plant.zone).hour == 0
+            and plant.time.astimezone(plant.zone).minute < 5
+        ):
             yields_at_midnight.append(plant.yield_today)
     assert statuses == {"100", "102", "109"}
     assert yields_at_midnight == [0.0]
@@ -81,6 +86,7 @@ async def test_http_api_and_control(
     sim_server: TestServer, cloud: SunvecCloud, sim_clock: ManualClock
 ) -> None:
     async with ClientSession() as session:
+
         async def realtime(token: str = TOKEN, sn: str = HYBRID_WIFI_SN) -> dict:
             response = await session.post(
                 sim_server.make_url(REALTIME), json={"wifiSn": sn}, headers={"tokenId": token}
@@ -138,9 +144,7 @@ async def test_http_api_and_control(
 
 async def test_rate_limit_and_ban(cloud: SunvecCloud, sim_clock: ManualClock) -> None:
     async def call() -> dict:
-        response = await cloud.handle_realtime(TOKEN, '{"wifiSn": "%s"}' % HYBRID_WIFI_SN)
-        import json
-
+        response = await cloud.handle_realtime(TOKEN, json.dumps({"wifiSn": HYBRID_WIFI_SN}))
         return json.loads(response.text or "{}")
 
     codes = [(await call())["code"] for _ in range(12)]
@@ -161,7 +165,7 @@ async def test_rate_limit_and_ban(cloud: SunvecCloud, sim_clock: ManualClock) ->
 async def test_daily_budget() -> None:
     clock = ManualClock(datetime(2026, 6, 21, 10, 0, tzinfo=UTC))
     cloud, token = build_demo_cloud(clock, TOKEN, per_minute=1000, per_day=5)
-    body = '{"wifiSn": "%s"}' % PV_ONLY_WIFI_SN
+    body = json.dumps({"wifiSn": PV_ONLY_WIFI_SN})
     outcomes = []
     for _ in range(6):
         await cloud.handle_realtime(token, body)
@@ -172,10 +176,10 @@ async def test_daily_budget() -> None:
 
 async def test_fault_scoped_to_wifi_sn_and_count(cloud: SunvecCloud) -> None:
     cloud.inject(Fault(FaultKind.HTTP_503, count=2, wifi_sn=PV_ONLY_WIFI_SN))
-    hybrid = await cloud.handle_realtime(TOKEN, '{"wifiSn": "%s"}' % HYBRID_WIFI_SN)
+    hybrid = await cloud.handle_realtime(TOKEN, json.dumps({"wifiSn": HYBRID_WIFI_SN}))
     assert hybrid.status == 200
     statuses = [
-        (await cloud.handle_realtime(TOKEN, '{"wifiSn": "%s"}' % PV_ONLY_WIFI_SN)).status
+        (await cloud.handle_realtime(TOKEN, json.dumps({"wifiSn": PV_ONLY_WIFI_SN}))).status
         for _ in range(3)
     ]
     assert statuses == [503, 503, 200]

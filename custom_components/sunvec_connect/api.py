@@ -150,9 +150,7 @@ def normalize_url(url: str) -> str:
     if parsed.scheme not in ("http", "https"):
         raise SunvecInvalidInputError("The URL must use http or https")
     host = parsed.raw_host
-    if not host or not _HOST_PATTERN.fullmatch(
-        f"[{host}]" if ":" in host else host
-    ):
+    if not host or not _HOST_PATTERN.fullmatch(f"[{host}]" if ":" in host else host):
         raise SunvecInvalidInputError("The URL has no valid host")
     if parsed.user is not None or parsed.password is not None:
         raise SunvecInvalidInputError("The URL must not contain credentials")
@@ -160,9 +158,7 @@ def normalize_url(url: str) -> str:
     if (index := path.find("/api/")) != -1:
         path = path[:index]
     path = path.rstrip("/")
-    base = URL.build(
-        scheme=parsed.scheme, host=host, port=parsed.explicit_port, path=path
-    )
+    base = URL.build(scheme=parsed.scheme, host=host, port=parsed.explicit_port, path=path)
     return str(base)
 
 
@@ -409,9 +405,7 @@ class SunvecClient:
         exception_text = body.get("exception")
         result = body.get("result")
         parts = [
-            part
-            for part in (exception_text, result)
-            if isinstance(part, str) and part.strip()
+            part for part in (exception_text, result) if isinstance(part, str) and part.strip()
         ]
         detail = self._redact("; ".join(parts))[:300] if parts else "no message"
         message = f"API error {code}: {detail}" if code is not None else f"API error: {detail}"

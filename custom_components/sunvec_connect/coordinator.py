@@ -1,0 +1,187 @@
+"""Data update coordinator for Sunvec Connect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .api import (
+    INVERTER_STATUS,
+    RealtimeData,
+    SunvecApiError,
+    SunvecAuthenticationError,
+    SunvecClient,
+    SunvecError,
+    SunvecMalformedResponseError,
+    SunvecNotAuthorizedError,
+    SunvecNotFoundError,
+    SunvecRateLimitError,
+)
+from .const import (
+    CONF_SCAN_INTERVAL,
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    FUTURE_TOLERANCE,
+    LOGGER,
+    OFFLINE_ISSUE_AFTER,
+    STALE_AFTER,
+)
+
+type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
+
+
+@dataclass(frozen=True, slots=True)
+class SunvecData:
+    """The latest upload, with its time in Home Assistant's time zone."""
+
+    realtime: RealtimeData
+    upload_time: datetime | None
+
+    def is_fresh(self, now: datetime) -> bool:
+        """Whether the upload still describes the inverter's present state."""
+        return self.upload_time is not None and now - self.upload_time <= STALE_AFTER
+
+
+@dataclass(slots=True)
+class PollStatistics:
+    """Counts shown in diagnostics."""
+
+    polls: int = 0
+    failures: int = 0
+    rejected_uploads: int = 0
+    rejected_readings: dict[str, int] = field(default_factory=dict)
+    last_error_code: int | None = None
+    last_error: str | None = None
+
+
+def offline_issue_id(entry_id: str) -> str:
+    """The repair issue raised while an entry's inverter has not uploaded for a day."""
+    return f"inverter_offline_{entry_id}"
+
+
+def localize_upload_time(upload_time: datetime | None) -> datetime | None:
+    """Read a plant-local uploadTime in Home Assistant's configured time zone."""
+    if upload_time is None:
+        return None
+    return upload_time.replace(tzinfo=dt_util.get_default_time_zone())
+
+
+class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
+    """Polls realtimeInfo for one inverter."""
+
+    config_entry: SunvecConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, config_entry: SunvecConfigEntry, client: SunvecClient
+    ) -> None:
+        """Set up polling at the configured interval."""
+        seconds = config_entry.options.get(CONF_SCAN_INTERVAL)
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=config_entry,
+            name=f"{DOMAIN} {config_entry.title}",
+            update_interval=(timedelta(seconds=seconds) if seconds else DEFAULT_SCAN_INTERVAL),
+        )
+        self.client = client
+        self.statistics = PollStatistics()
+        self.last_raw: dict[str, object] | None = None
+        self._warned_status_codes: set[str] = set()
+        self._offline_issue_raised = (
+            ir.async_get(hass).async_get_issue(DOMAIN, offline_issue_id(config_entry.entry_id))
+            is not None
+        )
+
+    def count_rejected(self, key: str) -> None:
+        """Record that an entity rejected an implausible reading of `key`."""
+        rejected = self.statistics.rejected_readings
+        rejected[key] = rejected.get(key, 0) + 1
+
+    @override
+    async def _async_update_data(self) -> SunvecData:
+        """Fetch the latest upload and check it before entities see it."""
+        self.statistics.polls += 1
+        try:
+            realtime = await self.client.async_get_realtime_data()
+        except SunvecError as err:
+            self._record_failure(err)
+            raise self._translate(err) from err
+        self.last_raw = dict(realtime.raw)
+
+        upload_time = localize_upload_time(realtime.upload_time)
+        now = dt_util.utcnow()
+        if upload_time is not None and upload_time - now > FUTURE_TOLERANCE:
+            # An upload stamped in the future cannot be placed in time: keep what we had.
+            self.statistics.rejected_uploads += 1
+            LOGGER.debug("Ignoring an upload stamped in the future: %s", realtime.upload_time_text)
+            previous: SunvecData | None = self.data
+            if previous is not None:
+                return previous
+            upload_time = None
+
+        self._warn_unknown_status(realtime.inverter_status)
+        self._update_offline_issue(upload_time, now)
+        return SunvecData(realtime=realtime, upload_time=upload_time)
+
+    def _record_failure(self, err: SunvecError) -> None:
+        self.statistics.failures += 1
+        self.statistics.last_error = type(err).__name__
+        self.statistics.last_error_code = err.code if isinstance(err, SunvecApiError) else None
+
+    def _translate(self, err: SunvecError) -> Exception:
+        """The Home Assistant exception for a client error."""
+        placeholders = {"error": str(err)}
+        if isinstance(err, SunvecAuthenticationError):
+            return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_auth")
+        if isinstance(err, SunvecNotAuthorizedError):
+            key = "wifi_sn_not_authorized"
+        elif isinstance(err, SunvecNotFoundError):
+            key = "wifi_sn_not_found"
+        elif isinstance(err, SunvecRateLimitError):
+            return UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                translation_placeholders=placeholders,
+                retry_after=err.retry_after,
+            )
+        elif isinstance(err, SunvecMalformedResponseError):
+            key = "malformed_response"
+        else:
+            key = "cannot_connect"
+        return UpdateFailed(
+            translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+        )
+
+    def _warn_unknown_status(self, code: str | None) -> None:
+        if code is None or code in INVERTER_STATUS or code in self._warned_status_codes:
+            return
+        self._warned_status_codes.add(code)
+        LOGGER.warning(
+            "Inverter %s reported the unknown status code %s; its status shows as unknown",
+            self.config_entry.title,
+            code,
+        )
+
+    def _update_offline_issue(self, upload_time: datetime | None, now: datetime) -> None:
+        offline = upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER
+        if offline and not self._offline_issue_raised:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                offline_issue_id(self.config_entry.entry_id),
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="inverter_offline",
+                translation_placeholders={"name": self.config_entry.title},
+            )
+        elif not offline and self._offline_issue_raised:
+            ir.async_delete_issue(self.hass, DOMAIN, offline_issue_id(self.config_entry.entry_id))
+        self._offline_issue_raised = offline

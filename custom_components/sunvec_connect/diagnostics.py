@@ -1,0 +1,63 @@
+"""Diagnostics for Sunvec Connect: what a maintainer needs, without secrets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_API_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
+
+from .const import CONF_WIFI_SN
+from .coordinator import SunvecConfigEntry
+
+TO_REDACT = {
+    CONF_API_TOKEN,
+    CONF_WIFI_SN,
+    "inverterSN",
+    "sn",
+    "wifiSn",
+    "serial_number",
+    "unique_id",
+    "title",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: SunvecConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    coordinator = entry.runtime_data
+    data = coordinator.data
+    return {
+        "entry": async_redact_data(
+            {
+                "title": entry.title,
+                "unique_id": entry.unique_id,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+                "url_scheme": entry.data[CONF_URL].split("://", 1)[0],
+            },
+            TO_REDACT,
+        ),
+        "polling": {
+            "update_interval_seconds": (
+                coordinator.update_interval.total_seconds() if coordinator.update_interval else None
+            ),
+            "last_update_success": coordinator.last_update_success,
+            **asdict(coordinator.statistics),
+        },
+        "latest_upload": {
+            "upload_time": data.upload_time.isoformat() if data and data.upload_time else None,
+            "raw": async_redact_data(coordinator.last_raw or {}, TO_REDACT),
+        },
+    }
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: SunvecConfigEntry, device: DeviceEntry
+) -> dict[str, Any]:
+    """Return diagnostics for the inverter's device (the entry has exactly one)."""
+    return await async_get_config_entry_diagnostics(hass, entry)

@@ -1,0 +1,106 @@
+"""Base entity for Sunvec Connect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import override
+
+from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_WIFI_SN, DOMAIN, MANUFACTURER
+from .coordinator import SunvecCoordinator, SunvecData
+
+
+@dataclass(frozen=True, kw_only=True)
+class SunvecEntityDescription(EntityDescription):
+    """What every Sunvec entity description has."""
+
+    exists_fn: Callable[[SunvecData], bool] | None = None
+    """Whether the inverter reports this entity's data; by default, whether its value is known."""
+    requires_fresh_upload: bool = True
+    """When True the entity is unavailable while the latest upload is stale."""
+
+    def has_data(self, data: SunvecData) -> bool:
+        """Whether the inverter reports this entity's data."""
+        return self.exists_fn(data) if self.exists_fn is not None else self.value_known(data)
+
+    def value_known(self, data: SunvecData) -> bool:
+        """Whether the entity's value is known in `data`."""
+        raise NotImplementedError
+
+
+class SunvecEntity(CoordinatorEntity[SunvecCoordinator]):
+    """An entity of the inverter behind one config entry."""
+
+    _attr_has_entity_name = True
+    entity_description: SunvecEntityDescription
+
+    def __init__(
+        self, coordinator: SunvecCoordinator, description: SunvecEntityDescription
+    ) -> None:
+        """Attach the entity to the inverter's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        wifi_sn: str = coordinator.config_entry.data[CONF_WIFI_SN]
+        self._attr_unique_id = f"{wifi_sn}_{description.key}"
+        realtime = coordinator.data.realtime
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, wifi_sn)},
+            manufacturer=MANUFACTURER,
+            name=coordinator.config_entry.title,
+            model=f"Inverter type {realtime.inverter_type}" if realtime.inverter_type else None,
+            serial_number=realtime.inverter_sn,
+        )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Unavailable when polling fails, or while the upload is stale if that matters."""
+        if not super().available:
+            return False
+        if not self.entity_description.requires_fresh_upload:
+            return True
+        return self.coordinator.data.is_fresh(dt_util.utcnow())
+
+
+def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
+    coordinator: SunvecCoordinator,
+    platform_domain: str,
+    descriptions: Iterable[DescriptionT],
+    create: Callable[[SunvecCoordinator, DescriptionT], Entity],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add an entity per description once its field carries data.
+
+    Entities already in the entity registry are added at once, so a restart at
+    night (when some fields are null) does not orphan them.
+    """
+    entry = coordinator.config_entry
+    wifi_sn: str = entry.data[CONF_WIFI_SN]
+    registry = er.async_get(coordinator.hass)
+    added: set[str] = set()
+
+    @callback
+    def add_new_entities() -> None:
+        new_entities = []
+        for description in descriptions:
+            if description.key in added:
+                continue
+            unique_id = f"{wifi_sn}_{description.key}"
+            if description.has_data(coordinator.data) or registry.async_get_entity_id(
+                platform_domain, DOMAIN, unique_id
+            ):
+                added.add(description.key)
+                new_entities.append(create(coordinator, description))
+        if new_entities:
+            async_add_entities(new_entities)
+
+    add_new_entities()
+    entry.async_on_unload(coordinator.async_add_listener(add_new_entities))
