@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Generator
 from datetime import UTC, datetime
 from typing import Any
+from unittest.mock import PropertyMock, patch
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import CONF_API_TOKEN, CONF_URL
+from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
 import pytest
@@ -17,7 +18,10 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
+from custom_components.sunvec_connect import PLATFORMS
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from simulator import ManualClock, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
@@ -75,7 +79,8 @@ def cloud(sim_clock: ManualClock) -> SunvecCloud:
 @pytest.fixture
 async def sim_server(cloud: SunvecCloud, socket_enabled: None) -> AsyncGenerator[TestServer]:
     """The simulated cloud served over HTTP on 127.0.0.1."""
-    server = TestServer(create_app(cloud), host="127.0.0.1")
+    # No access log: its timing breaks while freezegun holds the clock.
+    server = TestServer(create_app(cloud), host="127.0.0.1", access_log=None)
     await server.start_server()
     try:
         yield server
@@ -119,7 +124,8 @@ class TimeMachine:
         self.clock.advance(seconds)
         self.freezer.move_to(self.clock.now())
         async_fire_time_changed(self.hass)
-        await self.hass.async_block_till_done()
+        # Polls run as background tasks and talk to the simulator over real sockets.
+        await self.hass.async_block_till_done(wait_background_tasks=True)
 
     async def run(self, seconds: float, step: float = 60.0) -> None:
         """Let `seconds` pass in steps, so every poll on the way happens."""
@@ -164,8 +170,35 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfig
 
 
 @pytest.fixture
+def platforms() -> list[Platform]:
+    """The platforms to set up; snapshot tests narrow this to one."""
+    return list(PLATFORMS)
+
+
+@pytest.fixture
 async def init_integration(
-    hass: HomeAssistant, time_machine: TimeMachine, config_entry: MockConfigEntry
-) -> MockConfigEntry:
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    config_entry: MockConfigEntry,
+    platforms: list[Platform],
+) -> AsyncGenerator[MockConfigEntry]:
     """The hybrid inverter's entry, set up against the simulator."""
-    return await setup_entry(hass, config_entry)
+    with patch("custom_components.sunvec_connect.PLATFORMS", platforms):
+        yield await setup_entry(hass, config_entry)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create entities that are disabled by default as enabled."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots with Home Assistant's serializer (stable ids, readable states)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

@@ -13,9 +13,7 @@ from simulator import Fault, FaultKind, SunvecCloud
 from .conftest import TimeMachine, setup_entry
 
 
-async def test_setup_reload_unload(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
+async def test_setup_reload_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     entry = init_integration
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get("sensor.sunvec_sutdemohyb1_ac_power") is not None

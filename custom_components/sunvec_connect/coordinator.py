@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from typing import override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -89,12 +90,15 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             LOGGER,
             config_entry=config_entry,
             name=f"{DOMAIN} {config_entry.title}",
-            update_interval=(timedelta(seconds=seconds) if seconds else DEFAULT_SCAN_INTERVAL),
+            update_interval=timedelta(seconds=seconds) if seconds else DEFAULT_SCAN_INTERVAL,
+            # A poll that returns the upload the entities already show writes no state.
+            always_update=False,
         )
         self.client = client
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
+        self._cancel_stale_timer: CALLBACK_TYPE | None = None
         self._offline_issue_raised = (
             ir.async_get(hass).async_get_issue(DOMAIN, offline_issue_id(config_entry.entry_id))
             is not None
@@ -118,18 +122,49 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
         upload_time = localize_upload_time(realtime.upload_time)
         now = dt_util.utcnow()
+        previous: SunvecData | None = self.data
         if upload_time is not None and upload_time - now > FUTURE_TOLERANCE:
             # An upload stamped in the future cannot be placed in time: keep what we had.
             self.statistics.rejected_uploads += 1
             LOGGER.debug("Ignoring an upload stamped in the future: %s", realtime.upload_time_text)
-            previous: SunvecData | None = self.data
             if previous is not None:
                 return previous
             upload_time = None
 
         self._warn_unknown_status(realtime.inverter_status)
         self._update_offline_issue(upload_time, now)
+        if previous is None or upload_time != previous.upload_time:
+            self._schedule_stale_update(upload_time)
         return SunvecData(realtime=realtime, upload_time=upload_time)
+
+    def _schedule_stale_update(self, upload_time: datetime | None) -> None:
+        """Update the entities once more when this upload turns stale.
+
+        Polls that return the same upload do not notify listeners, so without this
+        the entities would not notice that the upload got old.
+        """
+        self._cancel_stale()
+        if upload_time is None:
+            return
+        self._cancel_stale_timer = async_track_point_in_utc_time(
+            self.hass, self._handle_stale, upload_time + STALE_AFTER + timedelta(seconds=1)
+        )
+
+    @callback
+    def _handle_stale(self, _now: datetime) -> None:
+        self._cancel_stale_timer = None
+        self.async_update_listeners()
+
+    def _cancel_stale(self) -> None:
+        if self._cancel_stale_timer is not None:
+            self._cancel_stale_timer()
+            self._cancel_stale_timer = None
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Cancel the staleness timer with the polling."""
+        self._cancel_stale()
+        await super().async_shutdown()
 
     def _record_failure(self, err: SunvecError) -> None:
         self.statistics.failures += 1

@@ -15,6 +15,7 @@ from .coordinator import SunvecConfigEntry
 
 TO_REDACT = {
     CONF_API_TOKEN,
+    CONF_URL,
     CONF_WIFI_SN,
     "inverterSN",
     "sn",

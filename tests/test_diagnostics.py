@@ -1,0 +1,62 @@
+"""Tests for diagnostics: useful figures, no secrets."""
+
+from __future__ import annotations
+
+import json
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.sunvec_connect.const import DOMAIN
+from simulator import Fault, FaultKind, SunvecCloud
+from simulator.demo import HYBRID_WIFI_SN
+
+from .conftest import TOKEN, TimeMachine
+
+SECRETS = (TOKEN, HYBRID_WIFI_SN, "H34A08I6008", "SRDEMOHYB")
+
+
+async def test_entry_and_device_diagnostics(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    cloud: SunvecCloud,
+    snapshot: SnapshotAssertion,
+) -> None:
+    cloud.inject(Fault(FaultKind.ZERO_COUNTERS))
+    await time_machine.run(600)
+    cloud.inject(Fault(FaultKind.REVOKE_TOKEN))
+    await time_machine.advance(60)
+    cloud.clear_faults()
+    # After an authentication failure polling waits for the reauth flow.
+    await time_machine.advance(60)
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    text = json.dumps(diagnostics)
+    for secret in SECRETS:
+        assert secret.lower() not in text.lower(), secret
+    polling = diagnostics["polling"]
+    assert polling["polls"] == 12
+    assert polling["last_update_success"] is False
+    assert polling["failures"] == 1
+    assert polling["last_error_code"] == 103
+    assert polling["rejected_readings"]["yield_total"] >= 1
+    assert diagnostics["latest_upload"]["raw"]["acpower"] is not None
+    assert diagnostics == snapshot
+
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, HYBRID_WIFI_SN), init_integration.entry_id
+    )
+    assert device is not None
+    device_diagnostics = await get_diagnostics_for_device(
+        hass, hass_client, init_integration, device
+    )
+    assert device_diagnostics == diagnostics

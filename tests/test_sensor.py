@@ -1,0 +1,302 @@
+"""Tests for the entities: snapshots, energy correctness, freshness and dynamic entities."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import pairwise
+import json
+from unittest.mock import patch
+
+from homeassistant.const import (
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    Platform,
+)
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    mock_restore_cache_with_extra_data,
+    snapshot_platform,
+)
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.sunvec_connect.const import DOMAIN
+from custom_components.sunvec_connect.coordinator import offline_issue_id
+from simulator import Fault, FaultKind, SunvecCloud
+from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
+
+from .conftest import TimeMachine, entry_for, setup_entry
+
+
+def entity_id(hass: HomeAssistant, key: str, wifi_sn: str = HYBRID_WIFI_SN) -> str:
+    """The entity id of the entity with unique id {wifi_sn}_{key}."""
+    registry = er.async_get(hass)
+    for platform in ("sensor", "binary_sensor"):
+        if found := registry.async_get_entity_id(platform, DOMAIN, f"{wifi_sn}_{key}"):
+            return found
+    return f"sensor.missing_{key}"
+
+
+def state_of(hass: HomeAssistant, key: str) -> str:
+    state = hass.states.get(entity_id(hass, key))
+    assert state is not None, key
+    return state.state
+
+
+def value(hass: HomeAssistant, key: str) -> float:
+    return float(state_of(hass, key))
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("platforms", [[Platform.SENSOR], [Platform.BINARY_SENSOR]])
+async def test_hybrid_entities(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_pv_only_entities(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    with patch("custom_components.sunvec_connect.PLATFORMS", [Platform.SENSOR]):
+        entry = await setup_entry(
+            hass, entry_for(sim_url, PV_ONLY_WIFI_SN, entry_id="01PVONLYENTRY0000000000000")
+        )
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+    keys = {
+        entity.unique_id.removeprefix(f"{PV_ONLY_WIFI_SN}_")
+        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    }
+    assert not keys & {"battery_soc", "battery_power", "battery_status", "eps_power_a"}
+    assert not keys & {"battery_charge_energy", "meter2_power", "pv3_power", "pv4_power"}
+    assert {"pv1_power", "pv2_power", "yield_total", "inverter_status"} <= keys
+
+
+async def test_device(
+    hass: HomeAssistant, init_integration: MockConfigEntry, snapshot: SnapshotAssertion
+) -> None:
+    from homeassistant.helpers import device_registry as dr
+
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, HYBRID_WIFI_SN), init_integration.entry_id
+    )
+    assert device is not None
+    assert device.manufacturer == "Sunvec"
+    assert device.model == "Inverter type 14"
+    assert device.serial_number == "H34A08I6008"
+
+
+async def test_entities_appear_when_fields_carry_data(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    config_entry: MockConfigEntry,
+) -> None:
+    cloud.inject(Fault(FaultKind.NULL_FIELDS))
+    await setup_entry(hass, config_entry)
+    assert hass.states.get(entity_id(hass, "battery_soc")) is None
+    assert hass.states.get(entity_id(hass, "online")) is not None
+    await time_machine.advance(60)
+    assert value(hass, "battery_soc") > 0
+    assert hass.states.get(entity_id(hass, "battery_charge_energy")) is not None
+
+
+async def test_glitch_readings_are_rejected(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    totals = ("yield_total", "grid_export_energy", "grid_import_energy")
+    history: dict[str, list[float]] = {key: [value(hass, key)] for key in totals}
+    cloud.inject(Fault(FaultKind.ZERO_COUNTERS))
+    for _ in range(15):
+        await time_machine.advance(60)
+        for key in totals:
+            history[key].append(value(hass, key))
+    cloud.inject(Fault(FaultKind.NULL_FIELDS))
+    await time_machine.advance(60)
+    for key in totals:
+        history[key].append(value(hass, key))
+        assert history[key] == sorted(history[key]), key
+        assert min(history[key]) > 0
+    rejected = init_integration.runtime_data.statistics.rejected_readings
+    assert rejected["yield_total"] >= 2
+    assert history["yield_total"][-1] > history["yield_total"][0]
+
+
+async def test_counters_survive_restart(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    config_entry: MockConfigEntry,
+) -> None:
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (State("sensor.sunvec_sutdemohyb1_total_yield", "99999.0"), {"value": 99999.0}),
+            (
+                State("sensor.sunvec_sutdemohyb1_pv_energy", "12.5"),
+                {"total": 12.5, "last_time": None, "last_power": None},
+            ),
+            (
+                State("sensor.sunvec_sutdemohyb1_yield_today", "80"),
+                {"value": 80.0, "day": "2026-06-21"},
+            ),
+        ],
+    )
+    await setup_entry(hass, config_entry)
+    # The cloud reads lower than what was accepted before the restart: a glitch.
+    assert value(hass, "yield_total") == 99999.0
+    assert value(hass, "yield_today") == 80.0
+    assert value(hass, "pv_energy") == 12.5
+    await time_machine.run(600)
+    assert value(hass, "pv_energy") > 12.5
+
+
+async def test_yield_today_falls_only_on_a_new_day(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+) -> None:
+    readings = [value(hass, "yield_today")]
+    # 12:00 local to 00:30 the next day, one poll per minute.
+    for _ in range(12 * 6 + 3):
+        await time_machine.run(600)
+        readings.append(value(hass, "yield_today"))
+    drops = [(a, b) for a, b in pairwise(readings) if b < a]
+    assert len(drops) == 1
+    assert drops[0][1] < 0.5
+    assert readings[-1] < 0.5
+
+
+async def test_stale_upload_and_repair_issue(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    yield_total = value(hass, "yield_total")
+    assert state_of(hass, "online") == STATE_ON
+    cloud.inject(Fault(FaultKind.STOP_UPLOADING))
+    await time_machine.run(20 * 60)
+    assert state_of(hass, "ac_power") == STATE_UNAVAILABLE
+    assert state_of(hass, "battery_soc") == STATE_UNAVAILABLE
+    assert state_of(hass, "inverter_status") == STATE_UNAVAILABLE
+    assert state_of(hass, "online") == STATE_OFF
+    assert value(hass, "yield_total") == yield_total
+    issue_id = offline_issue_id(init_integration.entry_id)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    await time_machine.run(timedelta(hours=24).total_seconds(), step=900)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "inverter_offline"
+
+    cloud.clear_faults()
+    await time_machine.run(600)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert state_of(hass, "online") == STATE_ON
+    assert state_of(hass, "ac_power") != STATE_UNAVAILABLE
+
+
+async def test_cloud_failure_and_recovery(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cloud.inject(Fault(FaultKind.HTTP_503, count=3))
+    await time_machine.run(180)
+    assert state_of(hass, "ac_power") == STATE_UNAVAILABLE
+    await time_machine.run(60)
+    assert state_of(hass, "ac_power") != STATE_UNAVAILABLE
+    assert caplog.text.count("Error fetching") == 1
+    assert caplog.text.count("recovered") == 1
+
+
+async def test_token_revoked_starts_reauth_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    cloud.inject(Fault(FaultKind.REVOKE_TOKEN))
+    await time_machine.run(300)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_unknown_status_and_problem(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    coordinator = init_integration.runtime_data
+    assert state_of(hass, "problem") == STATE_OFF
+    original = coordinator.client.async_get_realtime_data
+
+    async def with_status(status: str, battery: str = "0"):  # type: ignore[no-untyped-def]
+        data = await original()
+        from dataclasses import replace
+
+        return replace(data, inverter_status=status, battery_status=battery)
+
+    with patch.object(coordinator.client, "async_get_realtime_data", lambda: with_status("-1")):
+        await time_machine.advance(60)
+        await time_machine.advance(60)
+    assert state_of(hass, "inverter_status") == STATE_UNKNOWN
+    assert caplog.text.count("unknown status code -1") == 1
+    with patch.object(coordinator.client, "async_get_realtime_data", lambda: with_status("103")):
+        await time_machine.advance(60)
+    assert state_of(hass, "inverter_status") == "recoverable_fault"
+    assert state_of(hass, "problem") == STATE_ON
+    with patch.object(
+        coordinator.client, "async_get_realtime_data", lambda: with_status("102", "1")
+    ):
+        await time_machine.advance(60)
+    assert state_of(hass, "battery_status") == "fault"
+    assert state_of(hass, "problem") == STATE_ON
+
+
+async def test_future_upload_is_ignored(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    before = state_of(hass, "last_upload")
+    cloud.inject(Fault(FaultKind.FUTURE_UPLOAD_TIME))
+    await time_machine.advance(60)
+    assert state_of(hass, "last_upload") == before
+    assert init_integration.runtime_data.statistics.rejected_uploads == 1
+
+
+async def test_energy_integrals_follow_the_simulator(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    plant = cloud.plants["SUTDEMOHYB1"]
+    pv_start, charge_start = plant.pv_energy, plant.battery_charge_energy
+    await time_machine.run(4 * 3600, step=60)
+    pv_true = plant.pv_energy - pv_start
+    assert value(hass, "pv_energy") == pytest.approx(pv_true, rel=0.05)
+    charge_true = plant.battery_charge_energy - charge_start
+    assert value(hass, "battery_charge_energy") == pytest.approx(charge_true, rel=0.1, abs=0.2)
+    assert json.dumps(hass.states.get(entity_id(hass, "pv_energy")).attributes)
