@@ -29,6 +29,7 @@ class FaultKind(StrEnum):
     HTTP_502 = "http_502"
     HTTP_503 = "http_503"
     HTTP_429 = "http_429"
+    RATE_LIMITED = "rate_limited"
     HANG = "hang"
     INVALID_JSON = "invalid_json"
     TRUNCATED_JSON = "truncated_json"
@@ -196,6 +197,9 @@ class SunvecCloud:
             account.banned_until = now + timedelta(seconds=self.ban_seconds)
             account.violations.clear()
             return _ban_body()
+        return self._rate_limited_body()
+
+    def _rate_limited_body(self) -> dict[str, Any]:
         return _envelope(
             False,
             f"Request frequency exceeded: at most {self.per_minute} calls per minute "
@@ -268,6 +272,8 @@ class SunvecCloud:
             return web.Response(
                 status=429, text="Too Many Requests", headers={"Retry-After": "120"}
             )
+        if kind is FaultKind.RATE_LIMITED:
+            return web.json_response(self._rate_limited_body())
         if kind is FaultKind.HANG:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.release_hangs.wait(), self.hang_seconds)

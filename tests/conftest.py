@@ -80,8 +80,8 @@ def cloud(sim_clock: ManualClock) -> SunvecCloud:
 async def sim_server(cloud: SunvecCloud, socket_enabled: None) -> AsyncGenerator[TestServer]:
     """The simulated cloud served over HTTP on 127.0.0.1."""
     # No access log: its timing breaks while freezegun holds the clock.
-    server = TestServer(create_app(cloud), host="127.0.0.1", access_log=None)
-    await server.start_server()
+    server = TestServer(create_app(cloud), host="127.0.0.1")
+    await server.start_server(access_log=None)
     try:
         yield server
     finally:

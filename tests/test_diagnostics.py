@@ -34,7 +34,7 @@ async def test_entry_and_device_diagnostics(
     cloud.inject(Fault(FaultKind.ZERO_COUNTERS))
     await time_machine.run(600)
     cloud.inject(Fault(FaultKind.REVOKE_TOKEN))
-    await time_machine.advance(60)
+    await time_machine.run(400)
     cloud.clear_faults()
     # After an authentication failure polling waits for the reauth flow.
     await time_machine.advance(60)
@@ -44,7 +44,8 @@ async def test_entry_and_device_diagnostics(
     for secret in SECRETS:
         assert secret.lower() not in text.lower(), secret
     polling = diagnostics["polling"]
-    assert polling["polls"] == 12
+    # Upload-aligned: the first call, one per new upload, and the failed one.
+    assert polling["polls"] == 4
     assert polling["last_update_success"] is False
     assert polling["failures"] == 1
     assert polling["last_error_code"] == 103

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util.hass_dict import HassKey
 
 from .api import SunvecClient
-from .const import CONF_WIFI_SN, DOMAIN
-from .coordinator import SunvecConfigEntry, SunvecCoordinator, offline_issue_id
+from .const import (
+    CONF_WIFI_SN,
+    DOMAIN,
+    RATE_LIMIT_MARGIN,
+    RATE_LIMIT_PER_DAY,
+    RATE_LIMIT_PER_MINUTE,
+)
+from .coordinator import SunvecConfigEntry, SunvecCoordinator, ban_issue_id, offline_issue_id
+from .polling import TokenBudget
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+TOKEN_BUDGETS: HassKey[dict[str, TokenBudget]] = HassKey(DOMAIN)
+"""The rate budget of each token (by hash), shared by all entries using it."""
+
+
+def token_budget(hass: HomeAssistant, token: str) -> TokenBudget:
+    """The budget shared by every entry that uses `token`."""
+    budgets = hass.data.setdefault(TOKEN_BUDGETS, {})
+    key = hashlib.sha256(token.encode()).hexdigest()
+    if key not in budgets:
+        budgets[key] = TokenBudget(
+            per_minute=RATE_LIMIT_PER_MINUTE, per_day=RATE_LIMIT_PER_DAY, margin=RATE_LIMIT_MARGIN
+        )
+    return budgets[key]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
@@ -22,7 +45,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
         entry.data[CONF_API_TOKEN],
         entry.data[CONF_WIFI_SN],
     )
-    coordinator = SunvecCoordinator(hass, entry, client)
+    coordinator = SunvecCoordinator(
+        hass, entry, client, token_budget(hass, entry.data[CONF_API_TOKEN])
+    )
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -37,3 +62,4 @@ async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> b
 async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
     """Remove what the entry left in the issue registry."""
     ir.async_delete_issue(hass, DOMAIN, offline_issue_id(entry.entry_id))
+    ir.async_delete_issue(hass, DOMAIN, ban_issue_id(entry.entry_id))

@@ -43,7 +43,6 @@ from .api import (
 from .const import (
     CONF_SCAN_INTERVAL,
     CONF_WIFI_SN,
-    DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
     MAX_SCAN_INTERVAL,
@@ -216,15 +215,12 @@ class SunvecOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose how often the cloud is polled."""
         if user_input is not None:
-            return self.async_create_entry(
-                data={CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL])}
-            )
-        current = self.config_entry.options.get(
-            CONF_SCAN_INTERVAL, int(DEFAULT_SCAN_INTERVAL.total_seconds())
-        )
+            if (seconds := user_input.get(CONF_SCAN_INTERVAL)) is None:
+                return self.async_create_entry(data={})
+            return self.async_create_entry(data={CONF_SCAN_INTERVAL: int(seconds)})
         schema = vol.Schema(
             {
-                vol.Required(CONF_SCAN_INTERVAL, default=current): NumberSelector(
+                vol.Optional(CONF_SCAN_INTERVAL): NumberSelector(
                     NumberSelectorConfig(
                         min=MIN_SCAN_INTERVAL.total_seconds(),
                         max=MAX_SCAN_INTERVAL.total_seconds(),
@@ -235,4 +231,7 @@ class SunvecOptionsFlow(OptionsFlowWithReload):
                 ),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import override
@@ -27,14 +28,19 @@ from .api import (
     SunvecRateLimitError,
 )
 from .const import (
+    BAN_ISSUE_AFTER,
     CONF_SCAN_INTERVAL,
-    DEFAULT_SCAN_INTERVAL,
     DOMAIN,
+    ERROR_RETRY_INTERVAL,
+    FIRST_CALL_MAX_WAIT,
     FUTURE_TOLERANCE,
     LOGGER,
+    MIN_POLL_WAIT,
     OFFLINE_ISSUE_AFTER,
+    SLOT_TOLERANCE,
     STALE_AFTER,
 )
+from .polling import TokenBudget, UploadSchedule
 
 type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
 
@@ -45,10 +51,11 @@ class SunvecData:
 
     realtime: RealtimeData
     upload_time: datetime | None
+    stale_after: timedelta = STALE_AFTER
 
     def is_fresh(self, now: datetime) -> bool:
         """Whether the upload still describes the inverter's present state."""
-        return self.upload_time is not None and now - self.upload_time <= STALE_AFTER
+        return self.upload_time is not None and now - self.upload_time <= self.stale_after
 
 
 @dataclass(slots=True)
@@ -68,6 +75,11 @@ def offline_issue_id(entry_id: str) -> str:
     return f"inverter_offline_{entry_id}"
 
 
+def ban_issue_id(entry_id: str) -> str:
+    """The repair issue raised while the cloud bans an entry's token."""
+    return f"token_banned_{entry_id}"
+
+
 def localize_upload_time(upload_time: datetime | None) -> datetime | None:
     """Read a plant-local uploadTime in Home Assistant's configured time zone."""
     if upload_time is None:
@@ -81,20 +93,29 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     config_entry: SunvecConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, config_entry: SunvecConfigEntry, client: SunvecClient
+        self,
+        hass: HomeAssistant,
+        config_entry: SunvecConfigEntry,
+        client: SunvecClient,
+        budget: TokenBudget,
     ) -> None:
-        """Set up polling at the configured interval."""
+        """Poll aligned to the uploads, or at the interval the options fix."""
         seconds = config_entry.options.get(CONF_SCAN_INTERVAL)
+        self.fixed_interval = timedelta(seconds=seconds) if seconds else None
         super().__init__(
             hass,
             LOGGER,
             config_entry=config_entry,
             name=f"{DOMAIN} {config_entry.title}",
-            update_interval=timedelta(seconds=seconds) if seconds else DEFAULT_SCAN_INTERVAL,
+            update_interval=self.fixed_interval or ERROR_RETRY_INTERVAL,
             # A poll that returns the upload the entities already show writes no state.
             always_update=False,
         )
         self.client = client
+        self.budget = budget
+        self.schedule = UploadSchedule()
+        self._reserved_slot: datetime | None = None
+        self._ban_issue_raised = False
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
@@ -109,35 +130,104 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         rejected = self.statistics.rejected_readings
         rejected[key] = rejected.get(key, 0) + 1
 
+    def _poll_in(self, wait: timedelta) -> None:
+        """Make the coordinator's next refresh come after `wait`."""
+        self.update_interval = max(wait, MIN_POLL_WAIT)
+
+    def _take_call_slot(self, now: datetime, *, spaced: bool) -> datetime | None:
+        """Return None when a call may go now, else the reserved time to come back."""
+        if self._reserved_slot is None:
+            self._reserved_slot = self.budget.reserve(now, spaced=spaced)
+        if self._reserved_slot - now > SLOT_TOLERANCE:
+            return self._reserved_slot
+        self._reserved_slot = None
+        return None
+
     @override
     async def _async_update_data(self) -> SunvecData:
         """Fetch the latest upload and check it before entities see it."""
+        previous: SunvecData | None = self.data
+        now = dt_util.utcnow()
+        slot = self._take_call_slot(now, spaced=previous is not None)
+        if slot is not None and previous is None and slot - now <= FIRST_CALL_MAX_WAIT:
+            # Setting up: wait for our turn rather than failing the setup.
+            await asyncio.sleep((slot - now).total_seconds())
+            slot = self._take_call_slot(dt_util.utcnow(), spaced=False)
+        if slot is not None:
+            # The token's budget has no call for us yet: come back at our slot.
+            self._poll_in(slot - dt_util.utcnow())
+            if previous is None or not self.last_update_success:
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="waiting_for_budget",
+                    translation_placeholders={"time": slot.isoformat(timespec="seconds")},
+                )
+            return previous
         self.statistics.polls += 1
         try:
             realtime = await self.client.async_get_realtime_data()
         except SunvecError as err:
             self._record_failure(err)
+            self._after_failure(err)
             raise self._translate(err) from err
+        self.budget.succeeded()
+        self._clear_ban_issue()
         self.last_raw = dict(realtime.raw)
 
         upload_time = localize_upload_time(realtime.upload_time)
         now = dt_util.utcnow()
-        previous: SunvecData | None = self.data
         if upload_time is not None and upload_time - now > FUTURE_TOLERANCE:
             # An upload stamped in the future cannot be placed in time: keep what we had.
             self.statistics.rejected_uploads += 1
             LOGGER.debug("Ignoring an upload stamped in the future: %s", realtime.upload_time_text)
             if previous is not None:
+                self._poll_in(self.fixed_interval or timedelta(seconds=self.schedule.cadence))
                 return previous
             upload_time = None
 
         self._warn_unknown_status(realtime.inverter_status)
         self._update_offline_issue(upload_time, now)
+        wait = timedelta(seconds=self.schedule.next_poll(now, upload_time))
+        self._poll_in(self.fixed_interval or wait)
+        data = SunvecData(
+            realtime=realtime, upload_time=upload_time, stale_after=self.schedule.stale_after
+        )
         if previous is None or upload_time != previous.upload_time:
-            self._schedule_stale_update(upload_time)
-        return SunvecData(realtime=realtime, upload_time=upload_time)
+            self._schedule_stale_update(upload_time, data.stale_after)
+        return data
 
-    def _schedule_stale_update(self, upload_time: datetime | None) -> None:
+    def _after_failure(self, err: SunvecError) -> None:
+        """Plan the next call after a failed one."""
+        now = dt_util.utcnow()
+        if isinstance(err, SunvecRateLimitError):
+            until = self.budget.pause(now, err.retry_after)
+            self._poll_in(until - now)
+            if err.retry_after is not None and err.retry_after >= BAN_ISSUE_AFTER:
+                self._raise_ban_issue(until)
+            return
+        self._poll_in(self.fixed_interval or ERROR_RETRY_INTERVAL)
+
+    def _raise_ban_issue(self, until: datetime) -> None:
+        self._ban_issue_raised = True
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            ban_issue_id(self.config_entry.entry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="token_banned",
+            translation_placeholders={
+                "name": self.config_entry.title,
+                "until": dt_util.as_local(until).strftime("%H:%M"),
+            },
+        )
+
+    def _clear_ban_issue(self) -> None:
+        if self._ban_issue_raised:
+            self._ban_issue_raised = False
+            ir.async_delete_issue(self.hass, DOMAIN, ban_issue_id(self.config_entry.entry_id))
+
+    def _schedule_stale_update(self, upload_time: datetime | None, stale_after: timedelta) -> None:
         """Update the entities once more when this upload turns stale.
 
         Polls that return the same upload do not notify listeners, so without this
@@ -147,7 +237,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if upload_time is None:
             return
         self._cancel_stale_timer = async_track_point_in_utc_time(
-            self.hass, self._handle_stale, upload_time + STALE_AFTER + timedelta(seconds=1)
+            self.hass, self._handle_stale, upload_time + stale_after + timedelta(seconds=1)
         )
 
     @callback

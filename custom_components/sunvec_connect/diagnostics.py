@@ -9,6 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.util import dt as dt_util
 
 from .const import CONF_WIFI_SN
 from .coordinator import SunvecConfigEntry
@@ -48,6 +49,9 @@ async def async_get_config_entry_diagnostics(
                 coordinator.update_interval.total_seconds() if coordinator.update_interval else None
             ),
             "last_update_success": coordinator.last_update_success,
+            "upload_cadence_seconds": coordinator.schedule.cadence,
+            "publish_delay_estimate_seconds": round(coordinator.schedule.publish_delay, 1),
+            "token_calls_last_minute": coordinator.budget.calls_in_last_minute(dt_util.utcnow()),
             **asdict(coordinator.statistics),
         },
         "latest_upload": {
