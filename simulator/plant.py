@@ -41,6 +41,11 @@ class PlantConfig:
     upload_interval: float = 300.0
     upload_offset: float = 43.0
     publish_delay: tuple[float, float] = (20.0, 90.0)
+    publish_delay_period: float | None = None
+    """Seconds of a slow cycle of the publish delay through its range (cloud load);
+    None draws each upload's delay at random from the range instead."""
+    publish_delay_jitter: float = 2.0
+    """With a cycle: seconds of random jitter around it."""
     seed: int = 1
     yield_total_start: float = 2420.5
     feedin_energy_start: float = 1210.0
@@ -98,6 +103,8 @@ class Plant:
         self.battery_discharge_energy = 0.0
         self.local_date = start.astimezone(self.zone).date()
         self.uploads: deque[Upload] = deque(maxlen=64)
+        self.upload_log: list[tuple[int, datetime, datetime]] = []
+        """(index, upload time, available at) of every upload, for benchmarks."""
         self.uploading = True
         self.zero_counters_next_upload = False
         self._next_upload = self._upload_time(self._upload_index(start) + 1)
@@ -231,7 +238,7 @@ class Plant:
         config = self.config
         flows = self.flows(self.time)
         index = self._upload_index(self.time)
-        delay = random.Random(f"{config.seed}:delay:{index}").uniform(*config.publish_delay)
+        delay = self.publish_delay(index)
         zero = self.zero_counters_next_upload
         self.zero_counters_next_upload = False
 
@@ -267,6 +274,7 @@ class Plant:
             "powerdc4": strings[3],
             "batStatus": "0" if has_battery else None,
         }
+        self.upload_log.append((index, self.time, self.time + timedelta(seconds=delay)))
         self.uploads.append(
             Upload(
                 index=index,
@@ -275,6 +283,18 @@ class Plant:
                 result=result,
             )
         )
+
+    def publish_delay(self, index: int) -> float:
+        """Seconds from upload `index` to its availability in the cloud."""
+        config = self.config
+        low, high = config.publish_delay
+        rng = random.Random(f"{config.seed}:delay:{index}")
+        if config.publish_delay_period is None:
+            return rng.uniform(low, high)
+        phase = 2 * math.pi * index * config.upload_interval / config.publish_delay_period
+        level = low + (high - low) * (0.5 + 0.5 * math.sin(phase + config.seed))
+        jitter = rng.uniform(-config.publish_delay_jitter, config.publish_delay_jitter)
+        return min(high, max(low, level + jitter))
 
     def latest_available(self, moment: datetime) -> Upload | None:
         """The newest upload the cloud can serve at `moment`."""

@@ -26,22 +26,10 @@ from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from simulator import ManualClock, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
 
-pytest_plugins = ["pytest_homeassistant_custom_component"]
-
 SIM_START = datetime(2026, 6, 21, 10, 0, 2, tzinfo=UTC)
 """A summer morning in Amsterdam (12:00 local): every demo plant is producing."""
 TOKEN = "sunvec-test-token-7f3a9c2e51"
 PLANT_TIME_ZONE = "Europe/Amsterdam"
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the ini switch that turns Home Assistant deprecation reports into failures."""
-    parser.addini(
-        "phacc_fail_on_deprecation_report",
-        "fail a test in which Home Assistant reports a deprecated usage",
-        type="bool",
-        default=False,
-    )
 
 
 @pytest.fixture(autouse=True)

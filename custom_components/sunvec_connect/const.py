@@ -29,7 +29,7 @@ ERROR_RETRY_INTERVAL: Final = timedelta(seconds=60)
 """After a failed call (other than a rate limit), try again this much later."""
 MIN_POLL_WAIT: Final = timedelta(seconds=5)
 SLOT_TOLERANCE: Final = timedelta(seconds=1)
-FIRST_CALL_MAX_WAIT: Final = timedelta(seconds=90)
+FIRST_CALL_MAX_WAIT: Final = timedelta(minutes=5)
 """Setting up, an entry waits this long at most for its token's next call slot."""
 """A reserved call slot this close counts as now."""
 BAN_ISSUE_AFTER: Final = 600.0

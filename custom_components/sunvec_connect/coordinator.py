@@ -51,7 +51,7 @@ class SunvecData:
 
     realtime: RealtimeData
     upload_time: datetime | None
-    stale_after: timedelta = STALE_AFTER
+    stale_after: timedelta = field(default=STALE_AFTER, compare=False)
 
     def is_fresh(self, now: datetime) -> bool:
         """Whether the upload still describes the inverter's present state."""
@@ -130,9 +130,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         rejected = self.statistics.rejected_readings
         rejected[key] = rejected.get(key, 0) + 1
 
-    def _poll_in(self, wait: timedelta) -> None:
+    def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
-        self.update_interval = max(wait, MIN_POLL_WAIT)
+        self.update_interval = max(wait, minimum)
 
     def _take_call_slot(self, now: datetime, *, spaced: bool) -> datetime | None:
         """Return None when a call may go now, else the reserved time to come back."""
@@ -143,25 +143,41 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._reserved_slot = None
         return None
 
-    @override
-    async def _async_update_data(self) -> SunvecData:
-        """Fetch the latest upload and check it before entities see it."""
-        previous: SunvecData | None = self.data
+    async def _wait_for_call_slot(self, previous: SunvecData | None) -> bool:
+        """Return True when a call may go now; False to skip this refresh.
+
+        Raises when there is no data to keep showing meanwhile.
+        """
         now = dt_util.utcnow()
         slot = self._take_call_slot(now, spaced=previous is not None)
         if slot is not None and previous is None and slot - now <= FIRST_CALL_MAX_WAIT:
             # Setting up: wait for our turn rather than failing the setup.
             await asyncio.sleep((slot - now).total_seconds())
             slot = self._take_call_slot(dt_util.utcnow(), spaced=False)
-        if slot is not None:
-            # The token's budget has no call for us yet: come back at our slot.
-            self._poll_in(slot - dt_util.utcnow())
-            if previous is None or not self.last_update_success:
-                raise UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="waiting_for_budget",
-                    translation_placeholders={"time": slot.isoformat(timespec="seconds")},
-                )
+        if slot is None:
+            return True
+        waiting = UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="waiting_for_budget",
+            translation_placeholders={"time": slot.isoformat(timespec="seconds")},
+            retry_after=(slot - now).total_seconds(),
+        )
+        if previous is None:
+            # Setting up during a long pause: give the slot back, let the setup be retried.
+            self.budget.release(slot)
+            self._reserved_slot = None
+            raise waiting
+        # Come back at our slot on time: the slots after ours were planned from it.
+        self._poll_in(slot - dt_util.utcnow(), minimum=SLOT_TOLERANCE / 2)
+        if not self.last_update_success:
+            raise waiting
+        return False
+
+    @override
+    async def _async_update_data(self) -> SunvecData:
+        """Fetch the latest upload and check it before entities see it."""
+        previous: SunvecData | None = self.data
+        if not await self._wait_for_call_slot(previous) and previous is not None:
             return previous
         self.statistics.polls += 1
         try:

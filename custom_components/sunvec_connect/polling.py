@@ -31,7 +31,7 @@ class UploadSchedule:
 
     guard: float = 3.0
     """Seconds added to the delay estimate."""
-    decrease_step: float = 1.5
+    decrease_step: float = 1.0
     """Seconds the delay estimate shrinks after each first-try hit."""
     first_retry: float = 8.0
     """Seconds before the first retry when the expected upload is not there yet."""
@@ -73,7 +73,7 @@ class UploadSchedule:
                 self.cadence = median(self.gaps)
         seen_after = (now - upload_time).total_seconds()
         if self.misses:
-            # Found after a retry: the delay was at most this.
+            # Found after a retry: the delay was at most this, and may still be rising.
             self.publish_delay = seen_after
         elif self.last_upload is not None and seen_after <= self.publish_delay + self.guard:
             self.publish_delay = max(0.0, self.publish_delay - self.decrease_step)
@@ -152,7 +152,7 @@ class TokenBudget:
                 slot = max(slot, self.slots[-1] + self.spacing)
             slot = max(slot, self.slots[-1])
             if len(self.slots) >= self.window_limit:
-                slot = max(slot, self.slots[-self.window_limit] + WINDOW)
+                slot = max(slot, self.slots[-self.window_limit] + WINDOW + SLOT_SLACK)
         if self.day != slot.date():
             self.day, self.calls_today = slot.date(), 0
         if self.calls_today >= self.daily_limit:
@@ -165,6 +165,13 @@ class TokenBudget:
         while len(self.slots) > self.window_limit:
             self.slots.popleft()
         return slot
+
+    def release(self, slot: datetime) -> None:
+        """Give back a reserved slot that will not be used."""
+        if slot in self.slots:
+            self.slots.remove(slot)
+            if self.day == slot.date():
+                self.calls_today = max(0, self.calls_today - 1)
 
     def pause(self, now: datetime, retry_after: float | None) -> datetime:
         """Stop calls after a rate-limit answer; return until when."""
@@ -182,3 +189,5 @@ class TokenBudget:
 
 
 WINDOW = timedelta(seconds=60)
+SLOT_SLACK = timedelta(seconds=2)
+"""Calls go up to a second before their slot (timer granularity): keep windows apart by this."""

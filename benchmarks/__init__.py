@@ -1,0 +1,1 @@
+"""Benchmarks of the integration (scripts/bench), not run by scripts/test."""
