@@ -35,17 +35,25 @@ class FaultKind(StrEnum):
     TRUNCATED_JSON = "truncated_json"
     NOT_OBJECT = "not_object"
     RESULT_MISSING = "result_missing"
+    RESULT_STRING = "result_string"
+    EXTRA_FIELDS = "extra_fields"
+    UNKNOWN_CODES = "unknown_codes"
+    COUNTERS_LOWER = "counters_lower"
+    YIELD_TODAY_DROP = "yield_today_drop"
+    PAST_UPLOAD_TIME = "past_upload_time"
+    BAD_UPLOAD_TIME = "bad_upload_time"
     NULL_FIELDS = "null_fields"
     NUMBERS_AS_STRINGS = "numbers_as_strings"
     FUTURE_UPLOAD_TIME = "future_upload_time"
     ZERO_COUNTERS = "zero_counters"
     STOP_UPLOADING = "stop_uploading"
     REVOKE_TOKEN = "revoke_token"
+    REMOVE_WIFI_SN = "remove_wifi_sn"
     BAN = "ban"
 
 
 PLANT_FAULTS: Final = {FaultKind.ZERO_COUNTERS, FaultKind.STOP_UPLOADING}
-ACCOUNT_FAULTS: Final = {FaultKind.REVOKE_TOKEN, FaultKind.BAN}
+ACCOUNT_FAULTS: Final = {FaultKind.REVOKE_TOKEN, FaultKind.BAN, FaultKind.REMOVE_WIFI_SN}
 
 
 @dataclass(slots=True)
@@ -64,6 +72,8 @@ class Account:
     token: str
     wifi_sns: list[str]
     revoked: bool = False
+    removed: set[str] = field(default_factory=set)
+    """wifiSns taken off the account (answered with 1003) until faults are cleared."""
     banned_until: datetime | None = None
     calls: deque[datetime] = field(default_factory=deque)
     violations: deque[datetime] = field(default_factory=deque)
@@ -140,6 +150,10 @@ class SunvecCloud:
             for account in self._accounts_for(fault.wifi_sn):
                 if fault.kind is FaultKind.REVOKE_TOKEN:
                     account.revoked = True
+                elif fault.kind is FaultKind.REMOVE_WIFI_SN:
+                    account.removed.update(
+                        sn for sn in account.wifi_sns if fault.wifi_sn in (None, sn)
+                    )
                 else:
                     account.banned_until = now + timedelta(seconds=self.ban_seconds)
         else:
@@ -155,6 +169,7 @@ class SunvecCloud:
             plant.zero_counters_next_upload = False
         for account in self.accounts.values():
             account.revoked = False
+            account.removed.clear()
             account.banned_until = None
 
     def _accounts_for(self, wifi_sn: str | None) -> list[Account]:
@@ -253,7 +268,7 @@ class SunvecCloud:
         if plant is None:
             record.outcome = "not_found"
             return _envelope(False, "Data not found", None, 2002)
-        if wifi_sn not in account.wifi_sns:
+        if wifi_sn not in account.wifi_sns or wifi_sn in account.removed:
             record.outcome = "data_unauthorized"
             return _envelope(False, "Data Unauthorized", None, 1003)
         upload = plant.latest_available(now)
@@ -340,20 +355,40 @@ def _body_fault(kind: FaultKind, body: dict[str, Any]) -> web.Response:
         return web.json_response([body])
     if kind is FaultKind.RESULT_MISSING:
         return web.json_response({key: value for key, value in body.items() if key != "result"})
-    if kind is FaultKind.NULL_FIELDS:
-        body["result"] = dict.fromkeys(result)
-    elif kind is FaultKind.NUMBERS_AS_STRINGS:
-        body["result"] = {
-            key: str(value) if isinstance(value, int | float) else value
-            for key, value in result.items()
-        }
-    elif kind is FaultKind.FUTURE_UPLOAD_TIME:
-        moment = datetime.strptime(result["uploadTime"], "%Y-%m-%d %H:%M:%S")
-        body["result"] = {
-            **result,
-            "uploadTime": (moment + timedelta(hours=6)).strftime("%Y-%m-%d %H:%M:%S"),
-        }
+    if kind is FaultKind.RESULT_STRING:
+        return web.json_response({**body, "result": "query success"})
+    moment = datetime.strptime(result["uploadTime"], "%Y-%m-%d %H:%M:%S")
+    changed = _changed_result(kind, result, moment)
+    if changed is not None:
+        body["result"] = changed
     return web.json_response(body)
+
+
+def _changed_result(
+    kind: FaultKind, result: dict[str, Any], moment: datetime
+) -> dict[str, Any] | None:
+    """The `result` object as the fault `kind` alters it; None when it does not."""
+    stamp = "%Y-%m-%d %H:%M:%S"
+    changes: dict[FaultKind, dict[str, Any]] = {
+        FaultKind.NULL_FIELDS: dict.fromkeys(result),
+        FaultKind.NUMBERS_AS_STRINGS: {
+            key: str(value) for key, value in result.items() if isinstance(value, int | float)
+        },
+        FaultKind.FUTURE_UPLOAD_TIME: {"uploadTime": (moment + timedelta(hours=6)).strftime(stamp)},
+        FaultKind.PAST_UPLOAD_TIME: {"uploadTime": (moment - timedelta(days=3)).strftime(stamp)},
+        FaultKind.BAD_UPLOAD_TIME: {"uploadTime": moment.strftime("%d/%m/%Y %H.%M")},
+        FaultKind.EXTRA_FIELDS: {"utcDateTime": moment.isoformat(), "newField": {"a": [1, 2]}},
+        FaultKind.UNKNOWN_CODES: {"inverterStatus": "-1", "batStatus": "7"},
+        FaultKind.COUNTERS_LOWER: {
+            key: round(result[key] - 50.0, 1)
+            for key in ("yieldtotal", "feedinenergy", "consumeenergy")
+            if isinstance(result.get(key), int | float)
+        },
+        FaultKind.YIELD_TODAY_DROP: {"yieldtoday": 0.0},
+    }
+    if kind not in changes:
+        return None
+    return {**result, **changes[kind]}
 
 
 # HTTP application -------------------------------------------------------

@@ -34,7 +34,7 @@ def test_lifetime_counter_rejects_glitches() -> None:
 
 
 def test_daily_counter_falls_only_on_a_new_day() -> None:
-    counter = DailyCounter()
+    counter = DailyCounter(zone=UTC)
     assert counter.offer(None, T0) is None
     assert counter.rejected == 0
     assert counter.offer(5.0, T0) == 5.0
@@ -45,11 +45,11 @@ def test_daily_counter_falls_only_on_a_new_day() -> None:
     assert counter.rejected == 4
     assert counter.offer(0.1, T0 + timedelta(days=1)) == 0.1
     assert counter.offer(9.0, T0) == 0.1  # an upload from the day before
-    restored = DailyCounter()
+    restored = DailyCounter(zone=UTC)
     restored.restore(counter.as_dict())
     assert (restored.value, restored.day) == (0.1, (T0 + timedelta(days=1)).date())
     for junk in ({}, {"value": 1.0, "day": 5}, {"value": 1.0, "day": "yesterday"}):
-        fresh = DailyCounter()
+        fresh = DailyCounter(zone=UTC)
         fresh.restore(junk)
         assert fresh.value is None
 

@@ -18,10 +18,23 @@ from .const import (
     RATE_LIMIT_PER_DAY,
     RATE_LIMIT_PER_MINUTE,
 )
-from .coordinator import SunvecConfigEntry, SunvecCoordinator, ban_issue_id, offline_issue_id
+from .coordinator import (
+    SunvecConfigEntry,
+    SunvecCoordinator,
+    access_issue_id,
+    ban_issue_id,
+    offline_issue_id,
+)
 from .polling import TokenBudget
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+
+def insecure_url_issue_id(entry_id: str) -> str:
+    """The repair issue raised while an entry sends its token over plain http."""
+    return f"insecure_url_{entry_id}"
+
+
 TOKEN_BUDGETS: HassKey[dict[str, TokenBudget]] = HassKey(DOMAIN)
 """The rate budget of each token (by hash), shared by all entries using it."""
 
@@ -45,6 +58,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
         entry.data[CONF_API_TOKEN],
         entry.data[CONF_WIFI_SN],
     )
+    _update_insecure_url_issue(hass, entry, client)
     coordinator = SunvecCoordinator(
         hass, entry, client, token_budget(hass, entry.data[CONF_API_TOKEN])
     )
@@ -54,6 +68,25 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
     return True
 
 
+def _update_insecure_url_issue(
+    hass: HomeAssistant, entry: SunvecConfigEntry, client: SunvecClient
+) -> None:
+    """Warn while the token travels unencrypted to a host that is not this machine."""
+    issue_id = insecure_url_issue_id(entry.entry_id)
+    if client.is_encrypted or client.is_loopback:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="insecure_url",
+        translation_placeholders={"name": entry.title},
+    )
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
     """Unload a config entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
@@ -61,5 +94,10 @@ async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> b
 
 async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
     """Remove what the entry left in the issue registry."""
-    ir.async_delete_issue(hass, DOMAIN, offline_issue_id(entry.entry_id))
-    ir.async_delete_issue(hass, DOMAIN, ban_issue_id(entry.entry_id))
+    for issue_id in (
+        offline_issue_id(entry.entry_id),
+        ban_issue_id(entry.entry_id),
+        access_issue_id(entry.entry_id),
+        insecure_url_issue_id(entry.entry_id),
+    ):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+import ipaddress
 import json
 import math
 import re
@@ -332,6 +333,17 @@ class SunvecClient:
     def is_encrypted(self) -> bool:
         """True when the token travels over https."""
         return self._endpoint.scheme == "https"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the API is on this machine (such as the simulator)."""
+        host = (self._endpoint.host or "").strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     def _redact(self, text: str) -> str:
         """Remove the token from text that may be shown or logged."""

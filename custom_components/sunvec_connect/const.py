@@ -27,6 +27,8 @@ FUTURE_TOLERANCE: Final = timedelta(minutes=5)
 
 ERROR_RETRY_INTERVAL: Final = timedelta(seconds=60)
 """After a failed call (other than a rate limit), try again this much later."""
+ACCESS_RETRY_INTERVAL: Final = timedelta(minutes=15)
+"""After 1003 or 2002 (the account lost the inverter), check again this much later."""
 MIN_POLL_WAIT: Final = timedelta(seconds=5)
 SLOT_TOLERANCE: Final = timedelta(seconds=1)
 FIRST_CALL_MAX_WAIT: Final = timedelta(minutes=5)

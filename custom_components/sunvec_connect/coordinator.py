@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import override
 
 from homeassistant.config_entries import ConfigEntry
@@ -28,6 +28,7 @@ from .api import (
     SunvecRateLimitError,
 )
 from .const import (
+    ACCESS_RETRY_INTERVAL,
     BAN_ISSUE_AFTER,
     CONF_SCAN_INTERVAL,
     DOMAIN,
@@ -75,16 +76,31 @@ def offline_issue_id(entry_id: str) -> str:
     return f"inverter_offline_{entry_id}"
 
 
+def access_issue_id(entry_id: str) -> str:
+    """The repair issue raised while the token may not read the entry's inverter."""
+    return f"wifi_sn_unavailable_{entry_id}"
+
+
 def ban_issue_id(entry_id: str) -> str:
     """The repair issue raised while the cloud bans an entry's token."""
     return f"token_banned_{entry_id}"
 
 
-def localize_upload_time(upload_time: datetime | None) -> datetime | None:
-    """Read a plant-local uploadTime in Home Assistant's configured time zone."""
+def localize_upload_time(upload_time: datetime | None, now: datetime) -> datetime | None:
+    """Read a plant-local uploadTime in Home Assistant's configured time zone.
+
+    In the hour repeated when daylight-saving time ends, a local time happens twice:
+    take the later reading unless it lies in the future. The result is in UTC, so
+    that comparing two upload times never depends on the fold.
+    """
     if upload_time is None:
         return None
-    return upload_time.replace(tzinfo=dt_util.get_default_time_zone())
+    zone = dt_util.get_default_time_zone()
+    first = upload_time.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    second = upload_time.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if second != first and second - now <= FUTURE_TOLERANCE:
+        return second
+    return first
 
 
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
@@ -116,6 +132,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.schedule = UploadSchedule()
         self._reserved_slot: datetime | None = None
         self._ban_issue_raised = False
+        self._access_issue_raised = False
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
@@ -188,10 +205,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             raise self._translate(err) from err
         self.budget.succeeded()
         self._clear_ban_issue()
+        self._clear_access_issue()
         self.last_raw = dict(realtime.raw)
 
-        upload_time = localize_upload_time(realtime.upload_time)
         now = dt_util.utcnow()
+        upload_time = localize_upload_time(realtime.upload_time, now)
         if upload_time is not None and upload_time - now > FUTURE_TOLERANCE:
             # An upload stamped in the future cannot be placed in time: keep what we had.
             self.statistics.rejected_uploads += 1
@@ -221,7 +239,37 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             if err.retry_after is not None and err.retry_after >= BAN_ISSUE_AFTER:
                 self._raise_ban_issue(until)
             return
+        if isinstance(err, SunvecNotAuthorizedError | SunvecNotFoundError):
+            # Not a token problem (no reauth): the account lost the inverter. Say so, and
+            # check again now and then without spending the quota.
+            self._raise_access_issue(err)
+            self._poll_in(ACCESS_RETRY_INTERVAL)
+            return
         self._poll_in(self.fixed_interval or ERROR_RETRY_INTERVAL)
+
+    def _raise_access_issue(self, err: SunvecError) -> None:
+        self._access_issue_raised = True
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            access_issue_id(self.config_entry.entry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=(
+                "wifi_sn_not_authorized"
+                if isinstance(err, SunvecNotAuthorizedError)
+                else "wifi_sn_not_found"
+            ),
+            translation_placeholders={
+                "name": self.config_entry.title,
+                "wifi_sn": self.client.wifi_sn,
+            },
+        )
+
+    def _clear_access_issue(self) -> None:
+        if self._access_issue_raised:
+            self._access_issue_raised = False
+            ir.async_delete_issue(self.hass, DOMAIN, access_issue_id(self.config_entry.entry_id))
 
     def _raise_ban_issue(self, until: datetime) -> None:
         self._ban_issue_raised = True

@@ -7,7 +7,7 @@ time of the upload they came from, and can be saved and restored across restarts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 
@@ -69,6 +69,8 @@ class LifetimeCounter:
 class DailyCounter:
     """A counter that restarts at local midnight and may fall only on a new day."""
 
+    zone: tzinfo
+    """The plant's time zone, in which the day changes."""
     value: float | None = None
     day: date | None = None
     rejected: int = 0
@@ -79,7 +81,7 @@ class DailyCounter:
             if self.value is not None:
                 self.rejected += 1
             return self.value
-        upload_day = upload_time.date()
+        upload_day = upload_time.astimezone(self.zone).date()
         same_day_drop = upload_day == self.day and self.value is not None and reading < self.value
         if reading < 0 or same_day_drop or (self.day is not None and upload_day < self.day):
             self.rejected += 1

@@ -19,6 +19,7 @@ from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOf
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
+from homeassistant.util import dt as dt_util
 
 from .api import BATTERY_STATUS, INVERTER_STATUS, RealtimeData
 from .const import MAX_INTEGRATION_GAP
@@ -244,6 +245,6 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
 
 COUNTER_RULES: dict[CounterRule, Callable[[], EnergyCounter]] = {
     CounterRule.LIFETIME: LifetimeCounter,
-    CounterRule.DAILY: DailyCounter,
+    CounterRule.DAILY: lambda: DailyCounter(zone=dt_util.get_default_time_zone()),
     CounterRule.INTEGRAL: lambda: PowerIntegrator(max_gap=MAX_INTEGRATION_GAP),
 }
