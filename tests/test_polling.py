@@ -206,3 +206,14 @@ async def test_entries_on_one_token_share_the_budget(
     hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
     pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
     assert hybrid.runtime_data.budget is pv_only.runtime_data.budget
+
+
+def test_schedule_learns_cadence_across_missed_uploads() -> None:
+    schedule = UploadSchedule()
+    for upload in (0, 600, 900, 1500, 1800):  # uploads at 300 and 1200 were never seen
+        schedule.next_poll(T0 + timedelta(seconds=upload + 30), T0 + timedelta(seconds=upload))
+    assert schedule.cadence == 300
+    slow = UploadSchedule()
+    for upload in range(0, 6000, 600):  # an inverter that uploads every 10 minutes
+        slow.next_poll(T0 + timedelta(seconds=upload + 30), T0 + timedelta(seconds=upload))
+    assert slow.cadence == 600

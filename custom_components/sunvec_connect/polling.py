@@ -14,6 +14,8 @@ DEFAULT_CADENCE = 300.0
 """Seconds between two uploads until the real cadence has been seen."""
 DEFAULT_PUBLISH_DELAY = 60.0
 """Seconds from an upload's time to its availability in the cloud, until learned."""
+MIN_GAPS_TRUSTED = 3
+"""Until this many gaps were seen, a long gap counts as several default cadences."""
 MIN_CADENCE = 30.0
 MAX_CADENCE = 1800.0
 
@@ -69,8 +71,7 @@ class UploadSchedule:
         if self.last_upload is not None:
             gap = (upload_time - self.last_upload).total_seconds()
             if MIN_CADENCE <= gap <= MAX_CADENCE:
-                self.gaps.append(gap)
-                self.cadence = median(self.gaps)
+                self._learn_cadence(gap)
         seen_after = (now - upload_time).total_seconds()
         if self.misses:
             # Found after a retry: the delay was at most this, and may still be rising.
@@ -80,6 +81,14 @@ class UploadSchedule:
         self.misses = 0
         self.last_upload = upload_time
         return self._wait_for_next_upload(now, upload_time)
+
+    def _learn_cadence(self, gap: float) -> None:
+        """Learn the cadence from a gap that may span uploads that were never seen."""
+        self.gaps.append(gap)
+        base = min(self.gaps)
+        if len(self.gaps) < MIN_GAPS_TRUSTED:
+            base = min(base, DEFAULT_CADENCE)
+        self.cadence = median(g / max(1, round(g / base)) for g in self.gaps)
 
     def _same_upload(self, now: datetime) -> float:
         if self.last_upload is None or self.is_offline(now):
