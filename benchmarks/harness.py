@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import statistics
 import time
 from typing import Any
+import weakref
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, EVENT_STATE_CHANGED
@@ -90,6 +91,8 @@ class VirtualRun:
         self._entity_to_wifi_sn: dict[str, str] = {}
         self._entity_owner: dict[str, str] = {}
         self._in_flight = 0
+        self._refreshing = 0
+        self._instrumented: weakref.WeakSet[SunvecCoordinator] = weakref.WeakSet()
         self._instrument_simulator()
         self._instrument_client()
 
@@ -143,8 +146,7 @@ class VirtualRun:
             if (due := self._next_timer_in()) is not None and not all(s.done() for s in setups):
                 await self._step(self.clock.now() + timedelta(seconds=max(due, 0.01)))
         assert all(setup.result() for setup in setups)
-        for entry in self.entries:
-            self._instrument_coordinator(entry.runtime_data)
+        self.instrument_entries()
         registry = er.async_get(self.hass)
         for entry in self.entries:
             for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
@@ -156,17 +158,30 @@ class VirtualRun:
             self.probe.shown[wifi_sn] = []
         self.hass.bus.async_listen(EVENT_STATE_CHANGED, self._state_changed)
 
+    def instrument_entries(self) -> None:
+        """Measure the refreshes of every entry's coordinator (again after a reload)."""
+        for entry in self.entries:
+            if entry.runtime_data not in self._instrumented:
+                self._instrumented.add(entry.runtime_data)
+                self._instrument_coordinator(entry.runtime_data)
+
     def _instrument_coordinator(self, coordinator: SunvecCoordinator) -> None:
         original = coordinator._async_refresh
         probe = self.probe
 
         async def timed_refresh(*args: Any, **kwargs: Any) -> None:
+            self._refreshing += 1
+            try:
+                await measured_refresh(*args, **kwargs)
+            finally:
+                self._refreshing -= 1
+
+        async def measured_refresh(*args: Any, **kwargs: Any) -> None:
             upload_before = coordinator.data.upload_time if coordinator.data else None
             wifi_sn = coordinator.client.wifi_sn
             writes_before = probe.writes_by_wifi_sn.get(wifi_sn, 0)
             cpu_before, simulator_before = time.thread_time(), probe.simulator_cpu
             await original(*args, **kwargs)
-            await self.hass.async_block_till_done()
             probe.updates += 1
             probe.update_cpu += (time.thread_time() - cpu_before) - (
                 probe.simulator_cpu - simulator_before
@@ -219,11 +234,19 @@ class VirtualRun:
         await self._settle()
 
     async def _settle(self) -> None:
-        """Let calls in flight finish over the real sockets before time moves on."""
-        await self.hass.async_block_till_done(wait_background_tasks=True)
-        while self._in_flight:
+        """Let calls in flight finish over the real sockets before time moves on.
+
+        Polls run as background tasks; a call the simulator holds (the hang fault)
+        only ends when the clock reaches its timeout, so it is not waited for.
+        """
+        await self.hass.async_block_till_done()
+        for _ in range(100_000):
+            if max(self._in_flight, self._refreshing) <= self.cloud.hanging:
+                break
             await asyncio.sleep(0)
-            await self.hass.async_block_till_done(wait_background_tasks=True)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        await self.hass.async_block_till_done()
 
     async def stop(self) -> None:
         """Unload every entry."""

@@ -116,6 +116,8 @@ class SunvecCloud:
         self.faults: list[Fault] = []
         self.requests: list[RequestRecord] = []
         self.release_hangs = asyncio.Event()
+        self.hanging = 0
+        """Requests the HANG fault is holding right now."""
 
     # Set-up -------------------------------------------------------------
     def add_plant(self, plant: Plant) -> Plant:
@@ -290,8 +292,12 @@ class SunvecCloud:
         if kind is FaultKind.RATE_LIMITED:
             return web.json_response(self._rate_limited_body())
         if kind is FaultKind.HANG:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.release_hangs.wait(), self.hang_seconds)
+            self.hanging += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.release_hangs.wait(), self.hang_seconds)
+            finally:
+                self.hanging -= 1
             return web.Response(status=504, text="gateway timeout")
         if kind is FaultKind.INVALID_JSON:
             return web.Response(

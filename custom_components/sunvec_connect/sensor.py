@@ -131,7 +131,8 @@ SENSORS: tuple[SunvecSensorEntityDescription, ...] = (
         options=list(dict.fromkeys(BATTERY_STATUS.values())),
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_realtime(lambda r: BATTERY_STATUS.get(r.battery_status or "")),
-        exists_fn=_realtime(lambda r: r.battery_status is not None),
+        # A bogus code must not give a PV-only inverter a battery entity.
+        exists_fn=_realtime(lambda r: r.battery_status in BATTERY_STATUS),
     ),
     SunvecSensorEntityDescription(
         key="inverter_status",
