@@ -77,6 +77,16 @@ BATTERY_STATUS: Final[Mapping[str, str]] = {
 }
 
 
+class RedactedStr(str):
+    """A string whose repr hides it: dumps of an object's attributes do not show it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        """Never the value."""
+        return repr(REDACTED)
+
+
 class SunvecError(Exception):
     """Base class for every error of this client."""
 
@@ -320,7 +330,7 @@ class SunvecClient:
         """Validate and keep what every call needs."""
         self._session = session
         self.base_url = normalize_url(base_url)
-        self._token = normalize_token(token)
+        self._token = RedactedStr(normalize_token(token))
         self.wifi_sn = normalize_wifi_sn(wifi_sn)
         self.request_timeout = request_timeout
         self._endpoint = URL(self.base_url) / "api" / "v2" / "dataAccess" / "realtimeInfo" / "get"
