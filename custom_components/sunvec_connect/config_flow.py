@@ -69,6 +69,15 @@ TOKEN_SELECTOR: Final = TextSelector(
 WIFI_SN_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.TEXT))
 
 
+CONNECTION_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(CONF_URL): URL_SELECTOR,
+        vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR,
+        vol.Required(CONF_WIFI_SN): WIFI_SN_SELECTOR,
+    }
+)
+
+
 def _error_key(err: SunvecError) -> str:
     """The form error for a client error."""
     for error_type, key in ERROR_KEYS:
@@ -139,16 +148,9 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(
                     title=f"Sunvec {realtime.inverter_sn or data[CONF_WIFI_SN]}", data=data
                 )
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_URL): URL_SELECTOR,
-                vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR,
-                vol.Required(CONF_WIFI_SN): WIFI_SN_SELECTOR,
-            }
-        )
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            data_schema=self.add_suggested_values_to_schema(CONNECTION_SCHEMA, user_input),
             errors=errors,
         )
 
@@ -191,20 +193,13 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(data[CONF_WIFI_SN])
                 self._abort_if_unique_id_mismatch(reason="wifi_sn_mismatch")
                 return self.async_update_reload_and_abort(entry, data_updates=data)
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_URL): URL_SELECTOR,
-                vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR,
-                vol.Required(CONF_WIFI_SN): WIFI_SN_SELECTOR,
-            }
-        )
         suggested = user_input or {
             CONF_URL: entry.data[CONF_URL],
             CONF_WIFI_SN: entry.data[CONF_WIFI_SN],
         }
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            data_schema=self.add_suggested_values_to_schema(CONNECTION_SCHEMA, suggested),
             errors=errors,
         )
 

@@ -103,6 +103,37 @@ def localize_upload_time(upload_time: datetime | None, now: datetime) -> datetim
     return first
 
 
+class EntryIssue:
+    """A repair issue of one entry that is raised and cleared as conditions change."""
+
+    def __init__(self, hass: HomeAssistant, issue_id: str) -> None:
+        """Pick up an issue that survived a restart."""
+        self.hass = hass
+        self.issue_id = issue_id
+        self.raised = ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+
+    def raise_issue(
+        self, translation_key: str, severity: ir.IssueSeverity, placeholders: dict[str, str]
+    ) -> None:
+        """Show the issue (or update what it says)."""
+        self.raised = True
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self.issue_id,
+            is_fixable=False,
+            severity=severity,
+            translation_key=translation_key,
+            translation_placeholders=placeholders,
+        )
+
+    def clear(self) -> None:
+        """Remove the issue if it is shown."""
+        if self.raised:
+            self.raised = False
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+
+
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     """Polls realtimeInfo for one inverter."""
 
@@ -131,16 +162,14 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.budget = budget
         self.schedule = UploadSchedule()
         self._reserved_slot: datetime | None = None
-        self._ban_issue_raised = False
-        self._access_issue_raised = False
+        entry_id = config_entry.entry_id
+        self._ban_issue = EntryIssue(hass, ban_issue_id(entry_id))
+        self._access_issue = EntryIssue(hass, access_issue_id(entry_id))
+        self._offline_issue = EntryIssue(hass, offline_issue_id(entry_id))
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
         self._cancel_stale_timer: CALLBACK_TYPE | None = None
-        self._offline_issue_raised = (
-            ir.async_get(hass).async_get_issue(DOMAIN, offline_issue_id(config_entry.entry_id))
-            is not None
-        )
 
     def count_rejected(self, key: str) -> None:
         """Record that an entity rejected an implausible reading of `key`."""
@@ -204,8 +233,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self._after_failure(err)
             raise self._translate(err) from err
         self.budget.succeeded()
-        self._clear_ban_issue()
-        self._clear_access_issue()
+        self._ban_issue.clear()
+        self._access_issue.clear()
         self.last_raw = dict(realtime.raw)
 
         now = dt_util.utcnow()
@@ -248,48 +277,23 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._poll_in(self.fixed_interval or ERROR_RETRY_INTERVAL)
 
     def _raise_access_issue(self, err: SunvecError) -> None:
-        self._access_issue_raised = True
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            access_issue_id(self.config_entry.entry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=(
-                "wifi_sn_not_authorized"
-                if isinstance(err, SunvecNotAuthorizedError)
-                else "wifi_sn_not_found"
-            ),
-            translation_placeholders={
-                "name": self.config_entry.title,
-                "wifi_sn": self.client.wifi_sn,
-            },
+        self._access_issue.raise_issue(
+            "wifi_sn_not_authorized"
+            if isinstance(err, SunvecNotAuthorizedError)
+            else "wifi_sn_not_found",
+            ir.IssueSeverity.ERROR,
+            {"name": self.config_entry.title, "wifi_sn": self.client.wifi_sn},
         )
 
-    def _clear_access_issue(self) -> None:
-        if self._access_issue_raised:
-            self._access_issue_raised = False
-            ir.async_delete_issue(self.hass, DOMAIN, access_issue_id(self.config_entry.entry_id))
-
     def _raise_ban_issue(self, until: datetime) -> None:
-        self._ban_issue_raised = True
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            ban_issue_id(self.config_entry.entry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="token_banned",
-            translation_placeholders={
+        self._ban_issue.raise_issue(
+            "token_banned",
+            ir.IssueSeverity.WARNING,
+            {
                 "name": self.config_entry.title,
                 "until": dt_util.as_local(until).strftime("%H:%M"),
             },
         )
-
-    def _clear_ban_issue(self) -> None:
-        if self._ban_issue_raised:
-            self._ban_issue_raised = False
-            ir.async_delete_issue(self.hass, DOMAIN, ban_issue_id(self.config_entry.entry_id))
 
     def _schedule_stale_update(self, upload_time: datetime | None, stale_after: timedelta) -> None:
         """Update the entities once more when this upload turns stale.
@@ -360,17 +364,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         )
 
     def _update_offline_issue(self, upload_time: datetime | None, now: datetime) -> None:
-        offline = upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER
-        if offline and not self._offline_issue_raised:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                offline_issue_id(self.config_entry.entry_id),
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="inverter_offline",
-                translation_placeholders={"name": self.config_entry.title},
-            )
-        elif not offline and self._offline_issue_raised:
-            ir.async_delete_issue(self.hass, DOMAIN, offline_issue_id(self.config_entry.entry_id))
-        self._offline_issue_raised = offline
+        if upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER:
+            if not self._offline_issue.raised:
+                self._offline_issue.raise_issue(
+                    "inverter_offline",
+                    ir.IssueSeverity.WARNING,
+                    {"name": self.config_entry.title},
+                )
+        else:
+            self._offline_issue.clear()
