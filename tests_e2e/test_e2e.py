@@ -52,6 +52,14 @@ def submit_form(stack: Stack, token: str) -> dict[str, Any]:
     return result
 
 
+def test_listed_among_integrations_to_add(stack: Stack) -> None:
+    descriptions = _ws(stack, {"type": "integration/descriptions"})
+    listed = descriptions["custom"]["integration"]["sunvec_connect"]
+    assert listed["name"] == "Sunvec Connect"
+    assert listed["config_flow"] is True
+    assert listed["iot_class"] == "cloud_polling"
+
+
 def test_wrong_token_shows_invalid_auth(stack: Stack) -> None:
     result = submit_form(stack, "wrong-token")
     assert result["type"] == "form"
@@ -102,7 +110,7 @@ def test_energy_dashboard_accepts_the_sensors(stack: Stack) -> None:
             assert issue["type"] == "statistics_not_defined", json.dumps(validation)
 
 
-def _ws(stack: Stack, message: dict[str, object]) -> object:
+def _ws(stack: Stack, message: dict[str, object]) -> Any:
     """One websocket command as the owner."""
     connection = websocket.create_connection(HA_URL.replace("http", "ws") + "/api/websocket")
     with contextlib.closing(connection):
