@@ -102,7 +102,11 @@ class Stack:
                 stdout=ha_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": str(ROOT / "dev_shims"),
+                },
             )
         )
         _wait_for(f"{SIM_URL}/_sim/state", 60)
