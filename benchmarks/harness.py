@@ -12,9 +12,11 @@ from typing import Any
 import weakref
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -125,7 +127,6 @@ class VirtualRun:
 
     async def add_entries(self, scan_interval: int | None) -> None:
         """One entry per inverter of the cloud, polling upload-aligned or fixed."""
-        setups = []
         for wifi_sn in self.cloud.plants:
             entry = MockConfigEntry(
                 domain=DOMAIN,
@@ -136,8 +137,9 @@ class VirtualRun:
             )
             entry.add_to_hass(self.hass)
             self.entries.append(entry)
-            # Entries on one token wait for call slots: set up while the clock runs.
-            setups.append(asyncio.create_task(self.hass.config_entries.async_setup(entry.entry_id)))
+        # Setting the integration up sets up every entry; entries on one token wait for
+        # call slots, so this runs while the clock moves.
+        setups = [asyncio.create_task(async_setup_component(self.hass, DOMAIN, {}))]
         while not all(setup.done() for setup in setups):
             # Setups also wait for executor jobs (real time): give those a moment, then
             # move the clock to the next timer only (a call slot, a retry).
@@ -146,6 +148,7 @@ class VirtualRun:
             if (due := self._next_timer_in()) is not None and not all(s.done() for s in setups):
                 await self._step(self.clock.now() + timedelta(seconds=max(due, 0.01)))
         assert all(setup.result() for setup in setups)
+        assert all(entry.state is ConfigEntryState.LOADED for entry in self.entries)
         self.instrument_entries()
         registry = er.async_get(self.hass)
         for entry in self.entries:
