@@ -1,7 +1,7 @@
 """End to end over Home Assistant's own APIs: a real Home Assistant and the simulator.
 
-The frontend calls the same REST and websocket APIs these tests call. Driving the
-frontend itself in headless Chromium is not done yet (see the closing note).
+The frontend calls the same REST and websocket APIs; test_ui.py drives the frontend
+itself in headless Chromium.
 """
 
 from __future__ import annotations
