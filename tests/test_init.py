@@ -25,7 +25,6 @@ async def test_setup_reload_unload(hass: HomeAssistant, init_integration: MockCo
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
-    assert not hasattr(entry, "runtime_data") or entry.runtime_data is not None
 
 
 @pytest.mark.parametrize(

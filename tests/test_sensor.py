@@ -84,9 +84,7 @@ async def test_pv_only_entities(
     assert {"pv1_power", "pv2_power", "yield_total", "inverter_status"} <= keys
 
 
-async def test_device(
-    hass: HomeAssistant, init_integration: MockConfigEntry, snapshot: SnapshotAssertion
-) -> None:
+async def test_device(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     from homeassistant.helpers import device_registry as dr
 
     device = dr.async_get(hass).async_get_device_by_identifier(

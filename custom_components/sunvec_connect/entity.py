@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import override
 
@@ -73,7 +73,7 @@ class SunvecEntity(CoordinatorEntity[SunvecCoordinator]):
 def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
     coordinator: SunvecCoordinator,
     platform_domain: str,
-    descriptions: Iterable[DescriptionT],
+    descriptions: Sequence[DescriptionT],
     create: Callable[[SunvecCoordinator, DescriptionT], Entity],
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
@@ -89,6 +89,8 @@ def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
 
     @callback
     def add_new_entities() -> None:
+        if len(added) == len(descriptions):
+            return
         new_entities = []
         for description in descriptions:
             if description.key in added:
