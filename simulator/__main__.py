@@ -35,6 +35,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--start", help="simulated start time, ISO 8601 (default: now)")
     parser.add_argument("--upload-interval", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "--publish-delay",
+        type=float,
+        nargs=2,
+        default=(20.0, 90.0),
+        metavar=("MIN", "MAX"),
+        help="seconds from an upload's time until the API returns it",
+    )
     parser.add_argument("--per-minute", type=int, default=10, help="rate limit per token")
     parser.add_argument("--per-day", type=int, default=10_000, help="rate limit per token")
     return parser.parse_args(argv)
@@ -51,6 +59,7 @@ async def serve(args: argparse.Namespace) -> None:
         args.token,
         timezone=args.timezone,
         upload_interval=args.upload_interval,
+        publish_delay=(args.publish_delay[0], args.publish_delay[1]),
         per_minute=args.per_minute,
         per_day=args.per_day,
     )

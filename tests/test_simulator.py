@@ -196,3 +196,5 @@ def test_scaled_clock_and_cli() -> None:
     assert args.port == 9000
     assert args.speed == 60
     assert args.manual_clock
+    assert args.publish_delay == (20.0, 90.0)
+    assert parse_args(["--publish-delay", "2", "4"]).publish_delay == [2.0, 4.0]

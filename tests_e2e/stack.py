@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import contextlib
+from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +15,10 @@ import time
 from typing import Any
 
 import requests
+import websocket
 
 ROOT = Path(__file__).resolve().parent.parent
+SUPPORT = Path(__file__).resolve().parent / "support"
 HA_URL = "http://127.0.0.1:8123"
 SIM_PORT = 8199
 SIM_URL = f"http://127.0.0.1:{SIM_PORT}"
@@ -25,16 +27,77 @@ OWNER = {"name": "E2E Owner", "username": "owner", "password": "e2e-password-123
 CLIENT_ID = f"{HA_URL}/"
 SKIPPED_PACKAGES = "pymicro-vad,pyspeex-noise"
 """No Python 3.14 wheel here and they cannot be built (the assist pipeline needs them)."""
+UPLOAD_INTERVAL = 30
+"""Seconds between the simulated inverter's uploads: the real 300 s, ten times faster.
+
+Home Assistant runs on the wall clock, so the simulator cannot run ahead of it (the
+integration rightly refuses uploads stamped in the future); time is compressed by
+uploading more often instead.
+"""
+PUBLISH_DELAY = ("2", "4")
+MACHINE_GAPS = (
+    "[haffmpeg.core] FFmpeg fails",
+    "[homeassistant.components.camera.img_util] Error loading libturbojpeg",
+)
+"""Errors with tracebacks of parts of Home Assistant this machine lacks (the ffmpeg
+binary, libturbojpeg): Home Assistant sets those integrations up without being asked."""
+
+CONFIGURATION = """\
+# Throwaway instance of the end-to-end suite (tests_e2e/stack.py).
+homeassistant:
+  name: Sunvec end-to-end
+  time_zone: {time_zone}
+  unit_system: metric
+  country: NL
+  currency: EUR
+
+frontend:
+config:
+energy:
+history:
+logbook:
+recorder:
+  commit_interval: 1
+repairs:
+diagnostics:
+e2e_statistics:
+
+logger:
+  default: info
+  logs:
+    custom_components.sunvec_connect: debug
+"""
 
 
-def _wait_for(url: str, seconds: float) -> None:
+def midday_time_zone(now: datetime) -> str:
+    """A fixed-offset zone where it is about noon now.
+
+    The instance and the simulated plant share it, so the plant produces and its
+    counters rise whatever the hour of the run, and no midnight resets the daily yield.
+    """
+    offset = round(12 - (now.hour + now.minute / 60))
+    if offset == 0:
+        return "Etc/UTC"
+    # POSIX sign convention: Etc/GMT-2 is two hours ahead of UTC.
+    return f"Etc/GMT{-offset:+d}"
+
+
+def wait_until[T](
+    what: str, probe: Callable[[], T | None], seconds: float, interval: float = 1.0
+) -> T:
+    """Call `probe` until it returns something other than None."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while True:
         with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds:.0f} s")
+            if (result := probe()) is not None:
+                return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {seconds:.0f} s")
+        time.sleep(interval)
+
+
+def _answers(url: str) -> bool | None:
+    return True if requests.get(url, timeout=2).status_code < 500 else None
 
 
 class Stack:
@@ -47,13 +110,19 @@ class Stack:
         self.log = self.config / "home-assistant.log"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.access_token = ""
+        self.time_zone = midday_time_zone(datetime.now(UTC))
 
     def _prepare_config(self) -> None:
         self.config.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / "config" / "configuration.yaml", self.config / "configuration.yaml")
-        (self.config / "custom_components").symlink_to(ROOT / "custom_components")
+        (self.config / "configuration.yaml").write_text(
+            CONFIGURATION.format(time_zone=self.time_zone)
+        )
+        components = self.config / "custom_components"
+        components.mkdir()
+        (components / "sunvec_connect").symlink_to(ROOT / "custom_components" / "sunvec_connect")
+        (components / "e2e_statistics").symlink_to(SUPPORT / "e2e_statistics")
         storage = self.config / ".storage"
-        storage.mkdir(exist_ok=True)
+        storage.mkdir()
         # The core_config step would start integrations that call the internet.
         onboarding = {
             "version": 4,
@@ -63,54 +132,52 @@ class Stack:
         }
         (storage / "onboarding").write_text(json.dumps(onboarding))
 
+    def _spawn(self, command: list[str], log_name: str, env: dict[str, str]) -> None:
+        log = (self.workdir / log_name).open("wb")
+        self.processes.append(
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **env},
+            )
+        )
+
     def start(self) -> None:
         """Start both processes and create the owner through the onboarding API."""
         self._prepare_config()
-        python = str(ROOT / ".venv" / "bin" / "python")
-        sim_log = (self.workdir / "simulator.log").open("wb")
-        self.processes.append(
-            subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "simulator",
-                    "--port",
-                    str(SIM_PORT),
-                    "--token",
-                    TOKEN,
-                    "--speed",
-                    "1",
-                ],
-                cwd=ROOT,
-                stdout=sim_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        bin_dir = ROOT / ".venv" / "bin"
+        self._spawn(
+            [
+                str(bin_dir / "python"),
+                "-m",
+                "simulator",
+                f"--port={SIM_PORT}",
+                f"--token={TOKEN}",
+                f"--timezone={self.time_zone}",
+                f"--upload-interval={UPLOAD_INTERVAL}",
+                "--publish-delay",
+                *PUBLISH_DELAY,
+            ],
+            "simulator.log",
+            {},
         )
-        ha_log = (self.workdir / "hass.out").open("wb")
-        self.processes.append(
-            subprocess.Popen(
-                [
-                    str(ROOT / ".venv" / "bin" / "hass"),
-                    "-c",
-                    str(self.config),
-                    "--skip-pip-packages",
-                    SKIPPED_PACKAGES,
-                    "--log-no-color",
-                ],
-                cwd=ROOT,
-                stdout=ha_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env={
-                    **os.environ,
-                    "PYTHONUNBUFFERED": "1",
-                    "PYTHONPATH": str(ROOT / "dev_shims"),
-                },
-            )
+        self._spawn(
+            [
+                str(bin_dir / "hass"),
+                "-c",
+                str(self.config),
+                "--skip-pip-packages",
+                SKIPPED_PACKAGES,
+                "--log-no-color",
+            ],
+            "hass.out",
+            {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT / "dev_shims")},
         )
-        _wait_for(f"{SIM_URL}/_sim/state", 60)
-        _wait_for(f"{HA_URL}/api/onboarding", 240)
+        wait_until("simulator", lambda: _answers(f"{SIM_URL}/_sim/state"), 60, 0.5)
+        wait_until("Home Assistant", lambda: _answers(f"{HA_URL}/api/onboarding"), 240, 0.5)
         self._onboard()
 
     def _onboard(self) -> None:
@@ -144,6 +211,30 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
+    def ws(self, message: dict[str, object]) -> Any:
+        """One websocket command as the owner, on a connection of its own.
+
+        A connection per command: Home Assistant drops clients that leave its
+        pings unanswered while the suite waits.
+        """
+        connection = websocket.create_connection(
+            HA_URL.replace("http", "ws") + "/api/websocket", timeout=60
+        )
+        with contextlib.closing(connection):
+            assert json.loads(connection.recv())["type"] == "auth_required"
+            connection.send(json.dumps({"type": "auth", "access_token": self.access_token}))
+            assert json.loads(connection.recv())["type"] == "auth_ok"
+            connection.send(json.dumps({"id": 1, **message}))
+            answer = json.loads(connection.recv())
+            assert answer["success"], answer
+            return answer["result"]
+
+    def simulator(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the simulator's control API."""
+        response = requests.request(method, f"{SIM_URL}/_sim{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
     def stop(self) -> None:
         """Stop every process and its children."""
         for process in reversed(self.processes):
@@ -156,15 +247,24 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
+    def log_text(self) -> str:
+        """Home Assistant's log so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
     def log_problems(self) -> list[str]:
-        """Errors of this integration, tracebacks from it, and any line with the token."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        """Log lines with the token, tracebacks, setup failures and the integration's errors."""
+        text = self.log_text()
         problems = [line for line in text.splitlines() if TOKEN in line]
-        problems += [
-            block[:2000]
-            for block in text.split("\n20")
-            if "sunvec_connect" in block and (" ERROR " in block or "Traceback" in block)
-        ]
+        for entry in text.split("\n20"):
+            if any(gap in entry for gap in MACHINE_GAPS):
+                continue
+            if (
+                "Traceback" in entry
+                or "Error setting up" in entry
+                or "Setup failed" in entry
+                or (" ERROR " in entry and "sunvec_connect" in entry)
+            ):
+                problems.append(entry[:3000])
         return problems
 
 
@@ -176,8 +276,8 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
         stack.start()
         yield stack
     except BaseException:
-        if stack.log.exists():
-            sys.stderr.write(stack.log.read_text(errors="replace")[-20000:])
+        sys.stderr.write(f"\n==== Home Assistant log ({stack.log}) ====\n")
+        sys.stderr.write(stack.log_text()[-30000:])
         raise
     finally:
         stack.stop()

@@ -1,0 +1,244 @@
+"""One user's journey through a real Home Assistant, the real frontend and the simulator.
+
+The steps run in order on one stack (see conftest.py): add the integration in the
+frontend, look at the device, put the sensors on the energy dashboard, live through a
+zero-counter glitch and a stale period of the cloud, and check the statistics the
+energy dashboard is drawn from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from simulator.demo import HYBRID_WIFI_SN
+
+from .counters import counter_problems, numeric_states
+from .stack import HA_URL, SIM_URL, TOKEN, UPLOAD_INTERVAL, Stack, wait_until
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "images"
+DEVICE_NAME = "Sunvec H34A08I6008"
+PREFIX = "sensor.sunvec_h34a08i6008_"
+LAST_UPLOAD = PREFIX + "last_upload"
+AC_POWER = PREFIX + "ac_power"
+LIFETIME_COUNTERS = ("yield_total", "grid_export_energy", "grid_import_energy")
+"""Keys of the sensors that reject a zero reading of a lifetime counter."""
+STALE_AFTER = 3 * UPLOAD_INTERVAL
+"""The integration's staleness limit once it has learned the upload cadence."""
+SHOWN_ON_DEVICE_PAGE = (
+    "AC power",
+    "PV energy",
+    "Grid import",
+    "Grid export",
+    "Battery power",
+    "Inverter status",
+    "Last upload",
+)
+journey_started = datetime.now(UTC)
+
+
+def field(page: Page, index: int) -> Any:
+    """The form's text fields in order: API address, token, registration number."""
+    return page.locator("ha-form input").nth(index)
+
+
+def sunvec_entries(stack: Stack) -> list[dict[str, Any]]:
+    """The integration's config entries."""
+    return [
+        entry
+        for entry in stack.api("GET", "/api/config/config_entries/entry")
+        if entry["domain"] == "sunvec_connect"
+    ]
+
+
+def state(stack: Stack, entity_id: str) -> str:
+    """An entity's state."""
+    return str(stack.api("GET", f"/api/states/{entity_id}")["state"])
+
+
+def counters(stack: Stack) -> dict[str, float]:
+    """The integration's total_increasing sensors and their values."""
+    return {
+        item["entity_id"]: float(item["state"])
+        for item in stack.api("GET", "/api/states")
+        if item["entity_id"].startswith(PREFIX)
+        and item["attributes"].get("state_class") == "total_increasing"
+    }
+
+
+def next_upload(stack: Stack, seen: str) -> str:
+    """Ask for a refresh, as an automation's update_entity does, until a newer upload shows."""
+
+    def newer() -> str | None:
+        stack.api(
+            "POST", "/api/services/homeassistant/update_entity", json={"entity_id": LAST_UPLOAD}
+        )
+        current = state(stack, LAST_UPLOAD)
+        return current if current not in (seen, "unknown", "unavailable") else None
+
+    return wait_until("a new upload", newer, seconds=4 * UPLOAD_INTERVAL, interval=4)
+
+
+def rejected_readings(stack: Stack) -> dict[str, int]:
+    """What the integration refused to show, from its diagnostics download."""
+    (entry,) = sunvec_entries(stack)
+    diagnostics = stack.api("GET", f"/api/diagnostics/config_entry/{entry['entry_id']}")
+    readings: dict[str, int] = diagnostics["data"]["polling"]["rejected_readings"]
+    return readings
+
+
+def test_add_integration_in_the_frontend(stack: Stack, page: Page) -> None:
+    page.goto(f"{HA_URL}/config/integrations/dashboard")
+    page.get_by_role("button", name="Add integration").click(timeout=60_000)
+    page.get_by_role("textbox").first.fill("Sunvec")
+    page.get_by_text("Sunvec Connect", exact=True).first.click()
+    expect(field(page, 0)).to_be_visible(timeout=30_000)
+    field(page, 0).fill(SIM_URL)
+    field(page, 1).fill("wrong-token")
+    field(page, 2).fill(HYBRID_WIFI_SN.lower())
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_text("The token was refused")).to_be_visible(timeout=30_000)
+    assert sunvec_entries(stack) == []
+
+    field(page, 1).fill(TOKEN)
+    page.screenshot(path=str(SCREENSHOTS / "e2e_form.png"))
+    page.get_by_role("button", name="Submit").click()
+    # The success dialog: the device was created, with its area to choose.
+    expect(page.get_by_role("button", name="Finish")).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "e2e_created.png"))
+    page.get_by_role("button", name="Finish").click()
+    assert [(entry["title"], entry["state"]) for entry in sunvec_entries(stack)] == [
+        (DEVICE_NAME, "loaded")
+    ]
+
+
+def test_device_page_lists_the_entities(stack: Stack, page: Page) -> None:
+    devices = stack.ws({"type": "config/device_registry/list"})
+    (device,) = [device for device in devices if device["name"] == DEVICE_NAME]
+    page.goto(f"{HA_URL}/config/devices/device/{device['id']}")
+    expect(page.get_by_text(DEVICE_NAME).first).to_be_visible(timeout=30_000)
+    for name in SHOWN_ON_DEVICE_PAGE:
+        expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "e2e_device.png"), full_page=True)
+
+
+def test_energy_preferences_take_the_sensors(stack: Stack) -> None:
+    stack.ws(
+        {
+            "type": "energy/save_prefs",
+            "energy_sources": [
+                {
+                    "type": "grid",
+                    "stat_energy_from": PREFIX + "grid_import",
+                    "stat_energy_to": PREFIX + "grid_export",
+                    "stat_cost": None,
+                    "entity_energy_price": None,
+                    "number_energy_price": None,
+                    "stat_compensation": None,
+                    "entity_energy_price_export": None,
+                    "number_energy_price_export": None,
+                    # feedinpower is positive while exporting; Home Assistant wants import.
+                    "power_config": {"stat_rate_inverted": PREFIX + "grid_power"},
+                    "cost_adjustment_day": 0,
+                },
+                {
+                    "type": "solar",
+                    "stat_energy_from": PREFIX + "pv_energy",
+                    "stat_rate": PREFIX + "pv_power",
+                    "config_entry_solar_forecast": None,
+                },
+                {
+                    "type": "battery",
+                    "stat_energy_from": PREFIX + "battery_discharge_energy",
+                    "stat_energy_to": PREFIX + "battery_charge_energy",
+                    # batPower is positive while charging; Home Assistant wants discharge.
+                    "power_config": {"stat_rate_inverted": PREFIX + "battery_power"},
+                    "stat_soc": PREFIX + "battery",
+                },
+            ],
+            "device_consumption": [],
+        }
+    )
+    sources = stack.ws({"type": "energy/get_prefs"})["energy_sources"]
+    assert [source["type"] for source in sources] == ["grid", "solar", "battery"]
+
+
+def test_counters_survive_a_zero_glitch_and_a_stale_period(stack: Stack) -> None:
+    seen = next_upload(stack, state(stack, LAST_UPLOAD))
+    seen = next_upload(stack, seen)
+    before = counters(stack)
+    assert len(before) == 7, before
+
+    stack.simulator("POST", "/faults", json={"kind": "zero_counters", "wifi_sn": HYBRID_WIFI_SN})
+    seen = next_upload(stack, seen)
+    rejected = rejected_readings(stack)
+    assert all(rejected.get(key) for key in LIFETIME_COUNTERS), rejected
+    after_glitch = counters(stack)
+    assert all(after_glitch[entity] >= value for entity, value in before.items()), after_glitch
+
+    stack.simulator("POST", "/faults", json={"kind": "stop_uploading", "wifi_sn": HYBRID_WIFI_SN})
+    wait_until(
+        "power sensors unavailable while uploads are stale",
+        lambda: True if state(stack, AC_POWER) == "unavailable" else None,
+        seconds=STALE_AFTER + 3 * UPLOAD_INTERVAL,
+        interval=3,
+    )
+    during_stale = counters(stack)
+    assert during_stale == after_glitch, "counters stay while the uploads are stale"
+
+    stack.simulator("DELETE", "/faults")
+    next_upload(stack, seen)
+    assert state(stack, AC_POWER) not in ("unavailable", "unknown")
+    recovered = counters(stack)
+    assert all(recovered[entity] >= value for entity, value in during_stale.items()), recovered
+    assert recovered[PREFIX + "pv_energy"] > before[PREFIX + "pv_energy"]
+    assert recovered[PREFIX + "total_yield"] > before[PREFIX + "total_yield"]
+
+
+def test_statistics_are_monotonic(stack: Stack) -> None:
+    periods = stack.ws({"type": "e2e_statistics/compile"})["periods"]
+    entity_ids = sorted(counters(stack))
+    start = (journey_started - timedelta(minutes=10)).isoformat()
+    statistics = stack.ws(
+        {
+            "type": "recorder/statistics_during_period",
+            "start_time": start,
+            "statistic_ids": entity_ids,
+            "period": "5minute",
+            "types": ["state", "sum"],
+        }
+    )
+    history = stack.api(
+        "GET",
+        f"/api/history/period/{start}",
+        params={
+            "filter_entity_id": ",".join(entity_ids),
+            "minimal_response": "",
+            "no_attributes": "",
+        },
+    )
+    states = {entries[0]["entity_id"]: numeric_states(entries) for entries in history}
+    problems = [
+        problem
+        for entity_id in entity_ids
+        for problem in counter_problems(
+            entity_id, states.get(entity_id, []), statistics.get(entity_id, [])
+        )
+    ]
+    assert not problems, f"periods {periods}:\n" + "\n".join(problems)
+    assert "Detected new cycle for sensor.sunvec" not in stack.log_text()
+
+
+def test_energy_dashboard_validates_without_issues(stack: Stack, page: Page) -> None:
+    validation = stack.ws({"type": "energy/validate"})
+    issues = [issue for group in validation["energy_sources"] for issue in group]
+    assert issues == [], validation
+    for view, image in (("", "e2e_energy.png"), ("/now", "e2e_power.png")):
+        page.goto(f"{HA_URL}/energy{view}")
+        expect(page.locator("ha-chart-base").first).to_be_visible(timeout=30_000)
+        # The charts animate in after their data arrives.
+        page.wait_for_timeout(2_000)
+        page.screenshot(path=str(SCREENSHOTS / image), full_page=True)
