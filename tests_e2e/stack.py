@@ -236,16 +236,16 @@ class Stack:
         return response.json()
 
     def stop(self) -> None:
-        """Stop every process and its children."""
+        """Stop every process, then anything its process group left behind."""
         for process in reversed(self.processes):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
 
     def log_text(self) -> str:
         """Home Assistant's log so far."""
