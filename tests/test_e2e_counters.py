@@ -22,13 +22,13 @@ def test_a_rising_counter_with_its_statistics_passes() -> None:
 def test_a_zero_glitch_that_got_through_is_reported() -> None:
     # What the recorder compiles when 10.5 is followed by a zero and then 10.7:
     # it counts a meter reset and adds the whole 10.7 to the sum.
-    rows = [{"state": 10.7, "sum": 0.5 + 10.7}]
+    rows = [{"start": 1795520700000, "state": 10.7, "sum": 0.5 + 10.7}]
     problems = counter_problems(ENTITY, [10.0, 10.5, 0.0, 10.7], rows)
     assert problems == [
         f"{ENTITY}: state fell from 10.5 to 0.0",
         (
-            f"{ENTITY}: sum 11.2 at None is not the rise 0.7 since the first state 10"
-            " (a counted reset)"
+            f"{ENTITY}: sum 11.2 at 2026-11-24T11:45:00+00:00 is not the rise 0.7 since the"
+            " first state 10 (a counted reset)"
         ),
     ]
 

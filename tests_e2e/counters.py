@@ -6,6 +6,7 @@ Pure functions, so that tests/test_e2e_counters.py can show that they catch a sp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from itertools import pairwise
 import math
 
@@ -49,7 +50,7 @@ def counter_problems(
         state, total = _number(row, "state"), _number(row, "sum")
         if not math.isclose(total, state - first, abs_tol=SUM_TOLERANCE):
             problems.append(
-                f"{entity_id}: sum {total:.6g} at {row.get('start')} is not the rise "
+                f"{entity_id}: sum {total:.6g} at {_start(row)} is not the rise "
                 f"{state - first:.6g} since the first state {first:.6g} (a counted reset)"
             )
     problems.extend(
@@ -59,6 +60,14 @@ def counter_problems(
         if _number(after, key) < _number(before, key)
     )
     return problems
+
+
+def _start(row: Mapping[str, object]) -> str:
+    """A row's start (milliseconds since the epoch over the websocket API) as ISO 8601."""
+    start = row.get("start")
+    if isinstance(start, int | float):
+        return datetime.fromtimestamp(start / 1000, UTC).isoformat(timespec="seconds")
+    return str(start)
 
 
 def _number(row: Mapping[str, object], key: str) -> float:
