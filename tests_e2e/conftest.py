@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .stack import HA_URL, OWNER, Stack, running_stack
+from .stack import HA_URL, OWNER, ROOT, Stack, running_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,6 +30,24 @@ LOG_TAIL = 20_000
 
 _running: dict[str, Stack] = {}
 _failed_step: dict[str, str] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--screenshots DIR: where the screenshots go (default: the README's docs/images)."""
+    parser.addoption(
+        "--screenshots",
+        type=Path,
+        default=ROOT / "docs" / "images",
+        help="directory for the screenshots (default: docs/images, shown in the README)",
+    )
+
+
+@pytest.fixture(scope="session")
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    """The directory the screenshots are saved to."""
+    directory: Path = request.config.getoption("--screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 @pytest.fixture(scope="session")

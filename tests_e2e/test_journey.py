@@ -19,7 +19,6 @@ from simulator.demo import HYBRID_WIFI_SN
 from .counters import counter_problems, numeric_states
 from .stack import HA_URL, SIM_URL, TOKEN, UPLOAD_INTERVAL, Stack, wait_until
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "images"
 DEVICE_NAME = "Sunvec H34A08I6008"
 PREFIX = "sensor.sunvec_h34a08i6008_"
 LAST_UPLOAD = PREFIX + "last_upload"
@@ -90,7 +89,7 @@ def rejected_readings(stack: Stack) -> dict[str, int]:
     return readings
 
 
-def test_add_integration_in_the_frontend(stack: Stack, page: Page) -> None:
+def test_add_integration_in_the_frontend(stack: Stack, page: Page, screenshots: Path) -> None:
     page.goto(f"{HA_URL}/config/integrations/dashboard")
     page.get_by_role("button", name="Add integration").click(timeout=60_000)
     page.get_by_role("textbox").first.fill("Sunvec")
@@ -104,25 +103,25 @@ def test_add_integration_in_the_frontend(stack: Stack, page: Page) -> None:
     assert sunvec_entries(stack) == []
 
     field(page, 1).fill(TOKEN)
-    page.screenshot(path=str(SCREENSHOTS / "e2e_form.png"))
+    page.screenshot(path=str(screenshots / "e2e_form.png"))
     page.get_by_role("button", name="Submit").click()
     # The success dialog: the device was created, with its area to choose.
     expect(page.get_by_role("button", name="Finish")).to_be_visible(timeout=30_000)
-    page.screenshot(path=str(SCREENSHOTS / "e2e_created.png"))
+    page.screenshot(path=str(screenshots / "e2e_created.png"))
     page.get_by_role("button", name="Finish").click()
     assert [(entry["title"], entry["state"]) for entry in sunvec_entries(stack)] == [
         (DEVICE_NAME, "loaded")
     ]
 
 
-def test_device_page_lists_the_entities(stack: Stack, page: Page) -> None:
+def test_device_page_lists_the_entities(stack: Stack, page: Page, screenshots: Path) -> None:
     devices = stack.ws({"type": "config/device_registry/list"})
     (device,) = [device for device in devices if device["name"] == DEVICE_NAME]
     page.goto(f"{HA_URL}/config/devices/device/{device['id']}")
     expect(page.get_by_text(DEVICE_NAME).first).to_be_visible(timeout=30_000)
     for name in SHOWN_ON_DEVICE_PAGE:
         expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=30_000)
-    page.screenshot(path=str(SCREENSHOTS / "e2e_device.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "e2e_device.png"), full_page=True)
 
 
 def test_energy_preferences_take_the_sensors(stack: Stack) -> None:
@@ -232,7 +231,9 @@ def test_statistics_are_monotonic(stack: Stack) -> None:
     assert "Detected new cycle for sensor.sunvec" not in stack.log_text()
 
 
-def test_energy_dashboard_validates_without_issues(stack: Stack, page: Page) -> None:
+def test_energy_dashboard_validates_without_issues(
+    stack: Stack, page: Page, screenshots: Path
+) -> None:
     validation = stack.ws({"type": "energy/validate"})
     issues = [issue for group in validation["energy_sources"] for issue in group]
     assert issues == [], validation
@@ -241,4 +242,4 @@ def test_energy_dashboard_validates_without_issues(stack: Stack, page: Page) -> 
         expect(page.locator("ha-chart-base").first).to_be_visible(timeout=30_000)
         # The charts animate in after their data arrives.
         page.wait_for_timeout(2_000)
-        page.screenshot(path=str(SCREENSHOTS / image), full_page=True)
+        page.screenshot(path=str(screenshots / image), full_page=True)
