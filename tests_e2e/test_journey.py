@@ -36,7 +36,7 @@ SHOWN_ON_DEVICE_PAGE = (
     "Inverter status",
     "Last upload",
 )
-journey_started = datetime.now(UTC)
+JOURNEY_STARTED = datetime.now(UTC)
 
 
 def field(page: Page, index: int) -> Any:
@@ -169,6 +169,7 @@ def test_counters_survive_a_zero_glitch_and_a_stale_period(stack: Stack) -> None
     seen = next_upload(stack, state(stack, LAST_UPLOAD))
     seen = next_upload(stack, seen)
     before = counters(stack)
+    # Yield today, total yield, grid export and import, PV, charge and discharge energy.
     assert len(before) == 7, before
 
     stack.simulator("POST", "/faults", json={"kind": "zero_counters", "wifi_sn": HYBRID_WIFI_SN})
@@ -185,8 +186,10 @@ def test_counters_survive_a_zero_glitch_and_a_stale_period(stack: Stack) -> None
         seconds=STALE_AFTER + 3 * UPLOAD_INTERVAL,
         interval=3,
     )
+    # The energy counters stay available (counters() reads them as numbers) and keep
+    # their values; an upload published just before the stop may still have raised them.
     during_stale = counters(stack)
-    assert during_stale == after_glitch, "counters stay while the uploads are stale"
+    assert all(during_stale[entity] >= value for entity, value in after_glitch.items())
 
     stack.simulator("DELETE", "/faults")
     next_upload(stack, seen)
@@ -200,7 +203,7 @@ def test_counters_survive_a_zero_glitch_and_a_stale_period(stack: Stack) -> None
 def test_statistics_are_monotonic(stack: Stack) -> None:
     periods = stack.ws({"type": "e2e_statistics/compile"})["periods"]
     entity_ids = sorted(counters(stack))
-    start = (journey_started - timedelta(minutes=10)).isoformat()
+    start = (JOURNEY_STARTED - timedelta(minutes=10)).isoformat()
     statistics = stack.ws(
         {
             "type": "recorder/statistics_during_period",
