@@ -323,6 +323,7 @@ class SunvecCloud:
                 for sn, plant in self.plants.items()
             },
             "requests": len(self.requests),
+            "outcomes": dict(Counter(record.outcome for record in self.requests)),
         }
 
 

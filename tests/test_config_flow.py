@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -23,10 +26,12 @@ from custom_components.sunvec_connect.api import (
     SunvecServerError,
 )
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.coordinator import token_budget
+from custom_components.sunvec_connect.polling import TokenBudget
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, setup_entry
+from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
 
 CLIENT_CALL = "custom_components.sunvec_connect.config_flow.SunvecClient.async_get_realtime_data"
 
@@ -252,9 +257,57 @@ async def test_options_flow_sets_interval_and_reloads(
 
 
 async def test_two_inverters_share_a_token(hass: HomeAssistant, sim_url: str) -> None:
-    from .conftest import entry_for
-
     await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
     await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
     entries = hass.config_entries.async_entries(DOMAIN)
     assert [entry.state for entry in entries] == [ConfigEntryState.LOADED] * 2
+
+
+async def test_check_takes_a_slot_of_the_shared_budget(hass: HomeAssistant, sim_url: str) -> None:
+    await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    budget = token_budget(hass, TOKEN)
+    calls_before = budget.calls_in_last_minute(dt_util.utcnow())
+    flow_id = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # The flow's check and the new entry's first poll.
+    assert budget.calls_in_last_minute(dt_util.utcnow()) == calls_before + 2
+
+
+@pytest.mark.parametrize(
+    ("use_up_budget", "error"),
+    [
+        (lambda budget, now: budget.pause(now, 600), "rate_limited"),
+        (
+            lambda budget, now: [
+                budget.reserve(now, spaced=False) for _ in range(budget.window_limit)
+            ],
+            "token_busy",
+        ),
+    ],
+    ids=["paused", "minute_used_up"],
+)
+async def test_check_waits_for_the_shared_budget(
+    hass: HomeAssistant,
+    sim_url: str,
+    cloud: SunvecCloud,
+    use_up_budget: Callable[[TokenBudget, datetime], object],
+    error: str,
+) -> None:
+    budget = token_budget(hass, TOKEN)
+    now = dt_util.utcnow()
+    use_up_budget(budget, now)
+    calls_before = budget.calls_in_last_minute(now)
+    requests_before = len(cloud.requests)
+    flow_id = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+    assert len(cloud.requests) == requests_before
+    # The refused check gave its slot back.
+    assert budget.calls_in_last_minute(now) == calls_before

@@ -73,6 +73,17 @@ def test_budget_limits_and_spacing() -> None:
     assert [unspaced.reserve(T0, spaced=False) for _ in range(3)] == [T0] * 3
 
 
+def test_budget_release_keeps_the_window() -> None:
+    budget = TokenBudget(per_minute=10, per_day=10_000, margin=1)
+    assert [budget.reserve(T0, spaced=False) for _ in range(9)] == [T0] * 9
+    refused = budget.reserve(T0, spaced=False)
+    assert refused == T0 + timedelta(seconds=62)
+    budget.release(refused)
+    # The nine calls of the minute still count: the next one waits just as long.
+    assert budget.calls_in_last_minute(T0) == 9
+    assert budget.reserve(T0, spaced=False) == refused
+
+
 def test_budget_daily_limit_and_pause() -> None:
     budget = TokenBudget(per_minute=1000, per_day=5, margin=0)
     slots = [budget.reserve(T0, spaced=False) for _ in range(6)]

@@ -184,6 +184,7 @@ async def test_fault_scoped_to_wifi_sn_and_count(cloud: SunvecCloud) -> None:
     ]
     assert statuses == [503, 503, 200]
     assert cloud.state()["faults"] == []
+    assert cloud.state()["outcomes"] == {"ok": 2, "http_503": 2}
 
 
 def test_scaled_clock_and_cli() -> None:

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.util.hass_dict import HassKey
 
 from .api import SunvecClient
-from .const import (
-    CONF_WIFI_SN,
-    DOMAIN,
-    RATE_LIMIT_MARGIN,
-    RATE_LIMIT_PER_DAY,
-    RATE_LIMIT_PER_MINUTE,
-)
+from .const import CONF_WIFI_SN, DOMAIN
 from .coordinator import (
     SunvecConfigEntry,
     SunvecCoordinator,
     access_issue_id,
     ban_issue_id,
     offline_issue_id,
+    token_budget,
 )
-from .polling import TokenBudget
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
@@ -33,21 +24,6 @@ PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 def insecure_url_issue_id(entry_id: str) -> str:
     """The repair issue raised while an entry sends its token over plain http."""
     return f"insecure_url_{entry_id}"
-
-
-TOKEN_BUDGETS: HassKey[dict[str, TokenBudget]] = HassKey(DOMAIN)
-"""The rate budget of each token (by hash), shared by all entries using it."""
-
-
-def token_budget(hass: HomeAssistant, token: str) -> TokenBudget:
-    """The budget shared by every entry that uses `token`."""
-    budgets = hass.data.setdefault(TOKEN_BUDGETS, {})
-    key = hashlib.sha256(token.encode()).hexdigest()
-    if key not in budgets:
-        budgets[key] = TokenBudget(
-            per_minute=RATE_LIMIT_PER_MINUTE, per_day=RATE_LIMIT_PER_DAY, margin=RATE_LIMIT_MARGIN
-        )
-    return budgets[key]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:

@@ -21,6 +21,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .api import (
@@ -47,8 +48,9 @@ from .const import (
     LOGGER,
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
+    SLOT_TOLERANCE,
 )
-from .coordinator import SunvecConfigEntry
+from .coordinator import SunvecConfigEntry, token_budget
 
 ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
     (SunvecAuthenticationError, "invalid_auth"),
@@ -115,6 +117,16 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             except SunvecInvalidInputError:
                 errors[key] = error
         if errors:
+            return data, errors, None
+        # The check is a call like any other: it takes a slot of the token's shared
+        # budget, so that adding a second inverter cannot push the token over the limit.
+        budget = token_budget(self.hass, data[CONF_API_TOKEN])
+        now = dt_util.utcnow()
+        slot = budget.reserve(now, spaced=False)
+        if slot - now > SLOT_TOLERANCE:
+            budget.release(slot)
+            paused = budget.paused_until is not None and budget.paused_until > now
+            errors["base"] = "rate_limited" if paused else "token_busy"
             return data, errors, None
         client = SunvecClient(
             async_get_clientsession(self.hass),

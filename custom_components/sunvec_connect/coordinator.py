@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import hashlib
 from typing import override
 
 from homeassistant.config_entries import ConfigEntry
@@ -14,6 +15,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .api import (
     INVERTER_STATUS,
@@ -38,12 +40,29 @@ from .const import (
     LOGGER,
     MIN_POLL_WAIT,
     OFFLINE_ISSUE_AFTER,
+    RATE_LIMIT_MARGIN,
+    RATE_LIMIT_PER_DAY,
+    RATE_LIMIT_PER_MINUTE,
     SLOT_TOLERANCE,
     STALE_AFTER,
 )
 from .polling import TokenBudget, UploadSchedule
 
 type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
+
+TOKEN_BUDGETS: HassKey[dict[str, TokenBudget]] = HassKey(DOMAIN)
+"""The rate budget of each token (by hash), shared by all entries and flows using it."""
+
+
+def token_budget(hass: HomeAssistant, token: str) -> TokenBudget:
+    """The budget shared by every entry, and every flow's check, that uses `token`."""
+    budgets = hass.data.setdefault(TOKEN_BUDGETS, {})
+    key = hashlib.sha256(token.encode()).hexdigest()
+    if key not in budgets:
+        budgets[key] = TokenBudget(
+            per_minute=RATE_LIMIT_PER_MINUTE, per_day=RATE_LIMIT_PER_DAY, margin=RATE_LIMIT_MARGIN
+        )
+    return budgets[key]
 
 
 @dataclass(frozen=True, slots=True)

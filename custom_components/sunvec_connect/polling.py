@@ -171,7 +171,9 @@ class TokenBudget:
             self.day, self.calls_today = slot.date(), 0
         self.calls_today += 1
         self.slots.append(slot)
-        while len(self.slots) > self.window_limit:
+        # Slots come in time order; those a window before this one no longer count.
+        # (Trimming by time, not by count, keeps them right when this one is released.)
+        while self.slots[0] < slot - WINDOW - SLOT_SLACK:
             self.slots.popleft()
         return slot
 
