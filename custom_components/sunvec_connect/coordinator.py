@@ -86,6 +86,8 @@ class PollStatistics:
     failures: int = 0
     rejected_uploads: int = 0
     rejected_readings: dict[str, int] = field(default_factory=dict)
+    meter_resets: dict[str, int] = field(default_factory=dict)
+    """Per sensor key: persistent decreases accepted as a new meter cycle."""
     last_error_code: int | None = None
     last_error: str | None = None
 
@@ -194,6 +196,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """Record that an entity rejected an implausible reading of `key`."""
         rejected = self.statistics.rejected_readings
         rejected[key] = rejected.get(key, 0) + 1
+
+    def count_meter_reset(self, key: str) -> None:
+        """Record that the counter `key` accepted a persistent decrease as a new meter cycle."""
+        resets = self.statistics.meter_resets
+        resets[key] = resets.get(key, 0) + 1
 
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
