@@ -1,0 +1,133 @@
+"""The fair share of a token's calls: within the limits, as fresh as the limits allow."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, seed, settings, strategies as st
+import pytest
+
+from custom_components.sunvec_connect.pacing import (
+    CALL_OVERHEAD,
+    DAY_HEADROOM,
+    DAY_SECONDS,
+    MINUTE_HEADROOM,
+    NIGHT_INTERVAL,
+    InverterDemand,
+    Pace,
+    UploadSkipper,
+    plan_pace,
+)
+
+PER_DAY, PER_MINUTE = 9_990, 9
+DAYLIGHT = 14 / 24
+
+
+def _pv_only(count: int, fraction: float = DAYLIGHT) -> list[InverterDemand]:
+    return [InverterDemand(cadence=300.0, online_fraction=fraction)] * count
+
+
+def _plan(inverters: list[InverterDemand]) -> Pace:
+    return plan_pace(inverters, calls_per_day=PER_DAY, calls_per_minute=PER_MINUTE)
+
+
+def _calls_per_day(inverters: list[InverterDemand], pace: Pace) -> float:
+    daylight = (
+        sum(i.online_fraction * DAY_SECONDS / i.cadence * CALL_OVERHEAD for i in inverters)
+        / pace.uploads_per_call
+    )
+    night = sum(1 - i.online_fraction for i in inverters) * DAY_SECONDS / pace.night_interval
+    return daylight + night
+
+
+def test_no_inverters_keeps_the_default() -> None:
+    assert _plan([]) == Pace()
+
+
+def test_few_inverters_poll_every_upload() -> None:
+    pace = _plan(_pv_only(10))
+    assert pace.uploads_per_call == 1.0
+    assert pace.night_interval == NIGHT_INTERVAL
+
+
+def test_thirty_four_hybrids_need_no_skipping_but_a_hundred_do() -> None:
+    """A hybrid uploads all day: 288 uploads a day each, about 34 fit in 9,990 calls."""
+    assert _plan(_pv_only(25, fraction=1.0)).uploads_per_call == 1.0
+    hundred = _plan(_pv_only(100, fraction=1.0))
+    assert hundred.uploads_per_call == pytest.approx(
+        100 * 288 * CALL_OVERHEAD / (PER_DAY * DAY_HEADROOM)
+    )
+
+
+def test_a_hundred_pv_inverters_stay_within_fifteen_minutes() -> None:
+    """100 PV-only inverters on a long day: every second or third upload, night slower."""
+    pace = _plan(_pv_only(100))
+    assert 2.0 < pace.uploads_per_call <= 3.0
+    assert NIGHT_INTERVAL < pace.night_interval <= 3600
+    assert pace.planned_calls_per_day == pytest.approx(PER_DAY * DAY_HEADROOM)
+
+
+def test_per_minute_limit_binds_when_all_are_awake() -> None:
+    """In a short winter day the day's budget allows more than the minute's does."""
+    pace = _plan(_pv_only(60, fraction=0.25))
+    per_minute = 60 * 60 / 300 * CALL_OVERHEAD / pace.uploads_per_call
+    assert per_minute == pytest.approx(PER_MINUTE * MINUTE_HEADROOM)
+
+
+inverter_sets = st.lists(
+    st.builds(
+        InverterDemand,
+        cadence=st.floats(min_value=30, max_value=1800),
+        online_fraction=st.floats(min_value=0, max_value=1),
+    ),
+    min_size=1,
+    max_size=400,
+)
+
+
+@seed(12)
+@settings(max_examples=600, deadline=None)
+@given(inverter_sets)
+def test_plan_stays_within_both_limits(inverters: list[InverterDemand]) -> None:
+    pace = _plan(inverters)
+    assert pace.uploads_per_call >= 1.0
+    assert pace.night_interval >= NIGHT_INTERVAL
+    assert _calls_per_day(inverters, pace) <= PER_DAY * DAY_HEADROOM * (1 + 1e-9)
+    awake_per_minute = sum(60 / i.cadence * CALL_OVERHEAD for i in inverters)
+    assert awake_per_minute / pace.uploads_per_call <= PER_MINUTE * MINUTE_HEADROOM * (1 + 1e-9)
+    assert pace.planned_calls_per_day == pytest.approx(_calls_per_day(inverters, pace))
+
+
+@seed(13)
+@settings(max_examples=300, deadline=None)
+@given(
+    inverter_sets,
+    st.builds(
+        InverterDemand,
+        cadence=st.floats(min_value=30, max_value=1800),
+        online_fraction=st.floats(min_value=0, max_value=1),
+    ),
+)
+def test_another_inverter_never_makes_the_others_poll_more(
+    inverters: list[InverterDemand], extra: InverterDemand
+) -> None:
+    before, after = _plan(inverters), _plan([*inverters, extra])
+    assert after.uploads_per_call >= before.uploads_per_call - 1e-9
+    assert after.night_interval >= before.night_interval - 1e-9
+
+
+@seed(14)
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=1.0, max_value=12.0), st.integers(min_value=20, max_value=400))
+def test_skipping_is_even(uploads_per_call: float, calls: int) -> None:
+    """Steps are the two whole numbers around the share, and they average to it."""
+    skipper = UploadSkipper()
+    steps = [skipper.uploads_until_next_call(uploads_per_call) for _ in range(calls)]
+    assert set(steps) <= {math.floor(uploads_per_call), math.ceil(uploads_per_call)}
+    assert abs(sum(steps) - calls * uploads_per_call) <= 1.0 + 1e-6
+
+
+def test_skipping_follows_a_new_share() -> None:
+    skipper = UploadSkipper()
+    assert [skipper.uploads_until_next_call(2.5) for _ in range(4)] == [3, 2, 3, 2]
+    assert [skipper.uploads_until_next_call(1.0) for _ in range(3)] == [1, 1, 1]
