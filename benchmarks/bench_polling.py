@@ -2,7 +2,8 @@
 
 Not part of scripts/test: it measures, on a virtual clock, what the strategies cost
 and deliver, writes docs/benchmarks.md and docs/images/, and fails when the
-upload-aligned strategy misses a target.
+upload-aligned strategy misses a target. The inverters produce under broken clouds
+(`bench_cloud`'s default), seeded per inverter, so every run sees the same day.
 """
 
 from __future__ import annotations

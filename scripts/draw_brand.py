@@ -1,6 +1,10 @@
-"""Draw the integration's brand images (icon.png, logo.png and their @2x versions).
+"""Draw the integration's brand images (icon, logo, dark logo and their @2x versions).
 
-Run with .venv/bin/python scripts/draw_brand.py; the images are committed.
+Run with .venv/bin/python scripts/draw_brand.py; the images are committed and
+tests/test_brand.py checks them against Home Assistant's brand image rules: PNG with a
+transparent background, trimmed to the drawing, icons 256x256 and 512x512, logos with
+the shortest side 128 to 256 (256 to 512 for @2x). Home Assistant 2026.3 and later serve
+them from the integration's brand/ folder.
 """
 
 from __future__ import annotations
@@ -15,10 +19,15 @@ SUN = (247, 181, 0, 255)
 PANEL = (21, 82, 153, 255)
 GRID = (200, 225, 250, 255)
 TEXT = (33, 33, 33, 255)
+DARK_TEXT = (225, 225, 225, 255)
+"""The name on the dark theme's logo."""
+SUPERSAMPLING = 4
+"""Shapes are drawn this many times larger and scaled down, for smooth edges."""
+NAME = "Sunvec Connect"
 
 
-def draw_icon(size: int) -> Image.Image:
-    """A sun rising over a solar panel."""
+def draw_sun_and_panel(size: int) -> Image.Image:
+    """A sun rising over a solar panel, on a transparent square of `size` pixels."""
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     s = size / 256
@@ -53,39 +62,64 @@ def draw_icon(size: int) -> Image.Image:
     return image
 
 
-def draw_logo(height: int) -> Image.Image:
-    """The icon followed by the name."""
-    icon = draw_icon(height)
-    font_size = round(height * 0.42)
-    try:
-        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(
-            "DejaVuSans-Bold.ttf", font_size
-        )
-    except OSError:
-        font = ImageFont.load_default(font_size)
-    text = "Sunvec Connect"
-    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
-    left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
-    width = height + round(height * 0.1) + (right - left) + round(height * 0.1)
-    logo = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    logo.paste(icon, (0, 0), icon)
-    draw = ImageDraw.Draw(logo)
-    draw.text(
-        (height + round(height * 0.1) - left, (height - (bottom - top)) / 2 - top),
-        text,
-        font=font,
-        fill=TEXT,
+def trimmed(image: Image.Image) -> Image.Image:
+    """`image` cropped to its visible (not fully transparent) pixels."""
+    box = image.getchannel("A").getbbox()
+    if box is None:
+        raise ValueError("nothing drawn")
+    return image.crop(box)
+
+
+def draw_icon(size: int) -> Image.Image:
+    """The sun and panel filling a transparent `size` square along its longer side."""
+    drawing = trimmed(draw_sun_and_panel(size * SUPERSAMPLING))
+    scale = size / max(drawing.size)
+    width, height = (max(1, round(side * scale)) for side in drawing.size)
+    icon = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    icon.paste(
+        drawing.resize((width, height), Image.Resampling.LANCZOS),
+        ((size - width) // 2, (size - height) // 2),
     )
-    return logo
+    return icon
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.truetype("DejaVuSans-Bold.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size)
+
+
+def draw_logo(height: int, text_color: tuple[int, int, int, int] = TEXT) -> Image.Image:
+    """The sun and panel followed by the name, trimmed and `height` pixels high."""
+    big = height * SUPERSAMPLING
+    mark = trimmed(draw_sun_and_panel(big))
+    mark = mark.resize((round(mark.width * big / mark.height), big), Image.Resampling.LANCZOS)
+    font = _font(round(big * 0.42))
+    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+    left, top, right, bottom = probe.textbbox((0, 0), NAME, font=font)
+    gap = round(big * 0.12)
+    canvas = Image.new("RGBA", (mark.width + gap + (right - left), big), (0, 0, 0, 0))
+    canvas.paste(mark, (0, 0), mark)
+    origin = (mark.width + gap - left, (big - (bottom - top)) / 2 - top)
+    ImageDraw.Draw(canvas).text(origin, NAME, font=font, fill=text_color)
+    logo = trimmed(canvas)
+    return logo.resize((round(logo.width * height / logo.height), height), Image.Resampling.LANCZOS)
 
 
 def main() -> None:
     """Write the brand images."""
     BRAND.mkdir(parents=True, exist_ok=True)
-    draw_icon(256).save(BRAND / "icon.png")
-    draw_icon(512).save(BRAND / "icon@2x.png")
-    draw_logo(128).save(BRAND / "logo.png")
-    draw_logo(256).save(BRAND / "logo@2x.png")
+    images = {
+        "icon.png": draw_icon(256),
+        "icon@2x.png": draw_icon(512),
+        "logo.png": draw_logo(128),
+        "logo@2x.png": draw_logo(256),
+        "dark_logo.png": draw_logo(128, DARK_TEXT),
+        "dark_logo@2x.png": draw_logo(256, DARK_TEXT),
+    }
+    for name, image in images.items():
+        image.save(BRAND / name, optimize=True)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 from .clock import Clock, ManualClock, ScaledClock
 from .cloud import Account, Fault, FaultKind, SunvecCloud, create_app
-from .plant import Plant, PlantConfig, Upload
+from .plant import EnergyTruth, Plant, PlantConfig, Upload
+from .weather import CloudModel, Weather
 
 __all__ = [
     "Account",
     "Clock",
+    "CloudModel",
+    "EnergyTruth",
     "Fault",
     "FaultKind",
     "ManualClock",
@@ -15,5 +18,6 @@ __all__ = [
     "ScaledClock",
     "SunvecCloud",
     "Upload",
+    "Weather",
     "create_app",
 ]

@@ -13,6 +13,7 @@ from aiohttp import web
 from .clock import ManualClock, ScaledClock
 from .cloud import CONTROL_PREFIX, REALTIME_PATH, create_app
 from .demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, build_demo_cloud
+from .weather import Weather
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,6 +44,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar=("MIN", "MAX"),
         help="seconds from an upload's time until the API returns it",
     )
+    parser.add_argument(
+        "--weather",
+        type=Weather,
+        choices=list(Weather),
+        default=Weather.PASSING,
+        help="cloud cover: passing (smooth 15-minute changes), clear, broken (sun and "
+        "shadow alternating within minutes), overcast; seeded per plant",
+    )
     parser.add_argument("--per-minute", type=int, default=10, help="rate limit per token")
     parser.add_argument("--per-day", type=int, default=10_000, help="rate limit per token")
     return parser.parse_args(argv)
@@ -62,6 +71,7 @@ async def serve(args: argparse.Namespace) -> None:
         publish_delay=(args.publish_delay[0], args.publish_delay[1]),
         per_minute=args.per_minute,
         per_day=args.per_day,
+        weather=args.weather,
     )
     runner = web.AppRunner(create_app(cloud), shutdown_timeout=1.0)
     await runner.setup()
@@ -74,6 +84,7 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"  token:      {token}", flush=True)
     print(f"  wifiSn:     {HYBRID_WIFI_SN} (hybrid with battery)", flush=True)
     print(f"  wifiSn:     {PV_ONLY_WIFI_SN} (PV only)", flush=True)
+    print(f"  weather:    {args.weather}", flush=True)
     print(f"  control:    {url}{CONTROL_PREFIX}/state", flush=True)
     try:
         await asyncio.Event().wait()

@@ -308,6 +308,8 @@ class SunvecCloud:
     def state(self) -> dict[str, Any]:
         """A JSON-ready summary for the control interface."""
         now = self.clock.now()
+        for plant in self.plants.values():
+            plant.advance_to(now)
         return {
             "now": now.isoformat(),
             "faults": [
@@ -317,7 +319,11 @@ class SunvecCloud:
             "plants": {
                 sn: {
                     "uploading": plant.uploading,
+                    "weather": plant.config.weather.value,
                     "pv_energy_kwh": round(plant.pv_energy, 4),
+                    "truth_kwh": {
+                        name: round(value, 4) for name, value in plant.truth.as_dict().items()
+                    },
                     "latest": (upload.result if (upload := plant.latest_available(now)) else None),
                 }
                 for sn, plant in self.plants.items()

@@ -8,6 +8,7 @@ import secrets
 from .clock import Clock
 from .cloud import SunvecCloud
 from .plant import Plant, PlantConfig
+from .weather import Weather
 
 HYBRID_WIFI_SN = "SUTDEMOHYB1"
 PV_ONLY_WIFI_SN = "SUTDEMOPV01"
@@ -60,6 +61,7 @@ def build_demo_cloud(
     publish_delay: tuple[float, float] = (20.0, 90.0),
     per_minute: int = 10,
     per_day: int = 10_000,
+    weather: Weather = Weather.PASSING,
 ) -> tuple[SunvecCloud, str]:
     """A cloud with the demo plants; returns it and the token that owns them."""
     token = token or secrets.token_hex(16)
@@ -69,6 +71,7 @@ def build_demo_cloud(
         "timezone": timezone,
         "upload_interval": upload_interval,
         "publish_delay": publish_delay,
+        "weather": weather,
     }
     for config in (
         hybrid_config(**common),

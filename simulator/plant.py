@@ -1,23 +1,42 @@
-"""Physics of one simulated plant: PV strings, house load, battery, grid and uploads."""
+"""Physics of one simulated plant: PV strings, house load, battery, grid and uploads.
+
+The plant integrates its powers at 1-second resolution into the true energies
+(`Plant.truth`), independent of what it uploads: the lifetime counters it uploads
+are these energies rounded to 0.1 kWh, as the real cloud reports them.
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date, datetime, time, timedelta
 import math
 import random
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-STEP_SECONDS = 10.0
-"""Integration step of the energy counters (simulated seconds)."""
+import numpy as np
+from numpy.typing import NDArray
+
+from .weather import CloudModel, Weather
+
+type Series = NDArray[np.float64]
+
+RESOLUTION_SECONDS: Final = 1.0
+"""The powers are integrated over cells of this many seconds (epoch-aligned)."""
+MAX_CHUNK_SECONDS: Final = 3600.0
+INVERTER_EFFICIENCY: Final = 0.97
+"""AC power out per W of PV power in."""
+SECONDS_PER_DAY: Final = 86400.0
 
 STATUS_WAITING = "100"
 STATUS_NORMAL = "102"
 STATUS_SLEEP = "109"
 ONLINE_MARGIN_HOURS = 0.25
 """A plant without battery uploads from this long before sunrise to this long after sunset."""
+SOC_FULL = 100.0
+SOC_RESERVE = 10.0
+"""The battery stops discharging at this state of charge."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +65,8 @@ class PlantConfig:
     None draws each upload's delay at random from the range instead."""
     publish_delay_jitter: float = 2.0
     """With a cycle: seconds of random jitter around it."""
+    weather: Weather = Weather.PASSING
+    """The cloud cover, seeded by `seed`."""
     seed: int = 1
     yield_total_start: float = 2420.5
     feedin_energy_start: float = 1210.0
@@ -62,6 +83,41 @@ class PlantConfig:
 
 
 @dataclass(slots=True)
+class EnergyTruth:
+    """Exact energies in kWh since the plant was created, at 1-second resolution."""
+
+    pv_dc: float = 0.0
+    """PV energy of all strings (what the PV power fields sample)."""
+    pv_ac: float = 0.0
+    """PV energy after conversion to AC: what the yield counters meter."""
+    ac_output: float = 0.0
+    """The inverter's AC output: PV minus battery charge plus battery discharge."""
+    battery_charge: float = 0.0
+    battery_discharge: float = 0.0
+    grid_export: float = 0.0
+    grid_import: float = 0.0
+    load: float = 0.0
+    """The house's consumption."""
+
+    def __sub__(self, other: EnergyTruth) -> EnergyTruth:
+        """The energies between two snapshots."""
+        return EnergyTruth(
+            **{
+                item.name: getattr(self, item.name) - getattr(other, item.name)
+                for item in fields(self)
+            }
+        )
+
+    def copy(self) -> EnergyTruth:
+        """A snapshot that later integration does not change."""
+        return replace(self)
+
+    def as_dict(self) -> dict[str, float]:
+        """JSON-ready, in kWh."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
 class Upload:
     """One upload of the inverter to the cloud."""
 
@@ -69,6 +125,8 @@ class Upload:
     time: datetime
     available_at: datetime
     result: dict[str, Any]
+    truth: EnergyTruth = field(default_factory=EnergyTruth)
+    """The plant's true energies at the upload's time."""
 
 
 @dataclass(slots=True)
@@ -91,23 +149,55 @@ class Plant:
         """Create the plant as it was at `start` (timezone-aware)."""
         self.config = config
         self.zone = ZoneInfo(config.timezone)
+        self.clouds = CloudModel(config.weather, config.seed)
         self.time = start
         self.soc = 50.0 if config.battery_kwh else None
-        self.yield_total = config.yield_total_start
+        self.truth = EnergyTruth()
         self.yield_today = 0.0
-        self.feedin_energy = config.feedin_energy_start
-        self.consume_energy = config.consume_energy_start
-        self.pv_energy = 0.0
-        """True DC energy of all strings since creation, kWh."""
-        self.battery_charge_energy = 0.0
-        self.battery_discharge_energy = 0.0
         self.local_date = start.astimezone(self.zone).date()
+        self._next_midnight = self._midnight_after(self.local_date)
+        shares = [1.0 + 0.1 * index for index in range(config.strings)]
+        self._string_shares = [share / sum(shares) for share in shares]
         self.uploads: deque[Upload] = deque(maxlen=64)
         self.upload_log: list[tuple[int, datetime, datetime]] = []
         """(index, upload time, available at) of every upload, for benchmarks."""
         self.uploading = True
         self.zero_counters_next_upload = False
         self._next_upload = self._upload_time(self._upload_index(start) + 1)
+        self._sample_time: datetime | None = None
+        self._sample = (0.0, 0.0)
+        """The time of the end of the last integration step, with (PV, load) powers then."""
+
+    # Counters as the cloud reports them ------------------------------------
+    @property
+    def yield_total(self) -> float:
+        """Lifetime AC yield in kWh, unrounded."""
+        return self.config.yield_total_start + self.truth.pv_ac
+
+    @property
+    def feedin_energy(self) -> float:
+        """Lifetime grid export in kWh, unrounded."""
+        return self.config.feedin_energy_start + self.truth.grid_export
+
+    @property
+    def consume_energy(self) -> float:
+        """Lifetime grid import in kWh, unrounded."""
+        return self.config.consume_energy_start + self.truth.grid_import
+
+    @property
+    def pv_energy(self) -> float:
+        """True DC energy of all strings since creation, kWh."""
+        return self.truth.pv_dc
+
+    @property
+    def battery_charge_energy(self) -> float:
+        """True energy into the battery since creation, kWh."""
+        return self.truth.battery_charge
+
+    @property
+    def battery_discharge_energy(self) -> float:
+        """True energy out of the battery since creation, kWh."""
+        return self.truth.battery_discharge
 
     # Time helpers -------------------------------------------------------
     def _upload_index(self, moment: datetime) -> int:
@@ -118,60 +208,83 @@ class Plant:
         seconds = index * self.config.upload_interval + self.config.upload_offset
         return datetime.fromtimestamp(seconds, tz=self.time.tzinfo)
 
-    def _local_hours(self, moment: datetime) -> float:
-        local = moment.astimezone(self.zone)
-        return local.hour + local.minute / 60 + local.second / 3600
+    def _midnight_after(self, day: date) -> datetime:
+        local = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
+        return local.astimezone(self.time.tzinfo)
+
+    def _local_hours(self, times: Series) -> Series:
+        """Local clock hours (0 to 24) at `times` (epoch seconds)."""
+        first, last = (self._utc_offset(float(times[index])) for index in (0, -1))
+        if first == last:
+            offsets: Series | float = first
+        else:  # a daylight-saving change within these times
+            offsets = np.array([self._utc_offset(float(moment)) for moment in times])
+        return ((times + offsets) % SECONDS_PER_DAY) / 3600
+
+    def _utc_offset(self, timestamp: float) -> float:
+        offset = datetime.fromtimestamp(timestamp, self.zone).utcoffset()
+        return offset.total_seconds() if offset is not None else 0.0
 
     # Physics ------------------------------------------------------------
-    def sun_fraction(self, moment: datetime) -> float:
+    def _sun(self, hours: Series) -> Series:
         """Clear-sky PV output as a fraction of peak power."""
-        hours = self._local_hours(moment)
         rise, set_ = self.config.sunrise_hour, self.config.sunset_hour
-        if hours <= rise or hours >= set_:
-            return 0.0
-        return float(math.sin(math.pi * (hours - rise) / (set_ - rise)) ** 1.5)
+        daylight = (hours > rise) & (hours < set_)
+        angle = np.pi * (np.clip(hours, rise, set_) - rise) / (set_ - rise)
+        return np.where(daylight, np.sin(angle) ** 1.5, 0.0)
+
+    def _load(self, hours: Series) -> Series:
+        """House consumption in W: base load plus morning and evening peaks."""
+        morning: Series = np.where((hours >= 7) & (hours < 9), 800.0, 0.0)
+        evening: Series = np.where((hours >= 18) & (hours < 22), 1200.0, 0.0)
+        wobble: Series = 100.0 * np.sin(hours * 3.1)
+        return self.config.base_load + morning + evening + wobble
+
+    def _pv_and_load(self, times: Series) -> tuple[Series, Series]:
+        """Total DC power of the strings and the house's consumption in W at `times`."""
+        hours = self._local_hours(times)
+        pv = self.config.peak_power * self._sun(hours) * self.clouds.factor(times)
+        return pv, self._load(hours)
+
+    def sun_fraction(self, moment: datetime) -> float:
+        """Clear-sky PV output as a fraction of peak power (without clouds)."""
+        return float(self._sun(self._local_hours(_at(moment)))[0])
 
     def cloud_factor(self, moment: datetime) -> float:
-        """Deterministic passing clouds: 0.55 to 1.0, smooth between 15-minute slots."""
-        slot_seconds = 900.0
-        position = moment.timestamp() / slot_seconds
-        slot = math.floor(position)
-
-        def slot_value(index: int) -> float:
-            return random.Random(f"{self.config.seed}:{index}").uniform(0.55, 1.0)
-
-        weight = position - slot
-        return slot_value(slot) * (1 - weight) + slot_value(slot + 1) * weight
+        """The clear-sky index at `moment` (see `simulator.weather`)."""
+        return self.clouds.factor_at(moment.timestamp())
 
     def house_load(self, moment: datetime) -> float:
-        """House consumption in W: base load plus morning and evening peaks."""
-        hours = self._local_hours(moment)
-        load = self.config.base_load
-        if 7 <= hours < 9:
-            load += 800.0
-        if 18 <= hours < 22:
-            load += 1200.0
-        return load + 100.0 * math.sin(hours * 3.1)
+        """House consumption in W."""
+        return float(self._load(self._local_hours(_at(moment)))[0])
+
+    def _battery_power(self, surplus: Series, can_charge: bool, can_discharge: bool) -> Series:
+        """Battery power in W that absorbs the surplus (or covers the deficit) within limits."""
+        limit = self.config.battery_max_power
+        charge = np.minimum(surplus, limit) if can_charge else np.zeros_like(surplus)
+        discharge = np.maximum(surplus, -limit) if can_discharge else np.zeros_like(surplus)
+        return np.where(surplus > 0, charge, np.where(surplus < 0, discharge, 0.0))
 
     def flows(self, moment: datetime) -> PowerFlows:
         """Instantaneous powers at `moment` given the battery's state of charge."""
+        if moment == self._sample_time:
+            return self._flows(*self._sample)
+        pv, load = self._pv_and_load(_at(moment))
+        return self._flows(float(pv[0]), float(load[0]))
+
+    def _flows(self, pv_total: float, load: float) -> PowerFlows:
         config = self.config
-        pv_total = config.peak_power * self.sun_fraction(moment) * self.cloud_factor(moment)
-        shares = [1.0 + 0.1 * index for index in range(config.strings)]
-        pv_strings = [pv_total * share / sum(shares) for share in shares]
-        pv_ac = pv_total * 0.97
-        load = self.house_load(moment)
+        pv_ac = pv_total * INVERTER_EFFICIENCY
         battery = 0.0
         if config.battery_kwh and self.soc is not None:
-            surplus = pv_ac - load
-            if surplus > 0 and self.soc < 100.0:
-                battery = min(surplus, config.battery_max_power)
-            elif surplus < 0 and self.soc > 10.0:
-                battery = -min(-surplus, config.battery_max_power)
+            surplus = np.array([pv_ac - load])
+            battery = float(
+                self._battery_power(surplus, self.soc < SOC_FULL, self.soc > SOC_RESERVE)[0]
+            )
         ac = pv_ac - battery
         eps = [load / 10 / max(config.eps_phases, 1)] * config.eps_phases
         return PowerFlows(
-            pv_strings=pv_strings,
+            pv_strings=[pv_total * share for share in self._string_shares],
             pv_ac=pv_ac,
             load=load,
             battery=battery,
@@ -186,7 +299,8 @@ class Plant:
             return False
         if self.config.battery_kwh:
             return True
-        hours = self._local_hours(moment)
+        local = moment.astimezone(self.zone)
+        hours = local.hour + local.minute / 60 + local.second / 3600
         return (
             self.config.sunrise_hour - ONLINE_MARGIN_HOURS
             <= hours
@@ -197,38 +311,90 @@ class Plant:
     def advance_to(self, moment: datetime) -> None:
         """Integrate the plant up to `moment`, recording uploads on the way."""
         while self.time < moment:
-            step_end = min(moment, self._next_upload, self.time + timedelta(seconds=STEP_SECONDS))
+            step_end = min(
+                moment,
+                self._next_upload,
+                self._next_midnight,
+                self.time + timedelta(seconds=MAX_CHUNK_SECONDS),
+            )
             self._integrate(step_end)
+            if self.time >= self._next_midnight:
+                self.local_date = self.time.astimezone(self.zone).date()
+                self._next_midnight = self._midnight_after(self.local_date)
+                self.yield_today = 0.0
             if self.time >= self._next_upload:
                 self._record_upload()
                 self._next_upload += timedelta(seconds=self.config.upload_interval)
 
     def _integrate(self, step_end: datetime) -> None:
-        seconds = (step_end - self.time).total_seconds()
-        middle = self.time + timedelta(seconds=seconds / 2)
-        flows = self.flows(middle)
-        hours = seconds / 3600
-        self.pv_energy += sum(flows.pv_strings) * hours / 1000
-        self.yield_total += flows.pv_ac * hours / 1000
-        self.yield_today += flows.pv_ac * hours / 1000
-        self.feedin_energy += max(flows.grid, 0.0) * hours / 1000
-        self.consume_energy += max(-flows.grid, 0.0) * hours / 1000
-        if self.soc is not None and self.config.battery_kwh:
-            charged = flows.battery * hours / 1000
-            self.battery_charge_energy += max(charged, 0.0)
-            self.battery_discharge_energy += max(-charged, 0.0)
-            self.soc = min(100.0, max(0.0, self.soc + charged / self.config.battery_kwh * 100))
+        """Integrate the powers from now to `step_end` over 1-second cells (midpoint rule).
+
+        The cells are whole epoch seconds, cut at both ends; the battery's state of
+        charge is followed cell by cell.
+        """
+        begin, end = self.time.timestamp(), step_end.timestamp()
+        inner = np.arange(
+            math.floor(begin) + RESOLUTION_SECONDS, math.ceil(end), RESOLUTION_SECONDS
+        )
+        edges = np.concatenate(([begin], inner, [end]))
+        hours_per_cell = np.diff(edges) / 3600
+        middles = (edges[:-1] + edges[1:]) / 2
+        # The powers at the end too: the sample an upload made there reports.
+        pv, load = self._pv_and_load(np.append(middles, end))
+        self._sample_time, self._sample = step_end, (float(pv[-1]), float(load[-1]))
+        pv, load = pv[:-1], load[:-1]
+        pv_ac = pv * INVERTER_EFFICIENCY
+        battery = self._follow_battery(pv_ac - load, hours_per_cell)
+        grid = pv_ac - battery - load
+
+        def kwh(power: Series) -> float:
+            return float(np.dot(power, hours_per_cell)) / 1000
+
+        truth = self.truth
+        truth.pv_dc += kwh(pv)
+        produced = kwh(pv_ac)
+        truth.pv_ac += produced
+        self.yield_today += produced
+        truth.ac_output += kwh(pv_ac - battery)
+        truth.battery_charge += kwh(np.maximum(battery, 0.0))
+        truth.battery_discharge += kwh(np.maximum(-battery, 0.0))
+        truth.grid_export += kwh(np.maximum(grid, 0.0))
+        truth.grid_import += kwh(np.maximum(-grid, 0.0))
+        truth.load += kwh(load)
         self.time = step_end
-        local_date = step_end.astimezone(self.zone).date()
-        if local_date != self.local_date:
-            self.local_date = local_date
-            self.yield_today = 0.0
+
+    def _follow_battery(self, surplus: Series, hours_per_cell: Series) -> Series:
+        """Battery power per cell; updates the state of charge.
+
+        Whether the battery may charge (below full) or discharge (above the reserve)
+        is decided by the state of charge before each cell: runs of cells with the same
+        permissions are computed at once.
+        """
+        capacity = self.config.battery_kwh
+        if not capacity or self.soc is None:
+            return np.zeros_like(surplus)
+        power = np.zeros_like(surplus)
+        soc, start = self.soc, 0
+        while start < surplus.size:
+            can_charge, can_discharge = soc < SOC_FULL, soc > SOC_RESERVE
+            run = self._battery_power(surplus[start:], can_charge, can_discharge)
+            path = soc + np.cumsum(run * hours_per_cell[start:]) / 1000 / capacity * 100
+            before = np.concatenate(([soc], path[:-1]))
+            changed = ((before < SOC_FULL) != can_charge) | (
+                (before > SOC_RESERVE) != can_discharge
+            )
+            length = int(np.argmax(changed)) if changed.any() else run.size
+            power[start : start + length] = run[:length]
+            soc = min(SOC_FULL, max(0.0, float(path[length - 1])))
+            start += length
+        self.soc = soc
+        return power
 
     def status(self, moment: datetime, flows: PowerFlows) -> str:
         """Return inverterStatus: waiting at dawn, normal while producing, sleep at night."""
         if sum(flows.pv_strings) >= self.config.peak_power * 0.01 or flows.battery < 0:
             return STATUS_NORMAL
-        if self._local_hours(moment) < self.config.sunrise_hour + 1:
+        if float(self._local_hours(_at(moment))[0]) < self.config.sunrise_hour + 1:
             return STATUS_WAITING
         return STATUS_SLEEP
 
@@ -281,6 +447,7 @@ class Plant:
                 time=self.time,
                 available_at=self.time + timedelta(seconds=delay),
                 result=result,
+                truth=self.truth.copy(),
             )
         )
 
@@ -298,8 +465,16 @@ class Plant:
 
     def latest_available(self, moment: datetime) -> Upload | None:
         """The newest upload the cloud can serve at `moment`."""
-        self.advance_to(moment)
+        # Integrating only up to the last upload time saves work on every other call.
+        last_upload = self._upload_time(self._upload_index(moment))
+        if last_upload > self.time:
+            self.advance_to(last_upload)
         for upload in reversed(self.uploads):
             if upload.available_at <= moment:
                 return upload
         return None
+
+
+def _at(moment: datetime) -> Series:
+    """One moment as a series of epoch seconds."""
+    return np.array([moment.timestamp()])

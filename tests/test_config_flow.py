@@ -1,10 +1,17 @@
-"""Tests for the config, reauth, reconfigure and options flows."""
+"""Tests for the config, reauth, reconfigure and options flows.
+
+The error matrix runs against an autospec'd client patched where the flow imports it
+(fast, and every error test ends in an entry or an abort once the user corrects the
+input); the happy paths, the cloud's real error codes and the shared call budget run
+against the simulator over HTTP.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import datetime
-from unittest.mock import patch
+from typing import Any
+from unittest.mock import ANY, AsyncMock, MagicMock, patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
@@ -15,6 +22,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.api import (
+    RealtimeData,
     SunvecAuthenticationError,
     SunvecConnectionError,
     SunvecError,
@@ -25,15 +33,32 @@ from custom_components.sunvec_connect.api import (
     SunvecRateLimitError,
     SunvecServerError,
 )
+from custom_components.sunvec_connect.budget import (
+    SLOT_SLACK,
+    WINDOW,
+    TokenBudget,
+    token_budget,
+)
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, CONF_WIFI_SN, DOMAIN
-from custom_components.sunvec_connect.coordinator import token_budget
-from custom_components.sunvec_connect.polling import TokenBudget
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
 
-CLIENT_CALL = "custom_components.sunvec_connect.config_flow.SunvecClient.async_get_realtime_data"
+API_URL = "https://api.example.com"
+USER_INPUT = {CONF_URL: API_URL, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
+EXPECTED_PLACEHOLDERS = {
+    "example_url": "https://api.example.com",
+    "endpoint_path": "/api/v2/dataAccess/realtimeInfo/get",
+}
+UPLOAD = RealtimeData.from_dict(
+    {
+        "inverterSN": "H34A08I6008",
+        "sn": HYBRID_WIFI_SN,
+        "acpower": 2450.0,
+        "uploadTime": "2026-06-21 11:55:00",
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,17 +66,288 @@ def _clocks(time_machine: TimeMachine) -> None:
     """Every flow test runs on the synchronised clocks."""
 
 
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Entries the flows create or reload are not really set up."""
+    with patch(
+        "custom_components.sunvec_connect.async_setup_entry", return_value=True
+    ) as setup_entry_mock:
+        yield setup_entry_mock
+
+
+@pytest.fixture
+def mock_client_class() -> Generator[MagicMock]:
+    """The flow's client, autospec'd, answering with an upload of the hybrid inverter."""
+    with patch(
+        "custom_components.sunvec_connect.config_flow.SunvecClient", autospec=True
+    ) as client_class:
+        client_class.return_value.async_get_realtime_data.return_value = UPLOAD
+        yield client_class
+
+
+@pytest.fixture
+def mock_client(mock_client_class: MagicMock) -> MagicMock:
+    """The client instance the flow talks to."""
+    client: MagicMock = mock_client_class.return_value
+    return client
+
+
+@pytest.fixture
+def mock_entry(hass: HomeAssistant) -> MockConfigEntry:
+    """An entry of the hybrid inverter, added but not set up."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Sunvec H34A08I6008",
+        unique_id=HYBRID_WIFI_SN,
+        data=dict(USER_INPUT),
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
 async def start_user_flow(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     assert result["errors"] == {}
+    assert result["description_placeholders"] == EXPECTED_PLACEHOLDERS
     return result["flow_id"]
+
+
+async def configure(hass: HomeAssistant, flow_id: str, user_input: dict[str, Any]) -> Any:
+    return await hass.config_entries.flow.async_configure(flow_id, user_input)
+
+
+# --- The user flow against the mocked client ------------------------------------------------
+
+
+async def test_user_flow_normalizes_and_creates_entry(
+    hass: HomeAssistant, mock_client_class: MagicMock, mock_setup_entry: AsyncMock
+) -> None:
+    flow_id = await start_user_flow(hass)
+    result = await configure(
+        hass,
+        flow_id,
+        {
+            CONF_URL: " API.example.com/api/v2/dataAccess/realtimeInfo/get ",
+            CONF_API_TOKEN: f" {TOKEN} ",
+            CONF_WIFI_SN: " sutdemohyb1 ",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Sunvec H34A08I6008"
+    assert result["data"] == USER_INPUT
+    assert result["result"].unique_id == HYBRID_WIFI_SN
+    mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN, HYBRID_WIFI_SN)
+    assert len(mock_setup_entry.mock_calls) == 1
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_flow_title_falls_back_to_wifi_sn(
+    hass: HomeAssistant, mock_client: MagicMock
+) -> None:
+    mock_client.async_get_realtime_data.return_value = RealtimeData.from_dict({})
+    result = await configure(hass, await start_user_flow(hass), USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"Sunvec {HYBRID_WIFI_SN}"
+
+
+@pytest.mark.usefixtures("mock_client", "mock_setup_entry")
+async def test_user_flow_already_configured(
+    hass: HomeAssistant, mock_entry: MockConfigEntry
+) -> None:
+    flow_id = await start_user_flow(hass)
+    result = await configure(hass, flow_id, {**USER_INPUT, CONF_WIFI_SN: "sutdemohyb1"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+@pytest.mark.parametrize(
+    ("raised", "error"),
+    [
+        (SunvecConnectionError("timeout"), "cannot_connect"),
+        (SunvecServerError("HTTP 503"), "cannot_connect"),
+        (SunvecAuthenticationError("1001", 1001), "invalid_auth"),
+        (SunvecNotAuthorizedError("1003", 1003), "wifi_sn_not_authorized"),
+        (SunvecNotFoundError("2002", 2002), "wifi_sn_not_found"),
+        (SunvecInvalidParameterError("1002", 1002), "invalid_wifi_sn"),
+        (SunvecRateLimitError("104", 104), "rate_limited"),
+        (SunvecMalformedResponseError("not JSON"), "invalid_response"),
+        (SunvecError("other"), "unknown"),
+        (RuntimeError("boom"), "unknown"),
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_flow_recovers_from_client_error(
+    hass: HomeAssistant,
+    mock_client: MagicMock,
+    raised: Exception,
+    error: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flow_id = await start_user_flow(hass)
+    mock_client.async_get_realtime_data.side_effect = raised
+    result = await configure(hass, flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+    assert result["description_placeholders"] == EXPECTED_PLACEHOLDERS
+    assert TOKEN not in caplog.text
+
+    mock_client.async_get_realtime_data.side_effect = None
+    result = await configure(hass, flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == HYBRID_WIFI_SN
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "error"),
+    [
+        (CONF_URL, "   ", "invalid_url"),
+        (CONF_URL, "ftp://api.example.com", "invalid_url_scheme"),
+        (CONF_URL, "https://api..example.com", "invalid_url_host"),
+        (CONF_URL, "https://api.example.com/portal/login", "invalid_url_path"),
+        (CONF_URL, "https://user:secret@api.example.com", "invalid_url_credentials"),
+        (CONF_URL, "https://api.example.com\nX-Injected: 1", "invalid_url_line_break"),
+        (CONF_API_TOKEN, "token\r\nX-Injected: 1", "invalid_token"),
+        (CONF_API_TOKEN, "two words", "invalid_token"),
+        (CONF_WIFI_SN, "../../other", "invalid_wifi_sn"),
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_flow_recovers_from_typed_error(
+    hass: HomeAssistant, mock_client_class: MagicMock, field: str, typed: str, error: str
+) -> None:
+    flow_id = await start_user_flow(hass)
+    result = await configure(hass, flow_id, {**USER_INPUT, field: typed})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    # The error's text shows the expected address through the step's placeholders.
+    assert result["description_placeholders"] == EXPECTED_PLACEHOLDERS
+    mock_client_class.assert_not_called()
+
+    result = await configure(hass, flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == USER_INPUT
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_flow_reports_every_wrong_field_at_once(
+    hass: HomeAssistant, mock_client_class: MagicMock
+) -> None:
+    flow_id = await start_user_flow(hass)
+    result = await configure(
+        hass,
+        flow_id,
+        {CONF_URL: "ftp://example.com", CONF_API_TOKEN: "", CONF_WIFI_SN: "../../other"},
+    )
+    assert result["errors"] == {
+        CONF_URL: "invalid_url_scheme",
+        CONF_API_TOKEN: "invalid_token",
+        CONF_WIFI_SN: "invalid_wifi_sn",
+    }
+    mock_client_class.assert_not_called()
+
+    result = await configure(hass, flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+# --- Reauthentication and reconfiguration against the mocked client ------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "raised", "errors"),
+    [
+        ("still-wrong", SunvecAuthenticationError("1001", 1001), {"base": "invalid_auth"}),
+        ("two words", None, {CONF_API_TOKEN: "invalid_token"}),
+        ("new-token-0123456789", SunvecConnectionError("timeout"), {"base": "cannot_connect"}),
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reauth_recovers_from_error(
+    hass: HomeAssistant,
+    mock_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    typed: str,
+    raised: Exception | None,
+    errors: dict[str, str],
+) -> None:
+    result = await mock_entry.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"] == {
+        **EXPECTED_PLACEHOLDERS,
+        "name": "Sunvec H34A08I6008",
+    }
+
+    mock_client.async_get_realtime_data.side_effect = raised
+    result = await configure(hass, result["flow_id"], {CONF_API_TOKEN: typed})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+
+    mock_client.async_get_realtime_data.side_effect = None
+    result = await configure(hass, result["flow_id"], {CONF_API_TOKEN: " new-token-0123456789 "})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert mock_entry.data == {**USER_INPUT, CONF_API_TOKEN: "new-token-0123456789"}
+
+
+@pytest.mark.parametrize(
+    ("user_input", "raised", "errors"),
+    [
+        (
+            {**USER_INPUT, CONF_URL: "https://portal.example.com/login"},
+            None,
+            {CONF_URL: "invalid_url_path"},
+        ),
+        (USER_INPUT, SunvecConnectionError("refused"), {"base": "cannot_connect"}),
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reconfigure_recovers_from_error(
+    hass: HomeAssistant,
+    mock_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    user_input: dict[str, str],
+    raised: Exception | None,
+    errors: dict[str, str],
+) -> None:
+    result = await mock_entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    assert result["description_placeholders"] == EXPECTED_PLACEHOLDERS
+
+    mock_client.async_get_realtime_data.side_effect = raised
+    result = await configure(hass, result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+
+    mock_client.async_get_realtime_data.side_effect = None
+    new_url = "https://eu.api.example.com"
+    result = await configure(hass, result["flow_id"], {**USER_INPUT, CONF_URL: f"{new_url}/"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert mock_entry.data == {**USER_INPUT, CONF_URL: new_url}
+
+
+@pytest.mark.usefixtures("mock_client", "mock_setup_entry")
+async def test_reconfigure_other_inverter_aborts(
+    hass: HomeAssistant, mock_entry: MockConfigEntry
+) -> None:
+    result = await mock_entry.start_reconfigure_flow(hass)
+    result = await configure(hass, result["flow_id"], {**USER_INPUT, CONF_WIFI_SN: "SUTDEMOPV01"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wifi_sn_mismatch"
+    assert mock_entry.data == USER_INPUT
+
+
+# --- Against the simulated cloud over HTTP ------------------------------------------------------
 
 
 async def test_user_flow_creates_entry(hass: HomeAssistant, sim_url: str) -> None:
     flow_id = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure(
+        hass,
         flow_id,
         {
             CONF_URL: f" {sim_url}/api/v2/dataAccess/realtimeInfo/get ",
@@ -71,18 +367,6 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, sim_url: str) -> Non
     assert result["result"].state is ConfigEntryState.LOADED
 
 
-async def test_user_flow_already_configured(
-    hass: HomeAssistant, sim_url: str, config_entry: MockConfigEntry
-) -> None:
-    config_entry.add_to_hass(hass)
-    flow_id = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-
-
 @pytest.mark.parametrize(
     ("token", "wifi_sn", "error"),
     [
@@ -95,87 +379,34 @@ async def test_user_flow_errors_from_simulator(
     hass: HomeAssistant, sim_url: str, token: str, wifi_sn: str, error: str
 ) -> None:
     flow_id = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: token, CONF_WIFI_SN: wifi_sn}
+    result = await configure(
+        hass, flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: token, CONF_WIFI_SN: wifi_sn}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
-    # The form keeps what was typed, except the token.
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
+    result = await configure(
+        hass, flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-@pytest.mark.parametrize(
-    ("raised", "error"),
-    [
-        (SunvecConnectionError("timeout"), "cannot_connect"),
-        (SunvecServerError("HTTP 503"), "cannot_connect"),
-        (SunvecAuthenticationError("1001", 1001), "invalid_auth"),
-        (SunvecNotAuthorizedError("1003", 1003), "wifi_sn_not_authorized"),
-        (SunvecNotFoundError("2002", 2002), "wifi_sn_not_found"),
-        (SunvecInvalidParameterError("1002", 1002), "invalid_wifi_sn"),
-        (SunvecRateLimitError("104", 104), "rate_limited"),
-        (SunvecMalformedResponseError("not JSON"), "invalid_response"),
-        (SunvecError("other"), "unknown"),
-        (RuntimeError("boom"), "unknown"),
-    ],
-)
-async def test_user_flow_errors(
-    hass: HomeAssistant,
-    sim_url: str,
-    raised: Exception,
-    error: str,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    flow_id = await start_user_flow(hass)
-    with patch(CLIENT_CALL, side_effect=raised):
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
-        )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": error}
-    assert TOKEN not in caplog.text
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-async def test_user_flow_field_validation(hass: HomeAssistant) -> None:
-    flow_id = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id,
-        {
-            CONF_URL: "ftp://example.com",
-            CONF_API_TOKEN: "token\r\nX-Injected: 1",
-            CONF_WIFI_SN: "../../other",
-        },
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {
-        CONF_URL: "invalid_url",
-        CONF_API_TOKEN: "invalid_token",
-        CONF_WIFI_SN: "invalid_wifi_sn",
-    }
 
 
 async def test_live_simulator_faults_in_flow(
-    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, time_machine: TimeMachine
 ) -> None:
     flow_id = await start_user_flow(hass)
+    user_input = {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
     for kind, error in (
         (FaultKind.HTTP_502, "cannot_connect"),
         (FaultKind.TRUNCATED_JSON, "invalid_response"),
         (FaultKind.BAN, "rate_limited"),
     ):
         cloud.inject(Fault(kind))
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
-        )
+        result = await configure(hass, flow_id, user_input)
         assert result["errors"] == {"base": error}, kind
-    cloud.clear_faults()
+    # The user tries again once the ban is over.
+    await time_machine.advance(cloud.ban_seconds + 1)
+    result = await configure(hass, flow_id, user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_reauth(
@@ -188,15 +419,11 @@ async def test_reauth(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_API_TOKEN: "still-wrong"}
-    )
+    result = await configure(hass, result["flow_id"], {CONF_API_TOKEN: "still-wrong"})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_auth"}
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_API_TOKEN: f" {new_token} "}
-    )
+    result = await configure(hass, result["flow_id"], {CONF_API_TOKEN: f" {new_token} "})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data[CONF_API_TOKEN] == new_token
@@ -212,48 +439,53 @@ async def test_reconfigure(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
 
-    result = await hass.config_entries.flow.async_configure(
+    # Nothing listens there: a real connection error.
+    result = await configure(
+        hass,
         result["flow_id"],
         {CONF_URL: "http://127.0.0.1:1", CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN},
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure(
+        hass,
         result["flow_id"],
         {CONF_URL: f"{sim_url}/", CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN.lower()},
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.data[CONF_URL] == sim_url
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
 
 
-async def test_reconfigure_other_inverter_aborts(
-    hass: HomeAssistant, init_integration: MockConfigEntry, sim_url: str
-) -> None:
-    result = await init_integration.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN},
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "wifi_sn_mismatch"
-    assert init_integration.data[CONF_WIFI_SN] == HYBRID_WIFI_SN
-
-
-async def test_options_flow_sets_interval_and_reloads(
+async def test_options_flow_sets_and_clears_the_fixed_interval(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     entry = init_integration
+    assert entry.runtime_data.fixed_interval is None
+
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_SCAN_INTERVAL: 300}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_SCAN_INTERVAL: 300}
     await hass.async_block_till_done()
-    assert entry.runtime_data.update_interval is not None
-    assert entry.runtime_data.update_interval.total_seconds() == 300
+    assert entry.runtime_data.fixed_interval is not None
+    assert entry.runtime_data.fixed_interval.total_seconds() == 300
+    assert entry.runtime_data.update_interval == entry.runtime_data.fixed_interval
+
+    # Emptying the field goes back to polling after each upload.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {}
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.fixed_interval is None
 
 
 async def test_two_inverters_share_a_token(hass: HomeAssistant, sim_url: str) -> None:
@@ -268,8 +500,8 @@ async def test_check_takes_a_slot_of_the_shared_budget(hass: HomeAssistant, sim_
     budget = token_budget(hass, TOKEN)
     calls_before = budget.calls_in_last_minute(dt_util.utcnow())
     flow_id = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
+    result = await configure(
+        hass, flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -278,14 +510,15 @@ async def test_check_takes_a_slot_of_the_shared_budget(hass: HomeAssistant, sim_
 
 
 @pytest.mark.parametrize(
-    ("use_up_budget", "error"),
+    ("use_up_budget", "error", "wait"),
     [
-        (lambda budget, now: budget.pause(now, 600), "rate_limited"),
+        (lambda budget, now: budget.pause(now, 600), "rate_limited", 600),
         (
             lambda budget, now: [
                 budget.reserve(now, spaced=False) for _ in range(budget.window_limit)
             ],
             "token_busy",
+            (WINDOW + SLOT_SLACK).total_seconds(),
         ),
     ],
     ids=["paused", "minute_used_up"],
@@ -294,8 +527,10 @@ async def test_check_waits_for_the_shared_budget(
     hass: HomeAssistant,
     sim_url: str,
     cloud: SunvecCloud,
+    time_machine: TimeMachine,
     use_up_budget: Callable[[TokenBudget, datetime], object],
     error: str,
+    wait: float,
 ) -> None:
     budget = token_budget(hass, TOKEN)
     now = dt_util.utcnow()
@@ -303,11 +538,15 @@ async def test_check_waits_for_the_shared_budget(
     calls_before = budget.calls_in_last_minute(now)
     requests_before = len(cloud.requests)
     flow_id = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
-    )
+    user_input = {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
+    result = await configure(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
     assert len(cloud.requests) == requests_before
     # The refused check gave its slot back.
     assert budget.calls_in_last_minute(now) == calls_before
+
+    # Once the pause or the minute is over, the same input goes through.
+    await time_machine.advance(wait)
+    result = await configure(hass, flow_id, user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -39,7 +40,9 @@ async def test_entry_and_device_diagnostics(
     # After an authentication failure polling waits for the reauth flow.
     await time_machine.advance(60)
 
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
+        hass, hass_client, init_integration
+    )
     text = json.dumps(diagnostics)
     for secret in SECRETS:
         assert secret.lower() not in text.lower(), secret
@@ -50,7 +53,23 @@ async def test_entry_and_device_diagnostics(
     assert polling["failures"] == 1
     assert polling["last_error_code"] == 103
     assert polling["rejected_readings"]["yield_total"] >= 1
-    assert diagnostics["latest_upload"]["raw"]["acpower"] is not None
+    assert polling["meter_resets"] == {}
+    raw = diagnostics["latest_upload"]["raw"]
+    assert raw["acpower"] is not None
+    # The zero glitch was held back and dropped: the counters show the upload's values.
+    counters = diagnostics["counters"]
+    assert counters["yield_total"]["value"] == raw["yieldtotal"]
+    assert counters["yield_total"]["held"] is None
+    assert counters["yield_today"]["value"] == raw["yieldtoday"]
+    assert set(counters) == {
+        "yield_today",
+        "yield_total",
+        "grid_export_energy",
+        "grid_import_energy",
+        "pv_energy",
+        "battery_charge_energy",
+        "battery_discharge_energy",
+    }
     assert diagnostics == snapshot
 
     device = dr.async_get(hass).async_get_device_by_identifier(
@@ -61,3 +80,26 @@ async def test_entry_and_device_diagnostics(
         hass, hass_client, init_integration, device
     )
     assert device_diagnostics == diagnostics
+
+
+async def test_diagnostics_show_held_readings(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    cloud: SunvecCloud,
+) -> None:
+    shown = init_integration.runtime_data.data.realtime.yield_total
+    cloud.inject(Fault(FaultKind.COUNTERS_LOWER, wifi_sn=HYBRID_WIFI_SN))
+    while not any(r.outcome == FaultKind.COUNTERS_LOWER.value for r in cloud.requests):
+        await time_machine.advance(10)
+
+    diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
+        hass, hass_client, init_integration
+    )
+    held = diagnostics["counters"]["yield_total"]["held"]
+    lower = diagnostics["latest_upload"]["raw"]["yieldtotal"]
+    assert diagnostics["counters"]["yield_total"]["value"] == shown
+    assert held["value"] == lower < shown
+    assert held["uploads"] == 1
+    assert held["time"] == diagnostics["latest_upload"]["upload_time"]

@@ -24,13 +24,14 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sunvec_connect import insecure_url_issue_id
-from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import access_issue_id
+from custom_components.sunvec_connect.const import DOMAIN, ERROR_RETRY_INTERVAL
+from custom_components.sunvec_connect.issues import access_issue_id, insecure_url_issue_id
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
+from simulator.cloud import RequestRecord
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
 
 from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .replaced_answers import REAL_NOT_IN_ACCOUNT, REAL_SERVER_BUSY, replaced_answers
 
 COUNTERS = (
     "yield_total",
@@ -447,3 +448,88 @@ async def test_daylight_saving_time_changes(
     assert entry.runtime_data.statistics.rejected_uploads == 0
     await hass.config_entries.async_unload(entry.entry_id)
     await server.close()
+
+
+async def test_real_1003_body_raises_the_access_issue_never_reauth(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The real cloud's 1003 says "no auth!": the code decides, not the text."""
+    observer = Observer(hass, cloud)
+    coordinator = init_integration.runtime_data
+    issue_id = access_issue_id(init_integration.entry_id)
+    with replaced_answers(
+        cloud, lambda record: REAL_NOT_IN_ACCOUNT if record.outcome == "data_unauthorized" else None
+    ) as replaced:
+        cloud.inject(Fault(FaultKind.REMOVE_WIFI_SN))
+        await run_until_answered(time_machine, cloud, "data_unauthorized")
+        assert replaced
+        assert coordinator.statistics.last_error == "SunvecNotAuthorizedError"
+        issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_key == "wifi_sn_not_authorized"
+        start = len(cloud.requests)
+        await time_machine.run(3600, step=60)
+        assert len(cloud.requests) - start <= 4
+        assert len(replaced) >= 2
+        # Never a reauth: a new token cannot fix an inverter that left the account.
+        assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert init_integration.state is ConfigEntryState.LOADED
+    cloud.clear_faults()
+    await run_until_ok(time_machine, cloud)
+    await time_machine.run(400, step=10)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert observer.shows_latest_upload()
+
+
+async def test_server_busy_is_retried_like_a_5xx(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A code-less "server is busy" is transient: retried as soon as an HTTP 503 is."""
+    observer = Observer(hass, cloud)
+    coordinator = init_integration.runtime_data
+
+    async def retry_gap(outcome: str, busy: list[RequestRecord] | None = None) -> float:
+        """Seconds from the first failed call to the next call."""
+        start = len(cloud.requests)
+        for _ in range(100):
+            failed = [
+                index
+                for index, record in enumerate(cloud.requests[start:], start)
+                if record.outcome == outcome or (busy and record in busy)
+            ]
+            if failed and len(cloud.requests) > failed[0] + 1:
+                first = cloud.requests[failed[0]]
+                return (cloud.requests[failed[0] + 1].time - first.time).total_seconds()
+            if failed:
+                assert observer.state("ac_power") == STATE_UNAVAILABLE
+            await time_machine.advance(5)
+        pytest.fail(f"no retry after {outcome}")
+
+    cloud.inject(Fault(FaultKind.HTTP_503, count=2))
+    http_gap = await retry_gap(FaultKind.HTTP_503.value)
+    assert coordinator.statistics.last_error == "SunvecServerError"
+    cloud.clear_faults()
+    await run_until_ok(time_machine, cloud)
+
+    with replaced_answers(
+        cloud, lambda _record: REAL_SERVER_BUSY if len(replaced) < 2 else None
+    ) as replaced:
+        busy_gap = await retry_gap("server_busy", replaced)
+        assert coordinator.statistics.last_error == "SunvecServerError"
+        assert coordinator.statistics.last_error_code is None
+        assert abs(busy_gap - http_gap) <= 5, (busy_gap, http_gap)
+        assert busy_gap <= ERROR_RETRY_INTERVAL.total_seconds() + 5
+        await run_until_ok(time_machine, cloud)
+    await time_machine.run(120, step=10)
+    assert observer.shows_latest_upload()
+    # Transient: no reauth, no repair issue.
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert not [issue for (domain, _), issue in issue_registry.issues.items() if domain == DOMAIN]

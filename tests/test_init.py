@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import DOMAIN
+from custom_components.sunvec_connect.issues import entry_issue_ids
 from simulator import Fault, FaultKind, SunvecCloud
 
 from .conftest import TimeMachine, setup_entry
@@ -24,7 +26,7 @@ async def test_setup_reload_unload(hass: HomeAssistant, init_integration: MockCo
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert entry.state is ConfigEntryState.NOT_LOADED  # type: ignore[comparison-overlap]
 
 
 @pytest.mark.parametrize(
@@ -49,3 +51,31 @@ async def test_first_refresh_failure(
     if kind is FaultKind.REVOKE_TOKEN:
         flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
         assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_remove_entry_clears_its_issues(
+    hass: HomeAssistant, init_integration: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    entry_id = init_integration.entry_id
+    for issue_id in entry_issue_ids(entry_id):
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="inverter_offline",
+        )
+    other = "inverter_offline_another_entry"
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        other,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="inverter_offline",
+    )
+    assert await hass.config_entries.async_remove(entry_id)
+    await hass.async_block_till_done()
+    remaining = [issue_id for domain, issue_id in issue_registry.issues if domain == DOMAIN]
+    assert remaining == [other]

@@ -1,19 +1,20 @@
-"""Tests for upload-aligned polling, the token budget, bans and the night back-off."""
+"""Tests for upload-aligned polling, bans and the night back-off (the budget: test_budget)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
-from custom_components.sunvec_connect.coordinator import ban_issue_id
-from custom_components.sunvec_connect.polling import TokenBudget, UploadSchedule
+from custom_components.sunvec_connect.issues import ban_issue_id
+from custom_components.sunvec_connect.polling import UploadSchedule
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -60,54 +61,16 @@ def test_schedule_backs_off_and_sleeps_at_night() -> None:
     assert schedule.next_poll(T0, None) == 60
 
 
-def test_budget_limits_and_spacing() -> None:
-    budget = TokenBudget(per_minute=10, per_day=10_000, margin=1)
-    slots = [budget.reserve(T0) for _ in range(30)]
-    assert slots == sorted(slots)
-    for index, slot in enumerate(slots):
-        in_window = [other for other in slots if slot - timedelta(seconds=60) < other <= slot]
-        assert len(in_window) <= 9, index
-    assert slots[1] - slots[0] == timedelta(seconds=60 / 9)
-    assert budget.calls_in_last_minute(slots[-1]) == 9
-    unspaced = TokenBudget()
-    assert [unspaced.reserve(T0, spaced=False) for _ in range(3)] == [T0] * 3
-
-
-def test_budget_release_keeps_the_window() -> None:
-    budget = TokenBudget(per_minute=10, per_day=10_000, margin=1)
-    assert [budget.reserve(T0, spaced=False) for _ in range(9)] == [T0] * 9
-    refused = budget.reserve(T0, spaced=False)
-    assert refused == T0 + timedelta(seconds=62)
-    budget.release(refused)
-    # The nine calls of the minute still count: the next one waits just as long.
-    assert budget.calls_in_last_minute(T0) == 9
-    assert budget.reserve(T0, spaced=False) == refused
-
-
-def test_budget_daily_limit_and_pause() -> None:
-    budget = TokenBudget(per_minute=1000, per_day=5, margin=0)
-    slots = [budget.reserve(T0, spaced=False) for _ in range(6)]
-    assert slots[:5] == [T0] * 5
-    assert slots[5] == datetime(2026, 6, 22, tzinfo=UTC)
-    budget = TokenBudget()
-    assert budget.pause(T0, None) == T0 + timedelta(seconds=60)
-    assert budget.pause(T0, None) == T0 + timedelta(seconds=120)
-    assert budget.reserve(T0) == T0 + timedelta(seconds=120)
-    budget.succeeded()
-    assert budget.backoff == 0
-    assert budget.pause(T0, 3600) == T0 + timedelta(hours=1)
-
-
 async def test_one_call_per_upload(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     time_machine: TimeMachine,
     cloud: SunvecCloud,
 ) -> None:
-    writes: list[Event] = []
+    writes: list[Event[EventStateChangedData]] = []
 
     @callback
-    def record(event: Event) -> None:
+    def record(event: Event[EventStateChangedData]) -> None:
         writes.append(event)
 
     hass.bus.async_listen(EVENT_STATE_CHANGED, record)
@@ -127,7 +90,7 @@ async def test_unchanged_upload_writes_no_state(
     init_integration: MockConfigEntry,
     time_machine: TimeMachine,
 ) -> None:
-    writes: list[Event] = []
+    writes: list[Event[EventStateChangedData]] = []
     hass.bus.async_listen(EVENT_STATE_CHANGED, writes.append)
     coordinator = init_integration.runtime_data
     await coordinator.async_refresh()
@@ -186,7 +149,11 @@ async def test_rate_limit_backs_off(
 
 
 async def test_night_back_off(
-    hass: HomeAssistant, sim_url: str, freezer, cloud: SunvecCloud, sim_clock: ManualClock
+    hass: HomeAssistant,
+    sim_url: str,
+    freezer: FrozenDateTimeFactory,
+    cloud: SunvecCloud,
+    sim_clock: ManualClock,
 ) -> None:
     # 20:00 UTC is 22:00 in Amsterdam: the PV-only inverter has gone to sleep.
     sim_clock.set(datetime(2026, 6, 21, 20, 0, tzinfo=UTC))

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sunvec_connect.api import RealtimeData, SunvecClient, SunvecError
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from custom_components.sunvec_connect.diagnostics import async_get_config_entry_diagnostics
 from simulator import Fault, FaultKind, SunvecCloud
-from simulator.demo import HYBRID_WIFI_SN
+from simulator.cloud import RequestRecord
+from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine
+from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .replaced_answers import replaced_answers
 
 SERIALS = ("H34A08I6008", "SRDEMOHYB")
 
@@ -98,3 +105,130 @@ async def test_token_never_leaks(
             assert TOKEN not in text, f"token in {where}: {text[:200]}"
     for secret in (HYBRID_WIFI_SN, *SERIALS):
         assert secret.lower() not in diagnostics.lower(), secret
+
+
+NUMERIC_TOKEN = "2023089460"
+"""A token of digits, as in the vendor's example: a server can echo it as a number."""
+
+
+def echoing_answers(token: str) -> list[Any]:
+    """Answers of a server that echoes `token` everywhere it can."""
+    number = int(token)
+    result = {
+        "inverterSN": f"H34{token}",
+        "sn": token,
+        "inverterType": token,
+        "inverterStatus": number,
+        "batStatus": f" {token} ",
+        "uploadTime": f"2026-06-21 {token}",
+        "acpower": number,
+        "yieldtotal": float(number),
+        "feedinenergy": token,
+        token: [token, {"nested": token, token: number}],
+    }
+    return [
+        {"success": False, "exception": "tokenId invalid", "result": None, "code": number},
+        {"success": False, "exception": "tokenId invalid", "result": None, "code": token},
+        {"success": False, "exception": f"tokenId {token} invalid", "result": token, "code": 103},
+        {"success": False, "exception": f"{token} no auth!", "result": None, "code": 1003},
+        {"success": False, "exception": f"{token} is busy", "result": token},
+        {"success": False, "exception": "x", "code": number, "result": result},
+        {"success": True, "exception": token, "code": number, "result": result},
+        {"success": True, "exception": "Query success!", "code": 0, "result": result},
+    ]
+
+
+async def test_client_redacts_a_token_the_server_echoes(
+    session: ClientSession, socket_enabled: None
+) -> None:
+    answers = echoing_answers(NUMERIC_TOKEN)
+    app = web.Application()
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.json_response(answers.pop(0))
+
+    app.router.add_post("/api/v2/dataAccess/realtimeInfo/get", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    client = SunvecClient(session, str(server.make_url("/")), NUMERIC_TOKEN, HYBRID_WIFI_SN)
+    shown: list[str] = [repr(client), repr(vars(client))]
+    data: RealtimeData | None = None
+    try:
+        while answers:
+            try:
+                data = await client.async_get_realtime_data()
+            except SunvecError as err:
+                shown += texts_of(err)
+                shown.append(repr(getattr(err, "code", None)))
+    finally:
+        await server.close()
+    assert data is not None
+    shown += [repr(data), json.dumps(dict(data.raw)), str(data.pv_power)]
+    assert any("**REDACTED**" in text for text in shown)
+    for text in shown:
+        assert NUMERIC_TOKEN not in text, text
+    # What is not the token is kept.
+    assert data.inverter_sn == "H34**REDACTED**"
+    assert data.ac_power is None  # the number that spells the token is not a reading
+
+
+async def test_echoed_token_stays_out_of_home_assistant(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    sim_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Echoed as text in the upload and as the numeric error code: never shown anywhere."""
+    caplog.set_level(logging.DEBUG)
+    cloud.add_account(NUMERIC_TOKEN, [PV_ONLY_WIFI_SN])
+
+    def echo(record: RequestRecord) -> Any:
+        if record.outcome != "ok":
+            return None
+        if record.wifi_sn == PV_ONLY_WIFI_SN:
+            return {"success": False, "exception": "tokenId invalid", "code": int(NUMERIC_TOKEN)}
+        upload = cloud.plants[HYBRID_WIFI_SN].latest_available(cloud.clock.now())
+        assert upload is not None
+        result = {
+            **upload.result,
+            "inverterType": f"type {TOKEN}",
+            "sn": TOKEN,
+            "extra": {"echo": TOKEN, TOKEN: [TOKEN]},
+        }
+        return {"success": True, "exception": "Query success!", "result": result, "code": 0}
+
+    with replaced_answers(cloud, echo) as replaced:
+        hybrid = await setup_entry(hass, entry_for(sim_url, entry_id="01HYBRIDECHO"))
+        numeric = MockConfigEntry(
+            domain=DOMAIN,
+            title="Sunvec numeric",
+            unique_id=PV_ONLY_WIFI_SN,
+            data={CONF_URL: sim_url, CONF_API_TOKEN: NUMERIC_TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN},
+        )
+        await setup_entry(hass, numeric)
+        await time_machine.run(900, step=20)
+    assert {record.wifi_sn for record in replaced} == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN}
+
+    diagnostics = json.dumps(await async_get_config_entry_diagnostics(hass, hybrid))
+    devices = [
+        repr(device)
+        for device in dr.async_entries_for_config_entry(dr.async_get(hass), hybrid.entry_id)
+    ]
+    assert devices
+    states = [repr(state) for state in hass.states.async_all()]
+    logged = [record.getMessage() for record in caplog.records]
+    assert numeric.state is ConfigEntryState.SETUP_RETRY
+    assert numeric.reason is not None
+    errors = [numeric.reason, *texts_of(hybrid.runtime_data.last_exception)]
+    for where, texts in (
+        ("diagnostics", [diagnostics]),
+        ("device", devices),
+        ("state", states),
+        ("log", logged),
+        ("entry", errors),
+    ):
+        for text in texts:
+            assert TOKEN not in text, f"token in {where}: {text[:300]}"
+            assert NUMERIC_TOKEN not in text, f"token in {where}: {text[:300]}"
+    assert "**REDACTED**" in diagnostics

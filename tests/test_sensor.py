@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import datetime, timedelta
 from itertools import pairwise
 import json
+import logging
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.const import (
@@ -16,6 +21,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -24,8 +30,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import offline_issue_id
+from custom_components.sunvec_connect.coordinator import SunvecCoordinator
+from custom_components.sunvec_connect.issues import offline_issue_id
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -135,32 +143,200 @@ async def test_glitch_readings_are_rejected(
     assert history["yield_total"][-1] > history["yield_total"][0]
 
 
-async def test_counters_survive_restart(
+TOTAL_YIELD = "sensor.sunvec_sutdemohyb1_total_yield"
+YIELD_TODAY = "sensor.sunvec_sutdemohyb1_yield_today"
+PV_ENERGY = "sensor.sunvec_sutdemohyb1_pv_energy"
+HYBRID_ENTRY_ID = "01HYBRIDENTRY000000000000"
+
+
+def frozen_counters(entry_id: str | None, saved: datetime) -> list[tuple[State, dict[str, Any]]]:
+    """Restore data of counters frozen far from the cloud's values, as of `saved`.
+
+    `entry_id` None: the format of releases before history carried the entry id.
+    """
+    owner = {} if entry_id is None else {"entry_id": entry_id}
+    return [
+        (
+            State(TOTAL_YIELD, "99999.0", last_updated=saved),
+            {"value": 99999.0, "time": saved.isoformat(), "held": None, **owner},
+        ),
+        (
+            State(PV_ENERGY, "12.5", last_updated=saved),
+            {"total": 12.5, "last_time": None, "last_power": None, **owner},
+        ),
+        (
+            State(YIELD_TODAY, "80", last_updated=saved),
+            {"value": 80.0, "day": "2026-06-21", **owner},
+        ),
+    ]
+
+
+async def test_counters_survive_restart_and_heal(
     hass: HomeAssistant,
     time_machine: TimeMachine,
-    config_entry: MockConfigEntry,
+    sim_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    mock_restore_cache_with_extra_data(
-        hass,
-        [
-            (State("sensor.sunvec_sutdemohyb1_total_yield", "99999.0"), {"value": 99999.0}),
-            (
-                State("sensor.sunvec_sutdemohyb1_pv_energy", "12.5"),
-                {"total": 12.5, "last_time": None, "last_power": None},
-            ),
-            (
-                State("sensor.sunvec_sutdemohyb1_yield_today", "80"),
-                {"value": 80.0, "day": "2026-06-21"},
-            ),
-        ],
-    )
-    await setup_entry(hass, config_entry)
-    # The cloud reads lower than what was accepted before the restart: a glitch.
+    """History comes back after a restart; a frozen counter heals within the bound."""
+    entry = entry_for(sim_url, entry_id=HYBRID_ENTRY_ID)
+    mock_restore_cache_with_extra_data(hass, frozen_counters(entry.entry_id, dt_util.utcnow()))
+    await setup_entry(hass, entry)
+    # The cloud reads lower than what was accepted before the restart: held back.
     assert value(hass, "yield_total") == 99999.0
     assert value(hass, "yield_today") == 80.0
     assert value(hass, "pv_energy") == 12.5
-    await time_machine.run(600)
+    statistics = entry.runtime_data.statistics
+    assert statistics.meter_resets == {}
+    # Three uploads over ten minutes that agree with each other: a new meter cycle.
+    await time_machine.run(15 * 60)
+    assert value(hass, "yield_total") == entry.runtime_data.data.realtime.yield_total
+    assert value(hass, "yield_today") == entry.runtime_data.data.realtime.yield_today
     assert value(hass, "pv_energy") > 12.5
+    assert statistics.meter_resets == {"yield_total": 1, "yield_today": 1}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum(TOTAL_YIELD in message for message in warnings) == 1
+    assert sum(YIELD_TODAY in message for message in warnings) == 1
+    assert any("fell from 99999.0 to" in message for message in warnings)
+    await time_machine.run(30 * 60)
+    assert statistics.meter_resets == {"yield_total": 1, "yield_today": 1}
+
+
+async def test_history_of_older_releases_is_restored(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+) -> None:
+    """History written before it carried the entry id, after the entry was created."""
+    entry = entry_for(sim_url, entry_id=HYBRID_ENTRY_ID)
+    mock_restore_cache_with_extra_data(hass, frozen_counters(None, dt_util.utcnow()))
+    await setup_entry(hass, entry)
+    assert value(hass, "yield_total") == 99999.0
+    assert value(hass, "yield_today") == 80.0
+    assert value(hass, "pv_energy") == 12.5
+
+
+@pytest.mark.parametrize(
+    ("owner", "saved_before_entry"),
+    [
+        pytest.param("01REMOVEDENTRY00000000000", timedelta(0), id="another_entry"),
+        pytest.param(None, timedelta(days=3), id="older_release_before_the_entry"),
+    ],
+)
+async def test_history_of_a_removed_entry_is_ignored(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    owner: str | None,
+    saved_before_entry: timedelta,
+) -> None:
+    """The same inverter added again: the new entry trusts the cloud's first reading."""
+    entry = entry_for(sim_url, entry_id=HYBRID_ENTRY_ID)
+    saved = entry.created_at - saved_before_entry
+    mock_restore_cache_with_extra_data(hass, frozen_counters(owner, saved))
+    await setup_entry(hass, entry)
+    realtime = entry.runtime_data.data.realtime
+    assert value(hass, "yield_total") == realtime.yield_total
+    assert value(hass, "yield_today") == realtime.yield_today
+    assert value(hass, "pv_energy") == 0.0
+    await time_machine.run(15 * 60)
+    assert entry.runtime_data.statistics.meter_resets == {}
+    assert entry.runtime_data.statistics.rejected_readings == {}
+
+
+async def test_entry_removed_and_added_again(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+) -> None:
+    """Removing an entry keeps its entities' last history; a new entry must not use it."""
+    first = entry_for(sim_url, entry_id="01FIRSTENTRY0000000000000")
+    mock_restore_cache_with_extra_data(hass, frozen_counters(first.entry_id, dt_util.utcnow()))
+    await setup_entry(hass, first)
+    assert value(hass, "yield_total") == 99999.0
+    assert await hass.config_entries.async_remove(first.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(TOTAL_YIELD) is None
+
+    await time_machine.advance(60)
+    second = await setup_entry(hass, entry_for(sim_url, entry_id="01SECONDENTRY000000000000"))
+    assert entity_id(hass, "yield_total") == TOTAL_YIELD
+    assert value(hass, "yield_total") == second.runtime_data.data.realtime.yield_total
+    assert value(hass, "yield_today") == second.runtime_data.data.realtime.yield_today
+    assert value(hass, "pv_energy") == 0.0
+
+
+def with_counters(
+    coordinator: SunvecCoordinator, change: Callable[[RealtimeData], RealtimeData]
+) -> AbstractContextManager[object]:
+    """Patch the client so that every upload's counters pass through `change`."""
+    original = coordinator.client.async_get_realtime_data
+
+    async def changed() -> RealtimeData:
+        return change(await original())
+
+    return patch.object(coordinator.client, "async_get_realtime_data", changed)
+
+
+async def test_inverter_replaced(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A new inverter behind the same Wi-Fi module: its lifetime counter starts again."""
+    coordinator = init_integration.runtime_data
+    old_total = value(hass, "yield_total")
+    offset = old_total - 0.3
+    shown: list[float] = []
+    with with_counters(
+        coordinator,
+        lambda data: replace(data, yield_total=round((data.yield_total or 0) - offset, 1)),
+    ):
+        for _ in range(20):
+            await time_machine.advance(60)
+            shown.append(value(hass, "yield_total"))
+    new_total = coordinator.data.realtime.yield_total
+    assert new_total is not None
+    assert new_total < 5
+    # Held back for the bound (3 uploads over 10 minutes), then the new meter is shown.
+    assert shown[:10] == [old_total] * 10
+    assert shown[-1] == new_total
+    drops = [(a, b) for a, b in pairwise(shown) if b < a]
+    assert len(drops) == 1
+    assert coordinator.statistics.meter_resets == {"yield_total": 1}
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and TOTAL_YIELD in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "Total yield" in warnings[0]
+    assert "taken as a new meter" in warnings[0]
+
+
+async def test_spike_is_held_and_dropped(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+) -> None:
+    """One upload reading 99999 kWh never reaches the entity; the next ones drop it."""
+    coordinator = init_integration.runtime_data
+    readings: list[float] = []
+    first_upload = coordinator.data.realtime.upload_time
+    spiked: list[datetime | None] = []
+
+    def spike_once(data: RealtimeData) -> RealtimeData:
+        """The first new upload reads 99999 kWh, however often it is polled."""
+        if not spiked and data.upload_time != first_upload:
+            spiked.append(data.upload_time)
+        return replace(data, yield_total=99999.0) if data.upload_time in spiked else data
+
+    with with_counters(coordinator, spike_once):
+        for _ in range(20):
+            await time_machine.advance(60)
+            readings.append(value(hass, "yield_total"))
+    assert spiked
+    assert max(readings) < 5000
+    assert readings == sorted(readings)
+    assert readings[-1] == coordinator.data.realtime.yield_total
+    assert coordinator.statistics.rejected_readings == {"yield_total": 1}
+    assert coordinator.statistics.meter_resets == {}
 
 
 async def test_yield_today_falls_only_on_a_new_day(
@@ -306,4 +482,6 @@ async def test_energy_integrals_follow_the_simulator(
     assert value(hass, "pv_energy") == pytest.approx(pv_true, rel=0.05)
     charge_true = plant.battery_charge_energy - charge_start
     assert value(hass, "battery_charge_energy") == pytest.approx(charge_true, rel=0.1, abs=0.2)
-    assert json.dumps(hass.states.get(entity_id(hass, "pv_energy")).attributes)
+    state = hass.states.get(entity_id(hass, "pv_energy"))
+    assert state is not None
+    assert json.dumps(state.attributes)

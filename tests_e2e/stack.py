@@ -17,7 +17,11 @@ from typing import Any
 import requests
 import websocket
 
+from .logs import log_problems
+
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.prefix) / "bin"
+"""The virtual environment running the suite runs the stack too (scripts/e2e picks it)."""
 SUPPORT = Path(__file__).resolve().parent / "support"
 HA_URL = "http://127.0.0.1:8123"
 SIM_PORT = 8199
@@ -148,10 +152,9 @@ class Stack:
     def start(self) -> None:
         """Start both processes and create the owner through the onboarding API."""
         self._prepare_config()
-        bin_dir = ROOT / ".venv" / "bin"
         self._spawn(
             [
-                str(bin_dir / "python"),
+                str(BIN / "python"),
                 "-m",
                 "simulator",
                 f"--port={SIM_PORT}",
@@ -166,7 +169,7 @@ class Stack:
         )
         self._spawn(
             [
-                str(bin_dir / "hass"),
+                str(BIN / "hass"),
                 "-c",
                 str(self.config),
                 "--skip-pip-packages",
@@ -253,19 +256,7 @@ class Stack:
 
     def log_problems(self) -> list[str]:
         """Log lines with the token, tracebacks, setup failures and the integration's errors."""
-        text = self.log_text()
-        problems = [line for line in text.splitlines() if TOKEN in line]
-        for entry in text.split("\n20"):
-            if any(gap in entry for gap in MACHINE_GAPS):
-                continue
-            if (
-                "Traceback" in entry
-                or "Error setting up" in entry
-                or "Setup failed" in entry
-                or (" ERROR " in entry and "sunvec_connect" in entry)
-            ):
-                problems.append(entry[:3000])
-        return problems
+        return log_problems(self.log_text(), TOKEN, MACHINE_GAPS)
 
 
 @contextlib.contextmanager

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import override
 
-from homeassistant.components.binary_sensor import (
-    BinarySensorEntity,
-    BinarySensorEntityDescription,
-)
-from homeassistant.components.binary_sensor.const import (
+# Home Assistant 2026.3 defines these in the package itself and has no
+# binary_sensor.const; later releases moved them to binary_sensor.const and import them
+# back into the package without __all__, which strict mypy calls an implicit re-export.
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined]
     DOMAIN as BINARY_SENSOR_DOMAIN,
     BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant

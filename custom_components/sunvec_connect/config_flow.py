@@ -25,6 +25,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .api import (
+    REALTIME_PATH,
     RealtimeData,
     SunvecAuthenticationError,
     SunvecClient,
@@ -41,6 +42,7 @@ from .api import (
     normalize_url,
     normalize_wifi_sn,
 )
+from .budget import token_budget
 from .const import (
     CONF_SCAN_INTERVAL,
     CONF_WIFI_SN,
@@ -48,9 +50,8 @@ from .const import (
     LOGGER,
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
-    SLOT_TOLERANCE,
 )
-from .coordinator import SunvecConfigEntry, token_budget
+from .coordinator import SunvecConfigEntry
 
 ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
     (SunvecAuthenticationError, "invalid_auth"),
@@ -63,6 +64,28 @@ ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
     (SunvecMalformedResponseError, "invalid_response"),
 )
 """Form error for each client error, most specific first."""
+
+URL_ERROR_KEYS: Final[Mapping[str, str]] = {
+    "scheme": "invalid_url_scheme",
+    "host": "invalid_url_host",
+    "path": "invalid_url_path",
+    "credentials": "invalid_url_credentials",
+    "line_break": "invalid_url_line_break",
+}
+"""Form error on the URL field for each reason the client refuses an address.
+
+An empty address (and any reason not listed) gets the general invalid_url.
+"""
+
+EXAMPLE_URL: Final = "https://api.example.com"
+FORM_PLACEHOLDERS: Final[Mapping[str, str]] = {
+    "example_url": EXAMPLE_URL,
+    "endpoint_path": f"/{REALTIME_PATH}",
+}
+"""Placeholders of every form's texts and of the errors it shows.
+
+hassfest rejects any URL in a translation string, so the example address comes in here.
+"""
 
 URL_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 TOKEN_SELECTOR: Final = TextSelector(
@@ -114,19 +137,16 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         ):
             try:
                 data[key] = normalize(value)
-            except SunvecInvalidInputError:
-                errors[key] = error
+            except SunvecInvalidInputError as err:
+                errors[key] = URL_ERROR_KEYS.get(err.reason, error) if key == CONF_URL else error
         if errors:
             return data, errors, None
         # The check is a call like any other: it takes a slot of the token's shared
         # budget, so that adding a second inverter cannot push the token over the limit.
         budget = token_budget(self.hass, data[CONF_API_TOKEN])
         now = dt_util.utcnow()
-        slot = budget.reserve(now, spaced=False)
-        if slot - now > SLOT_TOLERANCE:
-            budget.release(slot)
-            paused = budget.paused_until is not None and budget.paused_until > now
-            errors["base"] = "rate_limited" if paused else "token_busy"
+        if not budget.try_call_now(now):
+            errors["base"] = "rate_limited" if budget.is_paused(now) else "token_busy"
             return data, errors, None
         client = SunvecClient(
             async_get_clientsession(self.hass),
@@ -163,6 +183,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(CONNECTION_SCHEMA, user_input),
+            description_placeholders=FORM_PLACEHOLDERS,
             errors=errors,
         )
 
@@ -187,7 +208,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema({vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR}),
-            description_placeholders={"name": entry.title},
+            description_placeholders={**FORM_PLACEHOLDERS, "name": entry.title},
             errors=errors,
         )
 
@@ -212,6 +233,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(CONNECTION_SCHEMA, suggested),
+            description_placeholders=FORM_PLACEHOLDERS,
             errors=errors,
         )
 

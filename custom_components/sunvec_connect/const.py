@@ -31,9 +31,9 @@ ACCESS_RETRY_INTERVAL: Final = timedelta(minutes=15)
 """After 1003 or 2002 (the account lost the inverter), check again this much later."""
 MIN_POLL_WAIT: Final = timedelta(seconds=5)
 SLOT_TOLERANCE: Final = timedelta(seconds=1)
+"""A reserved call slot this close counts as now."""
 FIRST_CALL_MAX_WAIT: Final = timedelta(minutes=5)
 """Setting up, an entry waits this long at most for its token's next call slot."""
-"""A reserved call slot this close counts as now."""
 BAN_ISSUE_AFTER: Final = 600.0
 """A rate-limit pause at least this long (seconds) raises a repair issue."""
 RATE_LIMIT_PER_MINUTE: Final = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-import hashlib
+from enum import StrEnum
 from typing import override
 
 from homeassistant.config_entries import ConfigEntry
@@ -15,7 +15,6 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 
 from .api import (
     INVERTER_STATUS,
@@ -29,6 +28,7 @@ from .api import (
     SunvecNotFoundError,
     SunvecRateLimitError,
 )
+from .budget import TokenBudget
 from .const import (
     ACCESS_RETRY_INTERVAL,
     BAN_ISSUE_AFTER,
@@ -40,29 +40,13 @@ from .const import (
     LOGGER,
     MIN_POLL_WAIT,
     OFFLINE_ISSUE_AFTER,
-    RATE_LIMIT_MARGIN,
-    RATE_LIMIT_PER_DAY,
-    RATE_LIMIT_PER_MINUTE,
     SLOT_TOLERANCE,
     STALE_AFTER,
 )
-from .polling import TokenBudget, UploadSchedule
+from .issues import EntryIssue, access_issue_id, ban_issue_id, offline_issue_id
+from .polling import UploadSchedule
 
 type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
-
-TOKEN_BUDGETS: HassKey[dict[str, TokenBudget]] = HassKey(DOMAIN)
-"""The rate budget of each token (by hash), shared by all entries and flows using it."""
-
-
-def token_budget(hass: HomeAssistant, token: str) -> TokenBudget:
-    """The budget shared by every entry, and every flow's check, that uses `token`."""
-    budgets = hass.data.setdefault(TOKEN_BUDGETS, {})
-    key = hashlib.sha256(token.encode()).hexdigest()
-    if key not in budgets:
-        budgets[key] = TokenBudget(
-            per_minute=RATE_LIMIT_PER_MINUTE, per_day=RATE_LIMIT_PER_DAY, margin=RATE_LIMIT_MARGIN
-        )
-    return budgets[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +76,24 @@ class PollStatistics:
     last_error: str | None = None
 
 
-def offline_issue_id(entry_id: str) -> str:
-    """The repair issue raised while an entry's inverter has not uploaded for a day."""
-    return f"inverter_offline_{entry_id}"
+class CallAction(StrEnum):
+    """What a refresh does, given the token's budget."""
+
+    CALL = "call"
+    """The slot is now: call the cloud."""
+    KEEP_DATA = "keep_data"
+    """The slot is later: keep showing the data and come back at the slot."""
+    FAIL = "fail"
+    """The slot is later and nothing valid is shown meanwhile: fail this refresh."""
 
 
-def access_issue_id(entry_id: str) -> str:
-    """The repair issue raised while the token may not read the entry's inverter."""
-    return f"wifi_sn_unavailable_{entry_id}"
+@dataclass(frozen=True, slots=True)
+class CallSlot:
+    """The outcome of waiting for the token's next call slot."""
 
-
-def ban_issue_id(entry_id: str) -> str:
-    """The repair issue raised while the cloud bans an entry's token."""
-    return f"token_banned_{entry_id}"
+    action: CallAction
+    time: datetime
+    """When the call goes (for CALL, now)."""
 
 
 def localize_upload_time(upload_time: datetime | None, now: datetime) -> datetime | None:
@@ -122,37 +111,6 @@ def localize_upload_time(upload_time: datetime | None, now: datetime) -> datetim
     if second != first and second - now <= FUTURE_TOLERANCE:
         return second
     return first
-
-
-class EntryIssue:
-    """A repair issue of one entry that is raised and cleared as conditions change."""
-
-    def __init__(self, hass: HomeAssistant, issue_id: str) -> None:
-        """Pick up an issue that survived a restart."""
-        self.hass = hass
-        self.issue_id = issue_id
-        self.raised = ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
-
-    def raise_issue(
-        self, translation_key: str, severity: ir.IssueSeverity, placeholders: dict[str, str]
-    ) -> None:
-        """Show the issue (or update what it says)."""
-        self.raised = True
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self.issue_id,
-            is_fixable=False,
-            severity=severity,
-            translation_key=translation_key,
-            translation_placeholders=placeholders,
-        )
-
-    def clear(self) -> None:
-        """Remove the issue if it is shown."""
-        if self.raised:
-            self.raised = False
-            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
 
 
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
@@ -207,50 +165,63 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.update_interval = max(wait, minimum)
 
     def _take_call_slot(self, now: datetime, *, spaced: bool) -> datetime | None:
-        """Return None when a call may go now, else the reserved time to come back."""
-        if self._reserved_slot is None:
-            self._reserved_slot = self.budget.reserve(now, spaced=spaced)
-        if self._reserved_slot - now > SLOT_TOLERANCE:
-            return self._reserved_slot
+        """Return None when a call may go now, else the reserved time to come back.
+
+        The pause is checked when the call would go, not only at reservation: another
+        entry on the token may have been rate limited since this slot was reserved.
+        """
+        slot = self._reserved_slot
+        if slot is not None and self.budget.is_paused(max(slot, now)):
+            self.budget.release(slot)
+            slot = None
+        if slot is None:
+            slot = self._reserved_slot = self.budget.reserve(now, spaced=spaced)
+        if slot - now > SLOT_TOLERANCE or self.budget.is_paused(now):
+            return slot
         self._reserved_slot = None
         return None
 
-    async def _wait_for_call_slot(self, previous: SunvecData | None) -> bool:
-        """Return True when a call may go now; False to skip this refresh.
-
-        Raises when there is no data to keep showing meanwhile.
-        """
+    async def _wait_for_call_slot(self, previous: SunvecData | None) -> CallSlot:
+        """Take the token's next call slot: call now, or keep the data or fail until then."""
         now = dt_util.utcnow()
         slot = self._take_call_slot(now, spaced=previous is not None)
         if slot is not None and previous is None and slot - now <= FIRST_CALL_MAX_WAIT:
             # Setting up: wait for our turn rather than failing the setup.
             await asyncio.sleep((slot - now).total_seconds())
-            slot = self._take_call_slot(dt_util.utcnow(), spaced=False)
+            now = dt_util.utcnow()
+            slot = self._take_call_slot(now, spaced=False)
         if slot is None:
-            return True
-        waiting = UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key="waiting_for_budget",
-            translation_placeholders={"time": slot.isoformat(timespec="seconds")},
-            retry_after=(slot - now).total_seconds(),
-        )
+            return CallSlot(CallAction.CALL, now)
         if previous is None:
             # Setting up during a long pause: give the slot back, let the setup be retried.
             self.budget.release(slot)
             self._reserved_slot = None
-            raise waiting
-        # Come back at our slot on time: the slots after ours were planned from it.
-        self._poll_in(slot - dt_util.utcnow(), minimum=SLOT_TOLERANCE / 2)
+            return CallSlot(CallAction.FAIL, slot)
         if not self.last_update_success:
-            raise waiting
-        return False
+            # Entities stay unavailable until a call works again.
+            return CallSlot(CallAction.FAIL, slot)
+        return CallSlot(CallAction.KEEP_DATA, slot)
+
+    def _wait_until(self, slot: CallSlot, previous: SunvecData | None) -> SunvecData:
+        """Come back at the slot; meanwhile keep showing `previous`, or fail."""
+        # On time: the slots of the token after ours were planned from it.
+        self._poll_in(slot.time - dt_util.utcnow(), minimum=SLOT_TOLERANCE / 2)
+        if slot.action is CallAction.KEEP_DATA and previous is not None:
+            return previous
+        raise UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="waiting_for_budget",
+            translation_placeholders={"time": slot.time.isoformat(timespec="seconds")},
+            retry_after=max(0.0, (slot.time - dt_util.utcnow()).total_seconds()),
+        )
 
     @override
     async def _async_update_data(self) -> SunvecData:
         """Fetch the latest upload and check it before entities see it."""
         previous: SunvecData | None = self.data
-        if not await self._wait_for_call_slot(previous) and previous is not None:
-            return previous
+        slot = await self._wait_for_call_slot(previous)
+        if slot.action is not CallAction.CALL:
+            return self._wait_until(slot, previous)
         self.statistics.polls += 1
         try:
             realtime = await self.client.async_get_realtime_data()
@@ -391,11 +362,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
     def _update_offline_issue(self, upload_time: datetime | None, now: datetime) -> None:
         if upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER:
-            if not self._offline_issue.raised:
-                self._offline_issue.raise_issue(
-                    "inverter_offline",
-                    ir.IssueSeverity.WARNING,
-                    {"name": self.config_entry.title},
-                )
+            self._offline_issue.raise_issue(
+                "inverter_offline", ir.IssueSeverity.WARNING, {"name": self.config_entry.title}
+            )
         else:
             self._offline_issue.clear()

@@ -9,10 +9,12 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.entity_platform import async_get_platforms
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_WIFI_SN
+from .const import CONF_WIFI_SN, DOMAIN
 from .coordinator import SunvecConfigEntry
+from .sensor import SunvecCounterSensor
 
 TO_REDACT = {
     CONF_API_TOKEN,
@@ -54,10 +56,22 @@ async def async_get_config_entry_diagnostics(
             "token_calls_last_minute": coordinator.budget.calls_in_last_minute(dt_util.utcnow()),
             **asdict(coordinator.statistics),
         },
+        "counters": counter_histories(hass, entry),
         "latest_upload": {
             "upload_time": data.upload_time.isoformat() if data and data.upload_time else None,
             "raw": async_redact_data(coordinator.last_raw or {}, TO_REDACT),
         },
+    }
+
+
+def counter_histories(hass: HomeAssistant, entry: SunvecConfigEntry) -> dict[str, Any]:
+    """Each counter sensor's history: the value shown, its upload time, what is held back."""
+    return {
+        entity.entity_description.key: entity.counter.as_dict()
+        for platform in async_get_platforms(hass, DOMAIN)
+        if platform.config_entry is entry
+        for entity in sorted(platform.entities.values(), key=lambda entity: str(entity.unique_id))
+        if isinstance(entity, SunvecCounterSensor)
     }
 
 

@@ -1,13 +1,14 @@
-"""When to call the cloud: upload-aligned polling and a rate budget per token.
+"""When to call the cloud: polls aligned to the inverter's uploads.
 
-Pure logic without Home Assistant imports; times are timezone-aware datetimes.
+Pure logic without Home Assistant imports; times are timezone-aware datetimes. The
+token's rate budget, which every poll also needs, is in budget.py.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from statistics import median
 
 DEFAULT_CADENCE = 300.0
@@ -106,99 +107,3 @@ class UploadSchedule:
     def _wait_for_next_upload(self, now: datetime, upload_time: datetime) -> float:
         expected = self._expected_availability(upload_time)
         return max(self.min_wait, (expected - now).total_seconds())
-
-
-@dataclass(slots=True)
-class TokenBudget:
-    """The call budget of one token, shared by every entry that uses it.
-
-    Calls are handed out as slots: at most `per_minute - margin` in any 60 s, at
-    least `60 / (per_minute - margin)` seconds apart so entries on one token are
-    spread rather than polled in a burst, and at most `per_day - 10 * margin` per
-    calendar day (UTC). During a rate-limit pause there are no slots.
-    """
-
-    per_minute: int = 10
-    per_day: int = 10_000
-    margin: int = 1
-    """Calls per minute (and ten times as many per day) kept in reserve."""
-    paused_until: datetime | None = None
-    backoff: float = 0.0
-    day: date | None = None
-    calls_today: int = 0
-    slots: deque[datetime] = field(default_factory=deque)
-
-    @property
-    def window_limit(self) -> int:
-        """Calls this integration allows itself in any 60 s."""
-        return max(1, self.per_minute - self.margin)
-
-    @property
-    def spacing(self) -> timedelta:
-        """Least time between two spaced calls of this token."""
-        return timedelta(seconds=60.0 / self.window_limit)
-
-    @property
-    def daily_limit(self) -> int:
-        """Calls per calendar day this integration allows itself."""
-        return max(1, self.per_day - 10 * self.margin)
-
-    def calls_in_last_minute(self, now: datetime) -> int:
-        """Slots handed out in the 60 s up to `now`."""
-        return sum(1 for slot in self.slots if now - WINDOW < slot <= now)
-
-    def reserve(self, now: datetime, *, spaced: bool = True) -> datetime:
-        """Reserve the next call slot at or after `now` and return its time.
-
-        `spaced=False` skips the spacing (not the limits), for the one call that
-        sets an entry up.
-        """
-        slot = now
-        if self.paused_until is not None and self.paused_until > slot:
-            slot = self.paused_until
-        if self.slots:
-            if spaced:
-                slot = max(slot, self.slots[-1] + self.spacing)
-            slot = max(slot, self.slots[-1])
-            if len(self.slots) >= self.window_limit:
-                slot = max(slot, self.slots[-self.window_limit] + WINDOW + SLOT_SLACK)
-        if self.day != slot.date():
-            self.day, self.calls_today = slot.date(), 0
-        if self.calls_today >= self.daily_limit:
-            slot = datetime.combine(
-                slot.date() + timedelta(days=1), datetime.min.time(), slot.tzinfo
-            )
-            self.day, self.calls_today = slot.date(), 0
-        self.calls_today += 1
-        self.slots.append(slot)
-        # Slots come in time order; those a window before this one no longer count.
-        # (Trimming by time, not by count, keeps them right when this one is released.)
-        while self.slots[0] < slot - WINDOW - SLOT_SLACK:
-            self.slots.popleft()
-        return slot
-
-    def release(self, slot: datetime) -> None:
-        """Give back a reserved slot that will not be used."""
-        if slot in self.slots:
-            self.slots.remove(slot)
-            if self.day == slot.date():
-                self.calls_today = max(0, self.calls_today - 1)
-
-    def pause(self, now: datetime, retry_after: float | None) -> datetime:
-        """Stop calls after a rate-limit answer; return until when."""
-        if retry_after is None:
-            self.backoff = min(3600.0, max(60.0, self.backoff * 2))
-            retry_after = self.backoff
-        until = now + timedelta(seconds=retry_after)
-        if self.paused_until is None or until > self.paused_until:
-            self.paused_until = until
-        return self.paused_until
-
-    def succeeded(self) -> None:
-        """A call went through: forget the back-off."""
-        self.backoff = 0.0
-
-
-WINDOW = timedelta(seconds=60)
-SLOT_SLACK = timedelta(seconds=2)
-"""Calls go up to a second before their slot (timer granularity): keep windows apart by this."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+import logging
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -16,15 +17,22 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant, State, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
 from .api import BATTERY_STATUS, INVERTER_STATUS, RealtimeData
-from .const import MAX_INTEGRATION_GAP
+from .const import LOGGER, MAX_INTEGRATION_GAP
 from .coordinator import SunvecConfigEntry, SunvecCoordinator, SunvecData
-from .energy import DailyCounter, EnergyCounter, LifetimeCounter, PowerIntegrator
+from .counters import (
+    GRID_IMPORT_MAX_POWER_KW,
+    INVERTER_MAX_POWER_KW,
+    DailyCounter,
+    EnergyCounter,
+    LifetimeCounter,
+    PowerIntegrator,
+)
 from .entity import SunvecEntity, SunvecEntityDescription, async_add_entities_with_data
 
 PARALLEL_UPDATES = 0
@@ -35,9 +43,9 @@ class CounterRule(StrEnum):
 
     NONE = "none"
     LIFETIME = "lifetime"
-    """Never goes backwards; zero, null and lower readings are rejected."""
+    """Never goes backwards within a meter cycle; implausible readings are held back."""
     DAILY = "daily"
-    """May fall only when the upload's local date changes."""
+    """Falls at once only on a new local date; otherwise like a lifetime counter."""
     INTEGRAL = "integral"
     """Integral of a power over the upload timestamps."""
 
@@ -48,6 +56,8 @@ class SunvecSensorEntityDescription(SensorEntityDescription, SunvecEntityDescrip
 
     value_fn: Callable[[SunvecData], float | str | datetime | None]
     rule: CounterRule = CounterRule.NONE
+    max_power_kw: float = INVERTER_MAX_POWER_KW
+    """Counters: the fastest rise a plant of this kind can make, in kW (kWh per hour)."""
 
     @override
     def value_known(self, data: SunvecData) -> bool:
@@ -97,7 +107,7 @@ def _positive(value: float | None) -> float | None:
 
 
 def _negative(value: float | None) -> float | None:
-    return None if value is None else max(-value, 0.0)
+    return None if value is None else (-value if value < 0 else 0.0)
 
 
 SENSORS: tuple[SunvecSensorEntityDescription, ...] = (
@@ -153,7 +163,12 @@ SENSORS: tuple[SunvecSensorEntityDescription, ...] = (
     _energy("yield_today", lambda r: r.yield_today, CounterRule.DAILY),
     _energy("yield_total", lambda r: r.yield_total, CounterRule.LIFETIME),
     _energy("grid_export_energy", lambda r: r.feedin_energy, CounterRule.LIFETIME),
-    _energy("grid_import_energy", lambda r: r.consume_energy, CounterRule.LIFETIME),
+    _energy(
+        "grid_import_energy",
+        lambda r: r.consume_energy,
+        CounterRule.LIFETIME,
+        max_power_kw=GRID_IMPORT_MAX_POWER_KW,
+    ),
     _energy("pv_energy", lambda r: r.pv_power, CounterRule.INTEGRAL),
     _energy("battery_charge_energy", lambda r: _positive(r.battery_power), CounterRule.INTEGRAL),
     _energy("battery_discharge_energy", lambda r: _negative(r.battery_power), CounterRule.INTEGRAL),
@@ -191,15 +206,36 @@ class SunvecSensor(SunvecEntity, SensorEntity):
         return self.entity_description.value_fn(self.coordinator.data)
 
 
+ENTRY_ID_KEY = "entry_id"
+"""The key of the config entry's id in a counter's stored history."""
+
+
 @dataclass(slots=True)
 class CounterStoredData(ExtraStoredData):
-    """What a counter sensor keeps across restarts."""
+    """What a counter sensor keeps across restarts: its history and whose it is."""
 
-    state: dict[str, Any]
+    entry_id: str
+    history: dict[str, Any]
 
     @override
     def as_dict(self) -> dict[str, Any]:
-        return self.state
+        return {**self.history, ENTRY_ID_KEY: self.entry_id}
+
+
+def history_belongs_to_entry(
+    stored: dict[str, Any], last_state: State | None, entry: SunvecConfigEntry
+) -> bool:
+    """Whether restored counter history was written by `entry`'s own entity.
+
+    Removing an entry and adding the same inverter again gives the new entity the
+    old one's entity id, and with it the old one's stored history. History carries
+    the id of the entry that wrote it; history of older releases has none, and is
+    taken only if its state was written after the entry was created (history of a
+    removed entry always predates the entry that replaced it).
+    """
+    if (owner := stored.get(ENTRY_ID_KEY)) is not None:
+        return isinstance(owner, str) and owner == entry.entry_id
+    return last_state is not None and last_state.last_updated >= entry.created_at
 
 
 class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
@@ -212,14 +248,25 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
     ) -> None:
         """Start with the counter rule of the description and no history."""
         super().__init__(coordinator, description)
-        self._counter = COUNTER_RULES[description.rule]()
+        self._counter = new_counter(description)
+        self._warned_same_day_reset = False
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Restore the history, then take the current upload."""
+        """Restore the history if it is this entry's, then take the current upload."""
         await super().async_added_to_hass()
-        if (stored := await self.async_get_last_extra_data()) is not None:
-            self._counter.restore(stored.as_dict())
+        stored = await self.async_get_last_extra_data()
+        if stored is not None:
+            last_state = await self.async_get_last_state()
+            history = stored.as_dict()
+            if history_belongs_to_entry(history, last_state, self.coordinator.config_entry):
+                self._counter.restore(history, last_state.last_updated if last_state else None)
+            else:
+                LOGGER.info(
+                    "%s: not restoring the history of a removed entry with the same inverter;"
+                    " starting from the cloud's reading",
+                    self.entity_id,
+                )
         self._offer_upload()
 
     @callback
@@ -231,21 +278,74 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
     @property
     @override
     def extra_restore_state_data(self) -> CounterStoredData:
-        return CounterStoredData(self._counter.as_dict())
+        return CounterStoredData(self.coordinator.config_entry.entry_id, self._counter.as_dict())
+
+    @property
+    def counter(self) -> EnergyCounter:
+        """The rule that decides what this sensor shows (for diagnostics)."""
+        return self._counter
 
     def _offer_upload(self) -> None:
         data = self.coordinator.data
         reading = self.entity_description.value_fn(data)
-        rejected_before = self._counter.rejected
-        self._attr_native_value = self._counter.offer(
+        counter = self._counter
+        before = (counter.rejected, counter.resets, counter.jumps)
+        shown_before = counter.shown
+        self._attr_native_value = counter.offer(
             reading if isinstance(reading, float) else None, data.upload_time
         )
-        if self._counter.rejected > rejected_before:
-            self.coordinator.count_rejected(self.entity_description.key)
+        rejected, resets, jumps = before
+        key = self.entity_description.key
+        if counter.rejected > rejected:
+            self.coordinator.count_rejected(key)
+        if counter.resets > resets:
+            self.coordinator.count_meter_reset(key)
+            self._log_reset(shown_before)
+        if counter.jumps > jumps:
+            LOGGER.warning(
+                "%s (%s) jumped from %s to %s kWh, faster than a plant of this kind can"
+                " produce, and the following uploads confirmed it; the energy dashboard"
+                " books the whole rise",
+                self.name,
+                self.entity_id,
+                shown_before,
+                self._attr_native_value,
+            )
+
+    def _log_reset(self, shown_before: float | None) -> None:
+        """Say once why a counter fell (for yield today: the first time only)."""
+        daily = self.entity_description.rule is CounterRule.DAILY
+        if daily and self._warned_same_day_reset:
+            level = logging.DEBUG
+        else:
+            level = logging.WARNING
+            self._warned_same_day_reset = daily
+        reason = (
+            "within a day: taken as the start of a new day (the inverter's clock is"
+            " probably off from Home Assistant's time zone)"
+            if daily
+            else "and the following uploads confirmed it: taken as a new meter (the"
+            " inverter was replaced or its counter restarted)"
+        )
+        LOGGER.log(
+            level,
+            "%s (%s) fell from %s to %s kWh %s; the energy dashboard books it as a meter reset",
+            self.name,
+            self.entity_id,
+            shown_before,
+            self._attr_native_value,
+            reason,
+        )
 
 
-COUNTER_RULES: dict[CounterRule, Callable[[], EnergyCounter]] = {
-    CounterRule.LIFETIME: LifetimeCounter,
-    CounterRule.DAILY: lambda: DailyCounter(zone=dt_util.get_default_time_zone()),
-    CounterRule.INTEGRAL: lambda: PowerIntegrator(max_gap=MAX_INTEGRATION_GAP),
-}
+def new_counter(description: SunvecSensorEntityDescription) -> EnergyCounter:
+    """The counter rule of a counter sensor's description."""
+    match description.rule:
+        case CounterRule.LIFETIME:
+            return LifetimeCounter(max_power_kw=description.max_power_kw)
+        case CounterRule.DAILY:
+            return DailyCounter(
+                zone=dt_util.get_default_time_zone(), max_power_kw=description.max_power_kw
+            )
+        case _:
+            return PowerIntegrator(max_gap=MAX_INTEGRATION_GAP)

@@ -1,0 +1,416 @@
+"""Rules that keep energy counters right for the energy dashboard.
+
+Pure logic without Home Assistant imports. Every rule takes readings with the
+time of the upload they came from, and can be saved and restored across restarts.
+
+The inverter's own counters (`LifetimeCounter`, `DailyCounter`) keep two promises,
+checked on generated reading sequences by tests/test_counters_properties.py:
+
+- Safety: within a meter cycle the value shown never decreases, and a reading that
+  does not follow the value shown (null, zero for a lifetime counter, lower, or a
+  rise faster than `max_power_kw` plus the counters' 0.1 kWh resolution) is held
+  back: alone it never becomes the value shown.
+- Liveness: readings that follow one another for `CONFIRM_UPLOADS` uploads spanning
+  `CONFIRM_SPAN` (`FLAT_CONFIRM_SPAN` when they do not move) become the value
+  shown, whatever came before. Held-back readings confirmed that way are either a
+  new meter cycle (lower: counted in `resets`) or a real jump (higher: `jumps`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+import math
+from typing import Any, Final, Protocol
+
+COUNTER_RESOLUTION: Final = 0.1
+"""kWh. The cloud rounds counters to one decimal, so a rise can read this much high."""
+CONFIRM_UPLOADS: Final = 3
+"""Held-back readings that follow one another for this many uploads..."""
+CONFIRM_SPAN: Final = timedelta(minutes=10)
+"""...and at least this long (3 uploads at the usual 5-minute cadence) are believed."""
+FLAT_CONFIRM_SPAN: Final = timedelta(hours=1)
+"""How long held-back readings that do not move must last instead: the same wrong
+value repeated by the cloud must not pass for a meter in 10 minutes, but a real
+counter that is flat (at night) must pass in the end."""
+INVERTER_MAX_POWER_KW: Final = 200.0
+"""Fastest rise of an inverter's output counters: twice the top of the residential and
+commercial range (100 kW). Too low a bound would freeze a bigger plant's counters:
+each of its rises would be held back, and so would the series they form."""
+GRID_IMPORT_MAX_POWER_KW: Final = 1000.0
+"""Fastest rise of grid import: the site's connection limits it, not the inverter."""
+_SLACK: Final = 1e-9
+"""Room for binary floating point in the rise comparison."""
+
+
+class EnergyCounter(Protocol):
+    """A rule turning a stream of readings into a value safe for long-term statistics."""
+
+    rejected: int
+    """How many readings were held back or ignored as implausible."""
+    resets: int
+    """How many times held-back lower readings were accepted as a new meter cycle."""
+    jumps: int
+    """How many times held-back higher readings were accepted as a real jump."""
+
+    @property
+    def shown(self) -> float | None:
+        """The value to show now."""
+
+    def offer(self, reading: float | None, upload_time: datetime | None) -> float | None:
+        """Take a reading from the upload made at `upload_time`; return the value to show."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The history to keep across restarts (JSON-ready)."""
+
+    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
+        """Restore the history saved by `as_dict`; ignore what does not fit.
+
+        `saved_at` (when the history was saved) stands in for the time of the last
+        accepted reading in history saved before that time was stored.
+        """
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _aware_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _saved_at(value: datetime | None) -> datetime | None:
+    return value if value is not None and value.tzinfo is not None else None
+
+
+@dataclass(slots=True)
+class HeldSeries:
+    """Readings held back that follow one another: possibly a new series of the cloud."""
+
+    first_value: float
+    first_time: datetime
+    value: float
+    time: datetime
+    uploads: int = 1
+    cycle_day: date | None = None
+    """Daily counters: the local date on which this series' day began."""
+
+    def confirmed(self) -> bool:
+        """Whether the series has lasted long enough to be believed."""
+        needed = CONFIRM_SPAN if self.value != self.first_value else FLAT_CONFIRM_SPAN
+        return self.uploads >= CONFIRM_UPLOADS and self.time - self.first_time >= needed
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "first_value": self.first_value,
+            "first_time": self.first_time.isoformat(),
+            "value": self.value,
+            "time": self.time.isoformat(),
+            "uploads": self.uploads,
+            "cycle_day": self.cycle_day.isoformat() if self.cycle_day else None,
+        }
+
+    @classmethod
+    def from_dict(cls, stored: Any) -> HeldSeries | None:
+        """The series saved by `as_dict`, or None when `stored` does not fit."""
+        if not isinstance(stored, dict):
+            return None
+        first_value, value = _number(stored.get("first_value")), _number(stored.get("value"))
+        first_time, time = _aware_time(stored.get("first_time")), _aware_time(stored.get("time"))
+        uploads = stored.get("uploads")
+        if (
+            first_value is None
+            or value is None
+            or first_time is None
+            or time is None
+            or time < first_time
+            or isinstance(uploads, bool)
+            or not isinstance(uploads, int)
+            or uploads < 1
+        ):
+            return None
+        return cls(first_value, first_time, value, time, uploads, _date(stored.get("cycle_day")))
+
+
+@dataclass(slots=True, kw_only=True)
+class _CheckedCounter:
+    """What lifetime and daily counters share: hold back, confirm, accept."""
+
+    max_power_kw: float = INVERTER_MAX_POWER_KW
+    value: float | None = None
+    """The value shown: the last accepted reading."""
+    time: datetime | None = None
+    """The upload time of the last accepted reading (None: unknown, restored old history)."""
+    held: HeldSeries | None = None
+    rejected: int = 0
+    resets: int = 0
+    jumps: int = 0
+    _last_offer: tuple[float | None, datetime | None] | None = field(default=None, repr=False)
+
+    @property
+    def shown(self) -> float | None:
+        """The value to show now: the last accepted reading."""
+        return self.value
+
+    def offer(self, reading: float | None, upload_time: datetime | None) -> float | None:
+        """Accept `reading` if it follows the value shown or confirms a held series."""
+        if (reading, upload_time) == self._last_offer:
+            return self.value  # the same upload again: nothing new
+        self._last_offer = (reading, upload_time)
+        if upload_time is not None and upload_time.tzinfo is not UTC:
+            # Aware times of one zone compare by wall clock: a day with a DST change breaks that.
+            upload_time = upload_time.astimezone(UTC)
+        if reading is None or upload_time is None or not self._readable(reading):
+            if reading is not None or self.value is not None:
+                self.rejected += 1
+            return self.value
+        if self.value is None:
+            self._accept(reading, upload_time, self._day(upload_time))
+            return self.value
+        if self.time is not None and upload_time <= self.time:
+            # An upload not newer than the one shown tells nothing new.
+            if reading != self.value:
+                self.rejected += 1
+            return self.value
+        if self._follows(self.value, self.time, self._cycle_day(), reading, upload_time):
+            day = self._day(upload_time) if reading < self.value else self._cycle_day()
+            self._accept(reading, upload_time, day)
+            return self.value
+        held = self.held
+        if held is not None and (reading, upload_time) == (held.value, held.time):
+            return self.value  # the held upload again (offered once more after a restart)
+        self._hold(self.value, reading, upload_time)
+        return self.value
+
+    def _hold(self, shown: float, reading: float, upload_time: datetime) -> None:
+        held = self.held
+        if (
+            held is not None
+            and upload_time > held.time
+            and self._follows(held.value, held.time, held.cycle_day, reading, upload_time)
+        ):
+            if reading < held.value:
+                held.cycle_day = self._day(upload_time)
+            held.value, held.time, held.uploads = reading, upload_time, held.uploads + 1
+        else:
+            held = self.held = HeldSeries(
+                reading, upload_time, reading, upload_time, cycle_day=self._day(upload_time)
+            )
+        if not held.confirmed():
+            self.rejected += 1
+            return
+        if held.value < shown:
+            self.resets += 1
+        else:
+            self.jumps += 1
+        self._accept(held.value, held.time, held.cycle_day)
+
+    def _accept(self, reading: float, upload_time: datetime, cycle_day: date | None) -> None:
+        self.value, self.time, self.held = reading, upload_time, None
+
+    def _plausible_rise(
+        self, before: float, before_time: datetime | None, reading: float, upload_time: datetime
+    ) -> bool:
+        """Whether going from `before` to `reading` is a rise some plant could make."""
+        if reading < before:
+            return False
+        if before_time is None:
+            return True
+        hours = max((upload_time - before_time).total_seconds(), 0.0) / 3600
+        return reading - before <= self.max_power_kw * hours + COUNTER_RESOLUTION + _SLACK
+
+    def _readable(self, reading: float) -> bool:
+        raise NotImplementedError
+
+    def _follows(
+        self,
+        before: float,
+        before_time: datetime | None,
+        cycle_day: date | None,
+        reading: float,
+        upload_time: datetime,
+    ) -> bool:
+        raise NotImplementedError
+
+    def _day(self, upload_time: datetime) -> date | None:
+        return None
+
+    def _cycle_day(self) -> date | None:
+        return None
+
+    def _history(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "time": self.time.isoformat() if self.time else None,
+            "held": self.held.as_dict() if self.held else None,
+        }
+
+    def _restore_history(self, stored: dict[str, Any], saved_at: datetime | None) -> bool:
+        """Restore value, time and held series; False when there is no usable value."""
+        value = _number(stored.get("value"))
+        if value is None or not self._readable(value):
+            return False
+        self.value = value
+        self.time = _aware_time(stored.get("time")) if "time" in stored else _saved_at(saved_at)
+        self.held = HeldSeries.from_dict(stored.get("held"))
+        return True
+
+
+@dataclass(slots=True, kw_only=True)
+class LifetimeCounter(_CheckedCounter):
+    """A lifetime counter (total yield, grid export, grid import).
+
+    Zero is never a reading: the cloud sends 0 for counters it has no data for (an
+    inverter without a meter reports 0 grid energies). One zero accepted after a
+    real total would make Home Assistant book the whole lifetime total again.
+    """
+
+    def _readable(self, reading: float) -> bool:
+        return reading > 0
+
+    def _follows(
+        self,
+        before: float,
+        before_time: datetime | None,
+        cycle_day: date | None,
+        reading: float,
+        upload_time: datetime,
+    ) -> bool:
+        return self._plausible_rise(before, before_time, reading, upload_time)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The last accepted value, its upload time and the held-back series."""
+        return self._history()
+
+    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
+        """Restore what `as_dict` saved (or the value alone, as older releases saved it)."""
+        self._restore_history(stored, saved_at)
+
+
+@dataclass(slots=True, kw_only=True)
+class DailyCounter(_CheckedCounter):
+    """A counter that restarts every day (yield today).
+
+    A drop is accepted at once when the upload's local date is later than the date
+    the current day's counting began (`day`), even if uploads of the new date came
+    before the drop: an inverter may restart its counter after Home Assistant's
+    midnight. A drop within the same day is held back like any implausible reading.
+    """
+
+    zone: tzinfo
+    """The plant's time zone, in which the day changes."""
+    day: date | None = None
+    """The local date on which the current count began."""
+
+    def _readable(self, reading: float) -> bool:
+        return reading >= 0
+
+    def _follows(
+        self,
+        before: float,
+        before_time: datetime | None,
+        cycle_day: date | None,
+        reading: float,
+        upload_time: datetime,
+    ) -> bool:
+        if reading >= before:
+            return self._plausible_rise(before, before_time, reading, upload_time)
+        return cycle_day is not None and upload_time.astimezone(self.zone).date() > cycle_day
+
+    def _accept(self, reading: float, upload_time: datetime, cycle_day: date | None) -> None:
+        self.value, self.time, self.held, self.day = reading, upload_time, None, cycle_day
+
+    def _day(self, upload_time: datetime) -> date | None:
+        return upload_time.astimezone(self.zone).date()
+
+    def _cycle_day(self) -> date | None:
+        return self.day
+
+    def as_dict(self) -> dict[str, Any]:
+        """The last accepted value and its time, the day's date and the held-back series."""
+        return {**self._history(), "day": self.day.isoformat() if self.day else None}
+
+    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
+        """Restore what `as_dict` saved (or value and day, as older releases saved them)."""
+        day = _date(stored.get("day"))
+        if day is None or not self._restore_history(stored, saved_at):
+            self.value, self.time, self.held = None, None, None
+            return
+        self.day = day
+
+
+@dataclass(slots=True)
+class PowerIntegrator:
+    """Energy in kWh as the trapezoidal integral of power samples in W.
+
+    Time comes from the uploads, never from the moment of polling, and a gap
+    longer than `max_gap` is not bridged: the integral restarts after it.
+    Computed here, it never decreases, so nothing is ever held back.
+    """
+
+    max_gap: timedelta
+    total: float = 0.0
+    last_time: datetime | None = None
+    last_power: float | None = None
+    rejected: int = 0
+    resets: int = 0
+    jumps: int = 0
+
+    @property
+    def shown(self) -> float | None:
+        """The total to show now."""
+        return round(self.total, 4)
+
+    def offer(self, reading: float | None, upload_time: datetime | None) -> float | None:
+        """Add the sample taken at `upload_time`; return the new total."""
+        if upload_time is None:
+            return round(self.total, 4)
+        if reading is None:
+            self.last_time, self.last_power = None, None
+            return round(self.total, 4)
+        if self.last_time is not None and self.last_power is not None:
+            if upload_time <= self.last_time:
+                return round(self.total, 4)
+            if upload_time - self.last_time <= self.max_gap:
+                hours = (upload_time - self.last_time).total_seconds() / 3600
+                self.total += (self.last_power + reading) / 2 * hours / 1000
+        self.last_time, self.last_power = upload_time, reading
+        return round(self.total, 4)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The total and the last sample."""
+        return {
+            "total": self.total,
+            "last_time": self.last_time.isoformat() if self.last_time else None,
+            "last_power": self.last_power,
+        }
+
+    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
+        """Restore the total and the last sample."""
+        total = _number(stored.get("total"))
+        if total is None or total < 0:
+            return
+        self.total = total
+        last_time = _aware_time(stored.get("last_time"))
+        last_power = _number(stored.get("last_power"))
+        if last_time is not None and last_power is not None:
+            self.last_time, self.last_power = last_time, last_power

@@ -1,0 +1,95 @@
+"""Repair issues of an entry, raised and cleared as what they describe changes.
+
+The issue registry is the only record of whether an issue is shown. Home Assistant
+reloads non-persistent issues from storage as inactive (not shown) after a restart,
+so raising always writes the issue (which makes it active again) and clearing always
+deletes it (a reloaded, inactive leftover included).
+
+(Not named repairs.py: Home Assistant loads that module as a repairs platform, which
+must offer fix flows.)
+"""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+
+from .const import DOMAIN
+
+
+def offline_issue_id(entry_id: str) -> str:
+    """The repair issue raised while an entry's inverter has not uploaded for a day."""
+    return f"inverter_offline_{entry_id}"
+
+
+def access_issue_id(entry_id: str) -> str:
+    """The repair issue raised while the token may not read the entry's inverter."""
+    return f"wifi_sn_unavailable_{entry_id}"
+
+
+def ban_issue_id(entry_id: str) -> str:
+    """The repair issue raised while the cloud bans an entry's token."""
+    return f"token_banned_{entry_id}"
+
+
+def insecure_url_issue_id(entry_id: str) -> str:
+    """The repair issue raised while an entry sends its token over plain http."""
+    return f"insecure_url_{entry_id}"
+
+
+def entry_issue_ids(entry_id: str) -> tuple[str, ...]:
+    """Every repair issue an entry may raise."""
+    return (
+        offline_issue_id(entry_id),
+        ban_issue_id(entry_id),
+        access_issue_id(entry_id),
+        insecure_url_issue_id(entry_id),
+    )
+
+
+class EntryIssue:
+    """One repair issue of an entry."""
+
+    def __init__(self, hass: HomeAssistant, issue_id: str) -> None:
+        """Bind the issue id; nothing is shown until `raise_issue`."""
+        self.hass = hass
+        self.issue_id = issue_id
+
+    @callback
+    def raise_issue(
+        self, translation_key: str, severity: ir.IssueSeverity, placeholders: dict[str, str]
+    ) -> None:
+        """Show the issue, or update what it says (a no-op when nothing changed)."""
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self.issue_id,
+            is_fixable=False,
+            severity=severity,
+            translation_key=translation_key,
+            translation_placeholders=placeholders,
+        )
+
+    @callback
+    def clear(self) -> None:
+        """Remove the issue, shown or left over from before a restart."""
+        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+
+
+@callback
+def async_update_insecure_url_issue(
+    hass: HomeAssistant, entry_id: str, title: str, *, token_exposed: bool
+) -> None:
+    """Warn while an entry's token travels unencrypted to a host that is not this machine."""
+    issue = EntryIssue(hass, insecure_url_issue_id(entry_id))
+    if token_exposed:
+        issue.raise_issue("insecure_url", ir.IssueSeverity.WARNING, {"name": title})
+    else:
+        issue.clear()
+
+
+@callback
+def async_delete_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Remove everything an entry left in the issue registry."""
+    for issue_id in entry_issue_ids(entry_id):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)

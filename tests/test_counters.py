@@ -1,0 +1,289 @@
+"""Examples of the counter rules that keep the energy dashboard right.
+
+The general claims (safety and liveness) are checked on generated sequences in
+test_counters_properties.py; these are the cases a reader should see spelled out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+import json
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from custom_components.sunvec_connect.counters import (
+    CONFIRM_SPAN,
+    FLAT_CONFIRM_SPAN,
+    INVERTER_MAX_POWER_KW,
+    DailyCounter,
+    HeldSeries,
+    LifetimeCounter,
+    PowerIntegrator,
+)
+
+T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
+FIVE = timedelta(minutes=5)
+
+
+def at(minutes: float) -> datetime:
+    """The upload time `minutes` after T0."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def feed(
+    counter: LifetimeCounter | DailyCounter, readings: Sequence[tuple[float | None, datetime]]
+) -> list[float | None]:
+    """Offer each reading; return what is shown after each."""
+    return [counter.offer(reading, moment) for reading, moment in readings]
+
+
+def test_lifetime_counter_holds_back_single_glitches() -> None:
+    counter = LifetimeCounter()
+    assert counter.offer(None, at(0)) is None
+    assert counter.rejected == 0
+    assert counter.offer(0.0, at(0)) is None
+    assert counter.rejected == 1
+    assert counter.offer(100.0, at(5)) == 100.0  # no history: the first reading is trusted
+    glitches = [0.0, None, 99.9, -5.0, 99999.0]
+    shown = feed(counter, [(glitch, at(10 + 5 * i)) for i, glitch in enumerate(glitches)])
+    assert shown == [100.0] * 5
+    assert counter.rejected == 6
+    # The series goes on where it was: the held-back spike is dropped.
+    assert counter.offer(100.1, at(40)) == 100.1
+    assert counter.held is None
+    assert (counter.resets, counter.jumps) == (0, 0)
+
+
+def test_lifetime_counter_rise_bound() -> None:
+    counter = LifetimeCounter()
+    counter.offer(100.0, at(0))
+    # In 5 minutes at most 200 kW * 5 min = 16.67 kWh, plus the 0.1 kWh resolution.
+    most = 100.0 + INVERTER_MAX_POWER_KW * 5 / 60 + 0.1
+    assert counter.offer(most + 0.01, at(5)) == 100.0
+    assert counter.offer(most, at(5.01)) == most
+    # A rise over an 8-hour outage is large but plausible.
+    assert counter.offer(most + 1500.0, at(5 + 8 * 60)) == most + 1500.0
+    # An upload older than the one shown, or the same time with another value, is ignored.
+    assert counter.offer(most + 1500.5, at(5 + 8 * 60)) == most + 1500.0
+    assert counter.offer(most + 1501.0, at(60)) == most + 1500.0
+    assert counter.rejected == 3
+
+
+def test_lifetime_counter_accepts_a_new_meter() -> None:
+    """The inverter behind the Wi-Fi module replaced: its counter starts again."""
+    counter = LifetimeCounter()
+    counter.offer(2465.1, at(0))
+    shown = feed(counter, [(0.0, at(5)), (0.3, at(10)), (0.4, at(15)), (0.6, at(20))])
+    # Zero is never a reading; 0.3, 0.4, 0.6 agree over 10 minutes: a new meter.
+    assert shown == [2465.1, 2465.1, 2465.1, 0.6]
+    assert (counter.resets, counter.jumps, counter.rejected) == (1, 0, 3)
+    assert counter.offer(0.7, at(25)) == 0.7
+
+
+def test_lifetime_counter_confirms_a_jump_only_when_the_series_goes_on() -> None:
+    counter = LifetimeCounter()
+    counter.offer(100.0, at(0))
+    # A spike, two uploads that continue from it, but not yet 10 minutes: held.
+    assert feed(counter, [(5000.0, at(5)), (5000.2, at(8)), (5000.3, at(12))]) == [100.0] * 3
+    assert counter.held == HeldSeries(5000.0, at(5), 5000.3, at(12), uploads=3)
+    assert counter.offer(5000.5, at(5) + CONFIRM_SPAN) == 5000.5
+    assert (counter.resets, counter.jumps) == (0, 1)
+
+
+def test_lifetime_counter_needs_an_hour_for_a_value_that_does_not_move() -> None:
+    """The same wrong value repeated is not a meter until it has lasted an hour."""
+    counter = LifetimeCounter()
+    counter.offer(100.0, at(0))
+    flat = [(50.0, at(5 * i)) for i in range(1, 13)]
+    assert feed(counter, flat) == [100.0] * 12
+    assert counter.offer(50.0, at(5) + FLAT_CONFIRM_SPAN) == 50.0
+    assert counter.resets == 1
+
+
+def test_lifetime_counter_held_series_restarts_on_a_reading_that_does_not_follow() -> None:
+    counter = LifetimeCounter()
+    counter.offer(100.0, at(0))
+    feed(counter, [(50.0, at(5)), (50.1, at(10)), (20.0, at(15)), (20.1, at(20))])
+    assert counter.value == 100.0
+    assert counter.held == HeldSeries(20.0, at(15), 20.1, at(20), uploads=2)
+    assert counter.offer(20.2, at(25)) == 20.2
+
+
+def test_lifetime_counter_restore() -> None:
+    counter = LifetimeCounter()
+    feed(counter, [(100.0, at(0)), (50.0, at(5)), (50.1, at(10))])
+    saved = json.loads(json.dumps(counter.as_dict()))
+    restored = LifetimeCounter()
+    restored.restore(saved)
+    assert (restored.value, restored.time, restored.held) == (100.0, at(0), counter.held)
+    # The held series goes on across the restart.
+    assert restored.offer(50.1, at(10)) == 100.0  # the same upload offered again
+    assert restored.offer(50.2, at(15)) == 50.2
+    assert restored.resets == 1
+    assert restored.rejected == 0
+
+
+def test_lifetime_counter_restores_history_of_older_releases() -> None:
+    """Older releases stored only the value: the time it was saved bounds the next rise."""
+    counter = LifetimeCounter()
+    counter.restore({"value": 100.0}, saved_at=at(1))
+    assert (counter.value, counter.time) == (100.0, at(1))
+    assert counter.offer(100.0, at(0)) == 100.0  # the upload shown before the restart
+    assert counter.rejected == 0
+    assert counter.offer(99999.0, at(5)) == 100.0
+    without_time = LifetimeCounter()
+    without_time.restore({"value": 100.0})
+    assert without_time.offer(99.0, at(5)) == 100.0
+    assert without_time.offer(150.0, at(10)) == 150.0  # a rise cannot be judged: taken
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        {},
+        {"value": "x"},
+        {"value": True},
+        {"value": -1},
+        {"value": 0},
+        {"value": float("nan")},
+        {"value": float("inf")},
+    ],
+)
+def test_lifetime_counter_ignores_junk(junk: dict[str, object]) -> None:
+    counter = LifetimeCounter()
+    counter.restore(junk)
+    assert counter.value is None
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        "x",
+        {"first_value": 1.0},
+        {"first_value": 1.0, "first_time": "now", "value": 1.0, "time": "now", "uploads": 1},
+        {
+            "first_value": 1.0,
+            "first_time": "2026-06-21T10:00:00",  # no zone: not comparable
+            "value": 1.0,
+            "time": "2026-06-21T10:00:00",
+            "uploads": 1,
+        },
+        {
+            "first_value": 1.0,
+            "first_time": "2026-06-21T10:05:00+00:00",
+            "value": 1.0,
+            "time": "2026-06-21T10:00:00+00:00",  # before it began
+            "uploads": 2,
+        },
+        {
+            "first_value": 1.0,
+            "first_time": "2026-06-21T10:00:00+00:00",
+            "value": 1.0,
+            "time": "2026-06-21T10:00:00+00:00",
+            "uploads": True,
+        },
+    ],
+)
+def test_held_series_ignores_junk(held: object) -> None:
+    counter = LifetimeCounter()
+    counter.restore({"value": 5.0, "time": T0.isoformat(), "held": held})
+    assert (counter.value, counter.time, counter.held) == (5.0, T0, None)
+
+
+def test_daily_counter_falls_at_once_only_on_a_new_day() -> None:
+    counter = DailyCounter(zone=UTC)
+    assert counter.offer(None, at(0)) is None
+    assert counter.rejected == 0
+    assert counter.offer(5.0, at(0)) == 5.0
+    assert counter.offer(4.0, at(5)) == 5.0  # a same-day drop: held back
+    assert counter.offer(None, at(10)) == 5.0
+    assert counter.offer(6.0, None) == 5.0
+    assert counter.offer(-1.0, at(15)) == 5.0
+    assert counter.rejected == 4
+    assert counter.offer(5.2, at(20)) == 5.2  # the series goes on: the drop is dropped
+    next_day = T0 + timedelta(days=1)
+    assert counter.offer(0.1, next_day) == 0.1
+    assert counter.offer(9.0, at(30)) == 0.1  # an upload from the day before
+    assert counter.resets == 0
+    restored = DailyCounter(zone=UTC)
+    restored.restore(json.loads(json.dumps(counter.as_dict())))
+    assert (restored.value, restored.time, restored.day) == (0.1, next_day, next_day.date())
+
+
+def test_daily_counter_resets_after_home_assistants_midnight() -> None:
+    """The inverter restarts its day at 00:30: after HA's midnight, with uploads between."""
+    zone = ZoneInfo("Europe/Amsterdam")
+    counter = DailyCounter(zone=zone)
+    evening = datetime(2026, 6, 21, 23, 50, tzinfo=zone)
+    readings = [(35.2, evening), (35.2, evening + FIVE)]
+    readings += [(35.2, evening + timedelta(minutes=15 + 5 * i)) for i in range(6)]
+    readings += [(0.0, evening + timedelta(minutes=45)), (0.0, evening + timedelta(minutes=50))]
+    assert feed(counter, readings) == [35.2] * 8 + [0.0, 0.0]
+    assert (counter.rejected, counter.resets) == (0, 0)
+    # The new day has begun: a second drop that day is a glitch.
+    assert counter.offer(0.0, evening + timedelta(hours=10)) == 0.0
+    assert counter.offer(3.5, evening + timedelta(hours=10, minutes=5)) == 3.5
+    assert counter.offer(0.0, evening + timedelta(hours=10, minutes=10)) == 3.5
+
+
+def test_daily_counter_before_home_assistants_midnight() -> None:
+    """The inverter restarts its day at 23:45: held back until HA's date changes."""
+    zone = ZoneInfo("Europe/Amsterdam")
+    counter = DailyCounter(zone=zone)
+    evening = datetime(2026, 6, 21, 23, 40, tzinfo=zone)
+    readings = [(35.2, evening), (0.0, evening + FIVE), (0.0, evening + 2 * FIVE)]
+    readings += [(0.0, evening + 3 * FIVE), (0.0, evening + 4 * FIVE)]
+    assert feed(counter, readings) == [35.2, 35.2, 35.2, 35.2, 0.0]
+    assert counter.resets == 0
+
+
+def test_daily_counter_accepts_a_persistent_same_day_decrease() -> None:
+    """An inverter whose clock is hours off restarts its day at noon: liveness holds."""
+    counter = DailyCounter(zone=UTC)
+    counter.offer(20.0, at(0))
+    shown = feed(counter, [(0.1, at(5)), (0.3, at(10)), (0.6, at(15)), (0.9, at(20))])
+    assert shown == [20.0, 20.0, 0.6, 0.9]
+    assert counter.resets == 1
+    assert counter.day == T0.date()
+
+
+def test_daily_counter_restores_history_of_older_releases() -> None:
+    counter = DailyCounter(zone=UTC)
+    counter.restore({"value": 80.0, "day": "2026-06-21"}, saved_at=at(0))
+    assert (counter.value, counter.time, counter.day) == (80.0, at(0), T0.date())
+    assert counter.offer(15.0, at(5)) == 80.0
+    for junk in (
+        {},
+        {"value": 1.0, "day": 5},
+        {"value": 1.0, "day": "yesterday"},
+        {"value": -1.0, "day": "2026-06-21"},
+    ):
+        fresh = DailyCounter(zone=UTC)
+        fresh.restore(junk)
+        assert (fresh.value, fresh.day) == (None, None)
+
+
+def test_power_integrator() -> None:
+    integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
+    assert integrator.offer(1000.0, None) == 0
+    assert integrator.offer(1000.0, T0) == 0
+    assert integrator.offer(3000.0, at(30)) == 0  # gap: not bridged
+    assert integrator.offer(3000.0, at(35)) == 0.25
+    assert integrator.offer(9999.0, at(35)) == 0.25  # same upload again
+    assert integrator.offer(None, at(40)) == 0.25  # no power: restart
+    assert integrator.offer(1000.0, at(45)) == 0.25
+    assert integrator.offer(1000.0, at(51)) == 0.35
+    restored = PowerIntegrator(max_gap=timedelta(minutes=15))
+    restored.restore(json.loads(json.dumps(integrator.as_dict())))
+    assert restored.offer(1000.0, at(57)) == 0.45
+    for junk in (
+        {},
+        {"total": -1},
+        {"total": 1.0, "last_time": "not a time", "last_power": 5},
+        {"total": 1.0, "last_time": "2026-06-21T10:00:00", "last_power": 5},
+    ):
+        fresh = PowerIntegrator(max_gap=timedelta(minutes=15))
+        fresh.restore(junk)
+        assert fresh.last_time is None
