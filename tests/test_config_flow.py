@@ -9,10 +9,11 @@ against the simulator over HTTP.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from unittest.mock import ANY, AsyncMock, MagicMock, patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
@@ -44,6 +45,7 @@ from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .replaced_answers import REAL_NOT_IN_ACCOUNT, REAL_SERVER_BUSY, replaced_answers
 
 API_URL = "https://api.example.com"
 USER_INPUT = {CONF_URL: API_URL, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
@@ -185,6 +187,7 @@ async def test_user_flow_recovers_from_client_error(
     raised: Exception,
     error: str,
     caplog: pytest.LogCaptureFixture,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     flow_id = await start_user_flow(hass)
     mock_client.async_get_realtime_data.side_effect = raised
@@ -194,6 +197,11 @@ async def test_user_flow_recovers_from_client_error(
     assert result["description_placeholders"] == EXPECTED_PLACEHOLDERS
     assert TOKEN not in caplog.text
 
+    if isinstance(raised, SunvecRateLimitError):
+        # The answer paused the token (60 s when the cloud names no time): try after it.
+        result = await configure(hass, flow_id, USER_INPUT)
+        assert result["errors"] == {"base": "rate_limited"}
+        freezer.tick(timedelta(seconds=61))
     mock_client.async_get_realtime_data.side_effect = None
     result = await configure(hass, flow_id, USER_INPUT)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -390,6 +398,24 @@ async def test_user_flow_errors_from_simulator(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(REAL_NOT_IN_ACCOUNT, "wifi_sn_not_authorized"), (REAL_SERVER_BUSY, "cannot_connect")],
+)
+async def test_user_flow_real_cloud_bodies(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, body: dict[str, Any], error: str
+) -> None:
+    """The real cloud's 1003 "no auth!" is not a refused token; "server busy" is transient."""
+    flow_id = await start_user_flow(hass)
+    user_input = {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
+    with replaced_answers(cloud, lambda _record: body) as replaced:
+        result = await configure(hass, flow_id, user_input)
+    assert len(replaced) == 1
+    assert result["errors"] == {"base": error}
+    result = await configure(hass, flow_id, user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
 async def test_live_simulator_faults_in_flow(
     hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, time_machine: TimeMachine
 ) -> None:
@@ -403,6 +429,8 @@ async def test_live_simulator_faults_in_flow(
         cloud.inject(Fault(kind))
         result = await configure(hass, flow_id, user_input)
         assert result["errors"] == {"base": error}, kind
+    # The ban the form's check met pauses the token for every entry that uses it.
+    assert token_budget(hass, TOKEN).is_paused(dt_util.utcnow())
     # The user tries again once the ban is over.
     await time_machine.advance(cloud.ban_seconds + 1)
     result = await configure(hass, flow_id, user_input)

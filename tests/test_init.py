@@ -12,7 +12,7 @@ from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.issues import entry_issue_ids
 from simulator import Fault, FaultKind, SunvecCloud
 
-from .conftest import TimeMachine, setup_entry
+from .conftest import TimeMachine, entry_for, setup_entry
 
 
 async def test_setup_reload_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -79,3 +79,12 @@ async def test_remove_entry_clears_its_issues(
     await hass.async_block_till_done()
     remaining = [issue_id for domain, issue_id in issue_registry.issues if domain == DOMAIN]
     assert remaining == [other]
+
+
+async def test_saved_address_no_longer_accepted(hass: HomeAssistant) -> None:
+    """An address an older release saved with a path of its own asks for reconfiguring."""
+    entry = await setup_entry(hass, entry_for("https://api.example.com/proxy"))
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "path" in entry.reason
+    assert "reconfigure" in entry.reason

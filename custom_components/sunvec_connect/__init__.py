@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .api import SunvecClient
+from .api import SunvecClient, SunvecInvalidInputError
 from .budget import token_budget, token_budgets
-from .const import CONF_WIFI_SN
+from .const import CONF_WIFI_SN, DOMAIN
 from .coordinator import SunvecConfigEntry, SunvecCoordinator
 from .issues import async_delete_entry_issues, async_update_insecure_url_issue
 
@@ -17,12 +18,21 @@ PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
     """Set up a Sunvec Connect inverter from a config entry."""
-    client = SunvecClient(
-        async_get_clientsession(hass),
-        entry.data[CONF_URL],
-        entry.data[CONF_API_TOKEN],
-        entry.data[CONF_WIFI_SN],
-    )
+    try:
+        client = SunvecClient(
+            async_get_clientsession(hass),
+            entry.data[CONF_URL],
+            entry.data[CONF_API_TOKEN],
+            entry.data[CONF_WIFI_SN],
+        )
+    except SunvecInvalidInputError as err:
+        # Saved by an older release with rules that were less strict (an address with a
+        # path of its own): only the user can choose the right address.
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="saved_settings_invalid",
+            translation_placeholders={"reason": err.reason},
+        ) from None
     async_update_insecure_url_issue(
         hass,
         entry.entry_id,

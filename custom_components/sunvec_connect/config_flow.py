@@ -157,6 +157,9 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         try:
             realtime = await client.async_get_realtime_data()
         except SunvecError as err:
+            if isinstance(err, SunvecRateLimitError):
+                # The entries on this token must not call into the same pause.
+                budget.pause(dt_util.utcnow(), err.retry_after)
             errors["base"] = _error_key(err)
             LOGGER.debug("Validating the settings failed: %s", err)
             return data, errors, None
