@@ -451,6 +451,22 @@ async def _control_advance(request: web.Request) -> web.Response:
     return web.json_response({"now": cloud.clock.now().isoformat()})
 
 
+async def _control_status(request: web.Request) -> web.Response:
+    """Make an inverter's uploads carry a status (`null` returns to the modelled one)."""
+    cloud = request.app[CLOUD_KEY]
+    expected = "expected {'wifi_sn': known, 'status': code or null}"
+    try:
+        data = await request.json()
+        plant = cloud.plants[str(data["wifi_sn"])]
+        status = data["status"]
+    except (ValueError, KeyError, TypeError) as err:
+        return web.json_response({"error": f"{expected}: {err}"}, status=400)
+    if status is not None and not isinstance(status, str | int):
+        return web.json_response({"error": expected}, status=400)
+    plant.status_override = None if status is None else str(status)
+    return web.json_response({"wifi_sn": data["wifi_sn"], "status": plant.status_override})
+
+
 async def _release_hangs(app: web.Application) -> None:
     app[CLOUD_KEY].release_hangs.set()
 
@@ -464,5 +480,6 @@ def create_app(cloud: SunvecCloud) -> web.Application:
     app.router.add_post(f"{CONTROL_PREFIX}/faults", _control_inject)
     app.router.add_delete(f"{CONTROL_PREFIX}/faults", _control_clear)
     app.router.add_post(f"{CONTROL_PREFIX}/clock/advance", _control_advance)
+    app.router.add_post(f"{CONTROL_PREFIX}/status", _control_status)
     app.on_shutdown.append(_release_hangs)
     return app

@@ -163,6 +163,8 @@ class Plant:
         """(index, upload time, available at) of every upload, for benchmarks."""
         self.uploading = True
         self.zero_counters_next_upload = False
+        self.status_override: str | None = None
+        """An inverterStatus the uploads carry instead of the modelled one (a fault)."""
         self._next_upload = self._upload_time(self._upload_index(start) + 1)
         self._sample_time: datetime | None = None
         self._sample = (0.0, 0.0)
@@ -431,7 +433,7 @@ class Plant:
             "peps2": eps[1],
             "peps3": eps[2],
             "inverterType": config.inverter_type,
-            "inverterStatus": self.status(self.time, flows),
+            "inverterStatus": self.status_override or self.status(self.time, flows),
             "uploadTime": self.time.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S"),
             "batPower": round(flows.battery) if has_battery else None,
             "powerdc1": strings[0],

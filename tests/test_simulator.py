@@ -403,3 +403,28 @@ def test_weather_option() -> None:
     clock = ManualClock(DAY_START)
     cloud, _ = build_demo_cloud(clock, TOKEN, weather=Weather.OVERCAST)
     assert {plant.config.weather for plant in cloud.plants.values()} == {Weather.OVERCAST}
+
+
+async def test_status_override_over_http(
+    sim_server: TestServer, cloud: SunvecCloud, sim_clock: ManualClock
+) -> None:
+    """`POST /_sim/status` makes the next uploads carry a status, until set back to null."""
+    plant = cloud.plants[HYBRID_WIFI_SN]
+    async with ClientSession() as session:
+        url = sim_server.make_url("/_sim/status")
+        response = await session.post(url, json={"wifi_sn": HYBRID_WIFI_SN, "status": 103})
+        assert response.status == 200
+        assert (await response.json())["status"] == "103"
+        sim_clock.advance(400)
+        plant.advance_to(sim_clock.now())
+        assert plant.uploads[-1].result["inverterStatus"] == "103"
+
+        response = await session.post(url, json={"wifi_sn": HYBRID_WIFI_SN, "status": None})
+        assert response.status == 200
+        sim_clock.advance(400)
+        plant.advance_to(sim_clock.now())
+        assert plant.uploads[-1].result["inverterStatus"] == "102"
+
+        for bad in ({"wifi_sn": "NOPE", "status": 103}, {"wifi_sn": HYBRID_WIFI_SN}, [1]):
+            response = await session.post(url, json=bad)
+            assert response.status == 400
