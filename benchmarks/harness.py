@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import itertools
+import math
 import statistics
 import time
 from typing import Any
@@ -17,20 +19,22 @@ from homeassistant.const import CONF_API_TOKEN, CONF_URL, EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient
+from custom_components.sunvec_connect.budget import TOKEN_BUDGETS
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, CONF_WIFI_SN, DOMAIN
 from custom_components.sunvec_connect.coordinator import SunvecCoordinator
+from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import ManualClock, Plant, SunvecCloud, Weather
 from simulator.demo import pv_only_config
 
 TOKEN = "bench-token-5d1f0c9a"
-SETUP_HORIZON = 900.0
-"""Seconds: while entries are set up, the clock only jumps to timers this close."""
+_REAL_CLOCKS = {"wall": time.perf_counter}
+"""Real time, for what the bench measures on the real clock: freezegun replaces module
+attributes that are the clock functions, not one kept in a dictionary."""
+SETTLE_LIMIT = 60.0
+"""Seconds of CPU time the run waits for calls over loopback before it gives up."""
 
 
 def bench_cloud(
@@ -79,6 +83,10 @@ class Probe:
     update_cpu: float = 0.0
     simulator_cpu: float = 0.0
     writes_by_wifi_sn: dict[str, int] = field(default_factory=dict)
+    confirmed: dict[str, datetime] = field(default_factory=dict)
+    """Per wifiSn: when its last-upload sensor first showed an upload fetched by a call
+    (not marked restored) after `restarted_at`."""
+    restarted_at: datetime | None = None
 
 
 class VirtualRun:
@@ -148,32 +156,38 @@ class VirtualRun:
             )
             entry.add_to_hass(self.hass)
             self.entries.append(entry)
-        # Setting the integration up sets up every entry; entries on one token wait for
-        # call slots, so this runs while the clock moves.
-        setups = [asyncio.create_task(async_setup_component(self.hass, DOMAIN, {}))]
-        while not all(setup.done() for setup in setups):
-            # Setups also wait for executor jobs (real time): give those a moment, then
-            # move the clock to the next timer only (a call slot, a retry). A timer further
-            # away is not the setup's: the `hass` fixture schedules daily timers on the wall
-            # clock, months from the run's virtual date.
-            await self.hass.async_add_executor_job(time.sleep, 0.02)
-            await self._settle()
-            due = self._next_timer_in()
-            if due is not None and due <= SETUP_HORIZON and not all(s.done() for s in setups):
-                await self._step(self.clock.now() + timedelta(seconds=max(due, 0.01)))
-        assert all(setup.result() for setup in setups)
+            self.probe.shown[wifi_sn] = []
+        # Setting up never waits for the token's call slots: entries past the token's
+        # minute start without data and call at their slot, with the clock running.
+        assert await async_setup_component(self.hass, DOMAIN, {})
+        await self._settle()
         assert all(entry.state is ConfigEntryState.LOADED for entry in self.entries)
         self.instrument_entries()
-        registry = er.async_get(self.hass)
-        for entry in self.entries:
-            for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
-                self._entity_owner[entity.entity_id] = entry.data[CONF_WIFI_SN]
-        for wifi_sn in self.cloud.plants:
-            entity_id = registry.async_get_entity_id("sensor", DOMAIN, f"{wifi_sn}_last_upload")
-            assert entity_id is not None
-            self._entity_to_wifi_sn[entity_id] = wifi_sn
-            self.probe.shown[wifi_sn] = []
         self.hass.bus.async_listen(EVENT_STATE_CHANGED, self._state_changed)
+
+    async def restart(self) -> tuple[float, float]:
+        """Restart Home Assistant's side: unload every entry and set them all up again.
+
+        What a restart keeps is kept (the entries' storage, the restore cache of the
+        entities); what lives in memory (the token budgets) is not. Returns the wall
+        time and the virtual time the setup of every entry took.
+        """
+        for entry in self.entries:
+            assert await self.hass.config_entries.async_unload(entry.entry_id)
+        await self.hass.async_block_till_done()
+        self.hass.data.pop(TOKEN_BUDGETS, None)
+        self.probe.restarted_at = self.clock.now()
+        started, virtual_start = _REAL_CLOCKS["wall"](), self.clock.now()
+        results = await asyncio.gather(
+            *(self.hass.config_entries.async_setup(entry.entry_id) for entry in self.entries)
+        )
+        wall = _REAL_CLOCKS["wall"]() - started
+        virtual = (self.clock.now() - virtual_start).total_seconds()
+        assert all(results)
+        assert all(entry.state is ConfigEntryState.LOADED for entry in self.entries)
+        await self._settle()
+        self.instrument_entries()
+        return wall, virtual
 
     def instrument_entries(self) -> None:
         """Measure the refreshes of every entry's coordinator (again after a reload)."""
@@ -195,6 +209,9 @@ class VirtualRun:
 
         async def measured_refresh(*args: Any, **kwargs: Any) -> None:
             upload_before = coordinator.data.upload_time if coordinator.data else None
+            # The first call after a restart confirms the upload kept: its entities lose
+            # their `restored` mark, a write that is not on an already-seen upload.
+            restored_before = coordinator.data.restored if coordinator.data else False
             wifi_sn = coordinator.client.wifi_sn
             writes_before = probe.writes_by_wifi_sn.get(wifi_sn, 0)
             cpu_before, simulator_before = time.thread_time(), probe.simulator_cpu
@@ -204,7 +221,11 @@ class VirtualRun:
                 probe.simulator_cpu - simulator_before
             )
             upload_after = coordinator.data.upload_time if coordinator.data else None
-            if upload_after == upload_before and coordinator.last_update_success:
+            if (
+                upload_after == upload_before
+                and coordinator.last_update_success
+                and not restored_before
+            ):
                 writes = probe.writes_by_wifi_sn.get(wifi_sn, 0) - writes_before
                 probe.writes_on_known_upload += writes
 
@@ -216,19 +237,39 @@ class VirtualRun:
         if not entity_id.startswith(("sensor.sunvec_", "binary_sensor.sunvec_")):
             return
         self.probe.state_writes += 1
-        if (owner := self._entity_owner.get(entity_id)) is not None:
-            self.probe.writes_by_wifi_sn[owner] = self.probe.writes_by_wifi_sn.get(owner, 0) + 1
-        wifi_sn = self._entity_to_wifi_sn.get(entity_id)
+        owner, is_last_upload = self._owner(entity_id)
+        if owner is None:
+            return
+        self.probe.writes_by_wifi_sn[owner] = self.probe.writes_by_wifi_sn.get(owner, 0) + 1
         new_state = event.data["new_state"]
-        if wifi_sn is None or new_state is None:
+        if not is_last_upload or new_state is None:
             return
         try:
             shown = datetime.fromisoformat(new_state.state)
         except ValueError:
             return
-        history = self.probe.shown[wifi_sn]
+        history = self.probe.shown[owner]
         if not history or history[-1][0] != shown:
             history.append((shown, self.clock.now()))
+        restarted = self.probe.restarted_at
+        if (
+            restarted is not None
+            and owner not in self.probe.confirmed
+            and not new_state.attributes.get(ATTR_RESTORED)
+        ):
+            self.probe.confirmed[owner] = self.clock.now()
+
+    def _owner(self, entity_id: str) -> tuple[str | None, bool]:
+        """The wifiSn of an entity's inverter, and whether it is the last-upload sensor."""
+        if (known := self._entity_owner.get(entity_id)) is None:
+            entity = er.async_get(self.hass).async_get(entity_id)
+            if entity is None or entity.unique_id is None:
+                return None, False
+            wifi_sn = entity.unique_id.split("_", 1)[0]
+            known = self._entity_owner[entity_id] = wifi_sn
+            if entity.unique_id == f"{wifi_sn}_last_upload":
+                self._entity_to_wifi_sn[entity_id] = wifi_sn
+        return known, entity_id in self._entity_to_wifi_sn
 
     def _next_timer_in(self) -> float | None:
         loop = self.hass.loop
@@ -241,29 +282,47 @@ class VirtualRun:
             await self._step(end)
 
     async def _step(self, limit: datetime) -> None:
-        """Move to the next timer (or `limit`) and run what is due."""
+        """Move to the next timer (or `limit`) and run what is due.
+
+        The event loop's clock is the frozen one: moved, the loop runs the timers that
+        are due by itself, each at its own time (`async_fire_time_changed` would also
+        look at every timer on every step, which dominates a run of 100 entries).
+        """
         remaining = (limit - self.clock.now()).total_seconds()
         due = self._next_timer_in()
-        step = remaining if due is None else min(remaining, max(due, 0.01))
-        self.clock.advance(max(step, 0.01))
+        step = remaining if due is None else min(remaining, max(due, 0.0) + 1e-6)
+        # Whole microseconds (the clocks' resolution), past the timer: the loop runs a
+        # timer only once its time is behind the clock.
+        self.clock.advance(math.ceil(max(step, 1e-6) * 1e6) / 1e6)
         self.freezer.move_to(self.clock.now())
-        async_fire_time_changed(self.hass)
         await self._settle()
 
     async def _settle(self) -> None:
-        """Let calls in flight finish over the real sockets before time moves on.
+        """Run what is due now, and let calls in flight finish over the real sockets.
 
-        Polls run as background tasks; a call the simulator holds (the hang fault)
-        only ends when the clock reaches its timeout, so it is not waited for.
+        Polls run as background tasks, started by timers the loop runs after the
+        first yield; a call the simulator holds (the hang fault) only ends when the
+        clock reaches its timeout, so it is not waited for. The wait is bounded by
+        CPU time only (freezegun holds the other clocks): on a loaded machine a call
+        over loopback is slow, and had the clock moved meanwhile, it would land at
+        another virtual time.
         """
-        await self.hass.async_block_till_done()
-        for _ in range(100_000):
-            if max(self._in_flight, self._refreshing) <= self.cloud.hanging:
-                break
-            await asyncio.sleep(0)
-        for _ in range(5):
-            await asyncio.sleep(0)
-        await self.hass.async_block_till_done()
+        deadline: float | None = None
+        busy = True
+        while busy:
+            await self.hass.async_block_till_done()
+            for _ in range(5):
+                await asyncio.sleep(0)
+            busy = False
+            for spins in itertools.count():
+                if max(self._in_flight, self._refreshing) <= self.cloud.hanging:
+                    break
+                busy = True
+                if spins % 1000 == 999:
+                    deadline = deadline or time.thread_time() + SETTLE_LIMIT
+                    if time.thread_time() > deadline:
+                        raise RuntimeError(f"calls in flight for over {SETTLE_LIMIT} s")
+                await asyncio.sleep(0)
 
     async def stop(self) -> None:
         """Unload every entry."""
@@ -356,4 +415,138 @@ def figures(name: str, run: VirtualRun, start: datetime, end: datetime) -> Strat
         cpu_per_update_ms=1000 * probe.update_cpu / max(probe.updates, 1),
         staleness_points=staleness,
         call_times=[r.time for r in requests],
+    )
+
+
+@dataclass
+class PacingFigures:
+    """How a token's budget was shared by many inverters over the measured day."""
+
+    inverters: int
+    calls: int
+    """Calls of the token in the measured day."""
+    max_calls_24h: int
+    """The most calls in any 24 hours of the whole run."""
+    rate_limited: int
+    peak_calls_per_minute: int
+    longest_upload_gap: float
+    """Seconds between the upload times of two consecutive uploads shown, in daylight."""
+    longest_shown_gap: float
+    """Seconds between the moments two consecutive uploads were shown, in daylight."""
+    longest_wake_delay: float
+    """Seconds from the morning's first upload becoming available to the first shown."""
+    shown_min: int
+    shown_max: int
+    """Uploads shown per inverter in daylight, the fewest and the most."""
+    uploads_per_call: float
+    """The pace's uploads per call at the end of the run."""
+    night_interval: float
+    staleness_mean: float
+    staleness_p95: float
+
+
+def max_in_window(times: Iterable[datetime], window: timedelta) -> int:
+    """Most moments in any `window` (half-open)."""
+    ordered = sorted(times)
+    peak, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] >= window:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+def pacing_figures(run: VirtualRun, start: datetime, end: datetime) -> PacingFigures:
+    """Reduce a run of many inverters on one token to the fair-pacing figures."""
+    cloud, probe = run.cloud, run.probe
+    requests = [r for r in cloud.requests if start <= r.time < end]
+    upload_gaps, shown_gaps, wake_delays, shown_counts = [0.0], [0.0], [0.0], []
+    for wifi_sn, plant in cloud.plants.items():
+        shown = sorted((upload.astimezone(UTC), moment) for upload, moment in probe.shown[wifi_sn])
+        log = [(i, t, a) for i, t, a in plant.upload_log if start <= a < end]
+        count = 0
+        for run_log in _online_runs(log):
+            first_time, last_time = run_log[0][1], run_log[-1][1]
+            in_run = [(u, m) for u, m in shown if first_time <= u <= last_time]
+            count += len(in_run)
+            if not in_run:
+                wake_delays.append((end - run_log[0][2]).total_seconds())
+                continue
+            wake_delays.append((in_run[0][1] - run_log[0][2]).total_seconds())
+            for (upload_a, moment_a), (upload_b, moment_b) in itertools.pairwise(in_run):
+                upload_gaps.append((upload_b - upload_a).total_seconds())
+                shown_gaps.append((moment_b - moment_a).total_seconds())
+        shown_counts.append(count)
+    staleness = figures("pacing", run, start, end)
+    budget = run.entries[0].runtime_data.budget
+    return PacingFigures(
+        inverters=len(cloud.plants),
+        calls=len(requests),
+        max_calls_24h=max_in_window((r.time for r in cloud.requests), timedelta(hours=24)),
+        rate_limited=sum(r.outcome in ("rate_limited", "banned") for r in cloud.requests),
+        peak_calls_per_minute=peak_per_minute(r.time for r in cloud.requests),
+        longest_upload_gap=max(upload_gaps),
+        longest_shown_gap=max(shown_gaps),
+        longest_wake_delay=max(wake_delays),
+        shown_min=min(shown_counts),
+        shown_max=max(shown_counts),
+        uploads_per_call=budget.pace.uploads_per_call,
+        night_interval=budget.pace.night_interval,
+        staleness_mean=staleness.staleness_mean,
+        staleness_p95=staleness.staleness_p95,
+    )
+
+
+def _online_runs(
+    log: list[tuple[int, datetime, datetime]],
+) -> list[list[tuple[int, datetime, datetime]]]:
+    """Split an upload log into runs of consecutive uploads (a day's uploads)."""
+    runs: list[list[tuple[int, datetime, datetime]]] = []
+    for record in log:
+        if runs and record[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(record)
+        else:
+            runs.append([record])
+    return runs
+
+
+@dataclass
+class RestartFigures:
+    """What a restart of Home Assistant in the middle of the day cost."""
+
+    inverters: int
+    setup_wall_seconds: float
+    """Real time for setting up every entry again."""
+    setup_virtual_seconds: float
+    """Time on the virtual clock during that setup (0: nothing waited for a timer)."""
+    all_confirmed_after: float
+    """Seconds until every inverter showed an upload fetched after the restart."""
+    all_new_after: float
+    """Seconds until every inverter showed an upload made after the restart."""
+    calls_first_5_min: int
+    rate_limited: int
+    """Rate-limit answers from the restart to the end of the run."""
+
+
+def restart_figures(run: VirtualRun, wall: float, virtual: float, end: datetime) -> RestartFigures:
+    """Reduce what followed a restart to its figures."""
+    restarted = run.probe.restarted_at
+    assert restarted is not None
+    confirmed = [
+        (run.probe.confirmed.get(wifi_sn, end) - restarted).total_seconds()
+        for wifi_sn in run.cloud.plants
+    ]
+    new_after = []
+    for wifi_sn in run.cloud.plants:
+        later = [m for u, m in run.probe.shown[wifi_sn] if u > restarted and m >= restarted]
+        new_after.append(((later[0] if later else end) - restarted).total_seconds())
+    after = [r for r in run.cloud.requests if r.time >= restarted]
+    return RestartFigures(
+        inverters=len(run.cloud.plants),
+        setup_wall_seconds=wall,
+        setup_virtual_seconds=virtual,
+        all_confirmed_after=max(confirmed),
+        all_new_after=max(new_after),
+        calls_first_5_min=sum(r.time < restarted + timedelta(minutes=5) for r in after),
+        rate_limited=sum(r.outcome in ("rate_limited", "banned") for r in after),
     )

@@ -15,6 +15,7 @@ import tracemalloc
 from typing import Any
 import zlib
 
+import aiohttp
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
@@ -49,6 +50,8 @@ from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import TOKEN
+
+AIOHTTP_VERSION = tuple(int(part) for part in aiohttp.__version__.split(".")[:2])
 
 type Responder = Callable[[web.Request], web.StreamResponse | Awaitable[web.StreamResponse]]
 
@@ -765,8 +768,11 @@ async def test_answer_size_cap_compressed(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # Reading it whole takes about 420 MB; capped while inflating, a few MB.
-    assert peak < 16 * 1024 * 1024, peak
+    # Reading it whole takes about 420 MB; capped while inflating, a few MB. aiohttp
+    # before 3.14 (Home Assistant 2026.3) inflates up to 32 MiB in one piece before it
+    # stops the stream itself, so the bound there is that piece and its copies.
+    bound = 16 if AIOHTTP_VERSION >= (3, 14) else 96
+    assert peak < bound * 1024 * 1024, peak
 
     # A normal compressed answer is read as usual; a broken one is malformed.
     body = json.dumps(GOOD_BODY).encode()

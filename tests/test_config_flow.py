@@ -17,7 +17,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -40,7 +40,12 @@ from custom_components.sunvec_connect.budget import (
     TokenBudget,
     token_budget,
 )
-from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.const import (
+    CONF_CALLS_KEPT_FREE,
+    CONF_SCAN_INTERVAL,
+    CONF_WIFI_SN,
+    DOMAIN,
+)
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -488,7 +493,7 @@ async def test_reconfigure(
 
 
 async def test_options_flow_sets_and_clears_the_fixed_interval(
-    hass: HomeAssistant, init_integration: MockConfigEntry
+    hass: HomeAssistant, init_integration: MockConfigEntry, time_machine: TimeMachine
 ) -> None:
     entry = init_integration
     assert entry.runtime_data.fixed_interval is None
@@ -504,6 +509,9 @@ async def test_options_flow_sets_and_clears_the_fixed_interval(
     await hass.async_block_till_done()
     assert entry.runtime_data.fixed_interval is not None
     assert entry.runtime_data.fixed_interval.total_seconds() == 300
+    # Reloaded, the entry starts from its kept upload and calls at the token's next
+    # slot; from that call on it polls at the fixed interval.
+    await time_machine.advance(10)
     assert entry.runtime_data.update_interval == entry.runtime_data.fixed_interval
 
     # Emptying the field goes back to polling after each upload.
@@ -578,3 +586,78 @@ async def test_check_waits_for_the_shared_budget(
     await time_machine.advance(wait)
     result = await configure(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+def suggested_value(result: Any, field: str) -> Any:
+    """The value an options form suggests for a field."""
+    for key in result["data_schema"].schema:
+        if key == field:
+            return (key.description or {}).get("suggested_value")
+    raise AssertionError(f"{field} is not on the form")
+
+
+async def test_options_flow_sets_and_clears_the_calls_kept_free(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    entry = init_integration
+    assert entry.runtime_data.budget.calls_kept_free == 1
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    # Unset, the form shows the default: one call a minute kept free, as before the option.
+    assert suggested_value(result, CONF_CALLS_KEPT_FREE) == 1
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CALLS_KEPT_FREE: 4}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {CONF_CALLS_KEPT_FREE: 4}
+    await hass.async_block_till_done()
+    # The entry was reloaded and its token's budget keeps the 4 calls free.
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.budget.calls_kept_free == 4
+    assert entry.runtime_data.budget.window_limit == 6
+
+    # Both options at once; 0 is a value (nothing kept free), not an emptied field.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested_value(result, CONF_CALLS_KEPT_FREE) == 4
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SCAN_INTERVAL: 300, CONF_CALLS_KEPT_FREE: 0}
+    )
+    assert entry.options == {CONF_SCAN_INTERVAL: 300, CONF_CALLS_KEPT_FREE: 0}
+    await hass.async_block_till_done()
+    assert entry.runtime_data.budget.calls_kept_free == 0
+
+    # Emptying the fields goes back to the defaults.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {}
+    await hass.async_block_till_done()
+    assert entry.runtime_data.budget.calls_kept_free == 1
+
+
+@pytest.mark.parametrize("calls", [-1, 9, 10])
+async def test_options_flow_refuses_calls_kept_free_out_of_range(
+    hass: HomeAssistant, init_integration: MockConfigEntry, calls: int
+) -> None:
+    entry = init_integration
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_CALLS_KEPT_FREE: calls}
+        )
+    assert entry.options == {}
+
+
+async def test_options_flow_keeps_the_most_calls_free_of_the_token(
+    hass: HomeAssistant, sim_url: str, time_machine: TimeMachine
+) -> None:
+    """Every entry of a token keeps free the largest number set on any of them."""
+    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
+    result = await hass.config_entries.options.async_init(pv_only.entry_id)
+    await hass.config_entries.options.async_configure(result["flow_id"], {CONF_CALLS_KEPT_FREE: 5})
+    await hass.async_block_till_done()
+    assert hybrid.options == {}
+    assert hybrid.runtime_data.budget is pv_only.runtime_data.budget
+    assert hybrid.runtime_data.budget.calls_kept_free == 5
+    assert hybrid.runtime_data.budget.daily_limit == 10_000 - 50

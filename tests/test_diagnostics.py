@@ -67,15 +67,19 @@ async def test_entry_and_device_diagnostics(
         "grid_export_energy",
         "grid_import_energy",
         "pv_energy",
+        "house_energy",
         "battery_charge_energy",
         "battery_discharge_energy",
     }
     assert diagnostics == snapshot
 
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, HYBRID_WIFI_SN), init_integration.entry_id
+    device = next(
+        device
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), init_integration.entry_id
+        )
+        if (DOMAIN, HYBRID_WIFI_SN) in device.identifiers
     )
-    assert device is not None
     device_diagnostics = await get_diagnostics_for_device(
         hass, hass_client, init_integration, device
     )

@@ -11,11 +11,13 @@ from custom_components.sunvec_connect.pacing import (
     CALL_OVERHEAD,
     DAY_HEADROOM,
     DAY_SECONDS,
+    MAX_NIGHT_INTERVAL,
     MINUTE_HEADROOM,
     NIGHT_INTERVAL,
     InverterDemand,
     Pace,
     UploadSkipper,
+    awake_fraction,
     plan_pace,
 )
 
@@ -32,12 +34,16 @@ def _plan(inverters: list[InverterDemand]) -> Pace:
 
 
 def _calls_per_day(inverters: list[InverterDemand], pace: Pace) -> float:
+    """The calls a day of the pace: daylight (with the wake watch) and night polls."""
+    paced = [i for i in inverters if i.paced]
     daylight = (
-        sum(i.online_fraction * DAY_SECONDS / i.cadence * CALL_OVERHEAD for i in inverters)
+        sum(awake_fraction(i.online_fraction) * DAY_SECONDS / i.cadence for i in paced)
+        * CALL_OVERHEAD
         / pace.uploads_per_call
     )
-    night = sum(1 - i.online_fraction for i in inverters) * DAY_SECONDS / pace.night_interval
-    return daylight + night
+    night = sum(1 - i.online_fraction for i in paced) * DAY_SECONDS / pace.night_interval
+    fixed = sum(DAY_SECONDS / i.cadence for i in inverters if not i.paced)
+    return daylight + night + fixed
 
 
 def test_no_inverters_keeps_the_default() -> None:
@@ -60,11 +66,49 @@ def test_thirty_four_hybrids_need_no_skipping_but_a_hundred_do() -> None:
 
 
 def test_a_hundred_pv_inverters_stay_within_fifteen_minutes() -> None:
-    """100 PV-only inverters on a long day: every second or third upload, night slower."""
+    """100 PV-only inverters on a long day: every second or third upload, night slower.
+
+    The minute's limit sets the uploads per call (all awake at once); the sleeping
+    inverters give up calls first: the night interval takes what daylight leaves.
+    """
     pace = _plan(_pv_only(100))
+    per_minute = 100 * 60 / 300 * CALL_OVERHEAD
+    assert pace.uploads_per_call == pytest.approx(per_minute / (PER_MINUTE * MINUTE_HEADROOM))
     assert 2.0 < pace.uploads_per_call <= 3.0
-    assert NIGHT_INTERVAL < pace.night_interval <= 3600
+    assert NIGHT_INTERVAL < pace.night_interval <= MAX_NIGHT_INTERVAL
     assert pace.planned_calls_per_day == pytest.approx(PER_DAY * DAY_HEADROOM)
+
+
+def test_sleeping_inverters_give_up_calls_before_the_awake_ones() -> None:
+    """Over budget, the night interval grows to an hour before uploads are skipped more."""
+    # Up to about 225 PV-only inverters the minute's limit is the one that binds
+    # (daylight takes its share of the day, the nights the rest). 300 would need
+    # more than the day leaves even when each sleeping one is polled once an hour.
+    pace = _plan(_pv_only(300))
+    minute_bound = 300 * 60 / 300 * CALL_OVERHEAD / (PER_MINUTE * MINUTE_HEADROOM)
+    assert pace.night_interval == MAX_NIGHT_INTERVAL
+    assert pace.uploads_per_call > minute_bound
+    assert pace.planned_calls_per_day == pytest.approx(PER_DAY * DAY_HEADROOM)
+
+
+def test_the_wake_watch_is_planned_for_sleeping_inverters_only() -> None:
+    assert awake_fraction(0.5) == pytest.approx(0.5 + 1800 / DAY_SECONDS)
+    assert awake_fraction(1.0) == 1.0
+    assert awake_fraction(0.99) == 1.0
+
+
+def test_fixed_intervals_take_their_calls_first() -> None:
+    """Entries at a fixed interval poll regardless: the paced ones share what is left."""
+    paced = _pv_only(60)
+    fixed = [InverterDemand(cadence=60.0, online_fraction=1.0, paced=False)] * 3
+    alone, beside = _plan(paced), _plan([*paced, *fixed])
+    assert beside.uploads_per_call > alone.uploads_per_call
+    assert beside.planned_calls_per_day == pytest.approx(_calls_per_day([*paced, *fixed], beside))
+    assert beside.planned_calls_per_day <= PER_DAY * DAY_HEADROOM * (1 + 1e-9)
+    # Fixed intervals alone: nothing to pace, their calls are planned all the same.
+    only_fixed = _plan(fixed)
+    assert only_fixed.uploads_per_call == 1.0
+    assert only_fixed.planned_calls_per_day == pytest.approx(3 * 1440)
 
 
 def test_per_minute_limit_binds_when_all_are_awake() -> None:
@@ -108,12 +152,17 @@ def test_plan_stays_within_both_limits(inverters: list[InverterDemand]) -> None:
         online_fraction=st.floats(min_value=0, max_value=1),
     ),
 )
-def test_another_inverter_never_makes_the_others_poll_more(
+def test_another_inverter_never_makes_the_others_poll_more_in_daylight(
     inverters: list[InverterDemand], extra: InverterDemand
 ) -> None:
+    """Uploads per call never fall when an inverter joins.
+
+    The night interval may fall: when the per-minute limit makes the daylight polls
+    sparser, the day's budget has room again for sleeping inverters (found by this
+    test with 30 s cadences).
+    """
     before, after = _plan(inverters), _plan([*inverters, extra])
     assert after.uploads_per_call >= before.uploads_per_call - 1e-9
-    assert after.night_interval >= before.night_interval - 1e-9
 
 
 @seed(14)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+import json
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EVENT_STATE_CHANGED
@@ -14,7 +15,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.sunvec_connect.issues import ban_issue_id
-from custom_components.sunvec_connect.polling import UploadSchedule
+from custom_components.sunvec_connect.pacing import Pace
+from custom_components.sunvec_connect.polling import OnlineHistory, UploadSchedule
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -195,3 +197,161 @@ def test_schedule_learns_cadence_across_missed_uploads() -> None:
     for upload in range(0, 6000, 600):  # an inverter that uploads every 10 minutes
         slow.next_poll(T0 + timedelta(seconds=upload + 30), T0 + timedelta(seconds=upload))
     assert slow.cadence == 600
+
+
+# Skipping uploads under the token's pace ---------------------------------------
+
+
+def _found(schedule: UploadSchedule, now: datetime, upload: datetime) -> float:
+    """A poll at `now` that found `upload`; the seconds until the next poll."""
+    return schedule.next_poll(now, upload)
+
+
+def test_schedule_skips_uploads_evenly_under_the_pace() -> None:
+    """2.5 uploads per call: the polls aim 3, 2, 3, 2 uploads ahead, each found at once."""
+    schedule = UploadSchedule(publish_delay=30.0)
+    schedule.follow(Pace(uploads_per_call=2.5, night_interval=1800.0))
+    upload, now = T0, T0 + timedelta(seconds=33)
+    aimed = []
+    wait = _found(schedule, now, upload)
+    for _ in range(6):
+        aimed.append(schedule.steps)
+        now += timedelta(seconds=wait)
+        upload = schedule.target or upload
+        assert now == upload + timedelta(seconds=schedule.publish_delay + schedule.guard)
+        wait = _found(schedule, now, upload)
+    assert aimed == [3, 2, 3, 2, 3, 2]
+    # Found where it aimed: the cadence learned from the gaps stays the upload cadence.
+    assert schedule.cadence == 300
+    # Entities refreshed every third upload stay fresh until two cadences after that.
+    assert schedule.stale_after == timedelta(seconds=(3 + 2) * 300)
+
+
+def test_upload_found_before_the_one_aimed_at_is_shown_and_the_aim_kept() -> None:
+    """The poll comes before its upload is out and finds an earlier one: a retry follows."""
+    schedule = UploadSchedule(publish_delay=30.0)
+    schedule.follow(Pace(uploads_per_call=3.0))
+    _found(schedule, T0 + timedelta(seconds=33), T0)
+    target = schedule.target
+    assert target == T0 + timedelta(seconds=900)
+    # At the expected time only the upload before the target is out (the delay grew).
+    poll = target + timedelta(seconds=33)
+    earlier = target - timedelta(seconds=300)
+    assert _found(schedule, poll, earlier) == schedule.first_retry
+    assert schedule.last_upload == earlier
+    assert schedule.target == target
+    # The retry finds the target: the delay is learned from it, the cadence is unchanged.
+    retry = poll + timedelta(seconds=8)
+    _found(schedule, retry, target)
+    assert schedule.publish_delay == pytest.approx(41)
+    assert schedule.cadence == 300
+    for _ in range(20):
+        # Every poll comes early and finds the upload before its target: the cadence
+        # learned must not shrink (found on the way, those uploads tell nothing).
+        aimed = schedule.target
+        assert aimed is not None
+        now = aimed + timedelta(seconds=schedule.publish_delay + schedule.guard)
+        _found(schedule, now, aimed - timedelta(seconds=300))
+        _found(schedule, now + timedelta(seconds=8), aimed)
+    assert schedule.cadence == 300
+
+
+def test_sleeping_inverter_polls_at_the_night_interval_and_watches_the_wake() -> None:
+    schedule = UploadSchedule(publish_delay=30.0)
+    schedule.follow(Pace(uploads_per_call=2.0, night_interval=2400.0))
+    _found(schedule, T0 + timedelta(seconds=33), T0)
+    # No new upload for longer than the stale limit (4 cadences) and the delay: asleep.
+    asleep = T0 + timedelta(seconds=4 * 300 + 40)
+    assert schedule.is_offline(asleep)
+    assert schedule.next_poll(asleep, T0) == 2400
+    # The wake is expected in an hour: the night polls stop short of it...
+    schedule.expected_wake = asleep + timedelta(hours=1)
+    assert schedule.next_poll(asleep, T0) == 2400
+    before = schedule.expected_wake - timedelta(seconds=1000)
+    assert schedule.next_poll(before, T0) == 1000 - 300
+    # ...and from a cadence before it, for half an hour, it is polled at the daylight pace.
+    watching = schedule.expected_wake - timedelta(seconds=200)
+    assert schedule.next_poll(watching, T0) == 2 * 300
+    after = schedule.expected_wake + timedelta(minutes=40)
+    assert schedule.next_poll(after, T0) == 2400
+
+
+def test_schedule_survives_a_restart() -> None:
+    schedule = UploadSchedule()
+    for upload in range(0, 3000, 240):
+        schedule.next_poll(T0 + timedelta(seconds=upload + 30), T0 + timedelta(seconds=upload))
+    kept = UploadSchedule()
+    kept.restore(json.loads(json.dumps(schedule.as_dict())))
+    assert (kept.cadence, kept.publish_delay, kept.last_upload) == (
+        schedule.cadence,
+        schedule.publish_delay,
+        schedule.last_upload,
+    )
+    assert kept.cadence == 240
+    # Kept values that do not fit are ignored.
+    broken = UploadSchedule()
+    broken.restore({"cadence": 5, "publish_delay": "x", "gaps": [True, 1e9], "last_upload": 3})
+    assert (broken.cadence, broken.publish_delay, list(broken.gaps), broken.last_upload) == (
+        300.0,
+        60.0,
+        [],
+        None,
+    )
+
+
+# The online fraction ------------------------------------------------------------
+
+PV_DAY = [T0 + timedelta(minutes=5 * step) for step in range(14 * 12)]
+"""A PV-only inverter's uploads from T0 for 14 hours."""
+
+
+def test_online_fraction_uses_the_sun_until_a_day_was_seen() -> None:
+    history = OnlineHistory()
+    history.start(T0)
+    for upload in PV_DAY[:24]:
+        history.record(upload, upload + timedelta(seconds=40), bridge=900)
+    now = PV_DAY[23] + timedelta(seconds=40)
+    assert history.fraction(now, 300, 900, daylight_prior=0.75) == 0.75
+    # The sun's times unknown there (a polar day): assume it uploads all day.
+    assert history.fraction(now, 300, 900, daylight_prior=None) == 1.0
+    # An upload seen at night: an inverter with a battery, awake all day.
+    history.uploads_at_night = True
+    assert history.fraction(now, 300, 900, daylight_prior=0.75) == 1.0
+
+
+def test_online_fraction_from_a_whole_run_then_from_the_last_day() -> None:
+    history = OnlineHistory()
+    evening_before = T0 - timedelta(hours=10)
+    history.start(evening_before)
+    history.record(evening_before, evening_before, bridge=900)
+    for upload in PV_DAY:
+        history.record(upload, upload + timedelta(seconds=40), bridge=900)
+    # Asleep after its 14-hour run: that run tells the fraction before a day was seen.
+    night = PV_DAY[-1] + timedelta(hours=1)
+    fourteen_hours = (14 * 3600) / 86400
+    assert history.fraction(night, 300, 900, daylight_prior=0.8) == pytest.approx(fourteen_hours)
+    assert history.last_wake == T0
+    # A day after it began observing, the last 24 hours are measured.
+    later = evening_before + timedelta(hours=24, minutes=1)
+    assert history.observed_a_day(later)
+    assert history.fraction(later, 300, 900, daylight_prior=0.8) == pytest.approx(fourteen_hours)
+    # The next wake is expected at the same time the next day.
+    assert history.next_wake(later) == T0 + timedelta(hours=24)
+
+
+def test_online_history_survives_a_short_restart_only() -> None:
+    history = OnlineHistory()
+    history.start(T0 - timedelta(hours=30))
+    for upload in PV_DAY:
+        history.record(upload, upload + timedelta(seconds=40), bridge=900)
+    stored = json.loads(json.dumps(history.as_dict()))
+    now = PV_DAY[-1] + timedelta(minutes=10)
+    kept = OnlineHistory()
+    kept.restore(stored, now, saved_at=now - timedelta(minutes=5))
+    assert list(kept.uploads) == list(history.uploads)
+    assert kept.observed_a_day(now)
+    # Down for hours: nothing was observed meanwhile, the day starts again.
+    long_gone = OnlineHistory()
+    long_gone.restore(stored, now, saved_at=now - timedelta(hours=3))
+    assert not long_gone.observed_a_day(now)
+    assert long_gone.observed_since == now

@@ -89,16 +89,21 @@ async def test_pv_only_entities(
     }
     assert not keys & {"battery_soc", "battery_power", "battery_status", "eps_power_a"}
     assert not keys & {"battery_charge_energy", "meter2_power", "pv3_power", "pv4_power"}
+    assert not keys & {"battery_charge_power", "battery_discharge_power"}
     assert {"pv1_power", "pv2_power", "yield_total", "inverter_status"} <= keys
+    assert {"grid_import_power", "grid_export_power", "house_load_power", "house_energy"} <= keys
 
 
 async def test_device(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     from homeassistant.helpers import device_registry as dr
 
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, HYBRID_WIFI_SN), init_integration.entry_id
+    device = next(
+        device
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), init_integration.entry_id
+        )
+        if (DOMAIN, HYBRID_WIFI_SN) in device.identifiers
     )
-    assert device is not None
     assert device.manufacturer == "Sunvec"
     assert device.model == "Inverter type 14"
     assert device.serial_number == "H34A08I6008"

@@ -509,12 +509,16 @@ class CodeReader:
                 )
                 if assigned:
                     return set().union(*(self._schema_fields(v, module) for v in assigned))
+            case ast.Call(func=ast.Attribute(attr="Schema"), args=[ast.Dict(keys=keys)]):
+                # A schema written out where it is used, possibly with values known only
+                # at run time (a choice among the entries that exist): its fields are
+                # the first arguments of its markers.
+                markers = [key.args[0] for key in keys if isinstance(key, ast.Call) and key.args]
+                assert len(markers) == len(keys), ast.unparse(expr)
+                return {str(_evaluate(marker, module)) for marker in markers}
         assert expr is not None
         # A schema built from module constants only: evaluate it as the module would.
-        schema = eval(  # noqa: S307 - our own source code, to read the form's fields
-            compile(ast.Expression(expr), module.__name__, "eval"), vars(module)
-        )
-        return {str(key) for key in schema.schema}
+        return {str(key) for key in _evaluate(expr, module).schema}
 
 
 @dataclass
@@ -533,6 +537,13 @@ class FlowUsage:
     steps: dict[str, FormUsage] = field(default_factory=dict)
     errors: set[str] = field(default_factory=set)
     aborts: set[str] = field(default_factory=set)
+
+
+def _evaluate(expr: ast.expr, module: ModuleType) -> Any:
+    """An expression of a module's code made of its constants, evaluated as the module would."""
+    return eval(  # noqa: S307 - our own source code, to read the form's fields
+        compile(ast.Expression(expr), module.__name__, "eval"), vars(module)
+    )
 
 
 def _parameters(function: Function) -> list[str]:
@@ -588,8 +599,8 @@ def test_flow_reading_found_the_flows() -> None:
     assert {"invalid_url", "invalid_url_path", "invalid_auth", "token_busy", "unknown"} <= (
         flows["config"].errors
     )
-    assert flows["config"].steps["user"].fields == {"url", "api_token", "wifi_sn"}
-    assert flows["options"].steps["init"].fields == {"scan_interval"}
+    assert flows["config"].steps["user"].fields == {"connection", "url", "api_token", "wifi_sn"}
+    assert flows["options"].steps["init"].fields == {"scan_interval", "calls_kept_free"}
 
 
 @pytest.mark.parametrize("category", ["exceptions", "issues"])

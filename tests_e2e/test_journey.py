@@ -41,8 +41,13 @@ JOURNEY_STARTED = datetime.now(UTC)
 
 
 def field(page: Page, index: int) -> Any:
-    """The form's text fields in order: API address, token, registration number."""
+    """The form's one-line text fields in order: API address, token."""
     return page.locator("ha-form input").nth(index)
+
+
+def wifi_sn_field(page: Page) -> Any:
+    """The registration numbers: a text area, since it takes several."""
+    return page.locator("ha-form textarea").first
 
 
 def sunvec_entries(stack: Stack) -> list[dict[str, Any]]:
@@ -107,7 +112,7 @@ def test_add_integration_in_the_frontend(stack: Stack, page: Page, screenshots: 
     expect(field(page, 0)).to_be_visible(timeout=30_000)
     field(page, 0).fill(SIM_URL)
     field(page, 1).fill("wrong-token")
-    field(page, 2).fill(HYBRID_WIFI_SN.lower())
+    wifi_sn_field(page).fill(HYBRID_WIFI_SN.lower())
     page.get_by_role("button", name="Submit").click()
     expect(page.get_by_text("The token was refused")).to_be_visible(timeout=30_000)
     assert sunvec_entries(stack) == []

@@ -10,7 +10,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from .api import SunvecClient, SunvecInvalidInputError
 from .budget import token_budget, token_budgets
 from .const import CONF_WIFI_SN, DOMAIN
-from .coordinator import SunvecConfigEntry, SunvecCoordinator
+from .coordinator import SunvecConfigEntry, SunvecCoordinator, entry_store
 from .issues import async_delete_entry_issues, async_update_insecure_url_issue
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
@@ -39,21 +39,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
         entry.title,
         token_exposed=not (client.is_encrypted or client.is_loopback),
     )
+    # The token's calls of the last 24 hours, kept from before a restart, count first.
+    await token_budgets(hass).async_load()
     coordinator = SunvecCoordinator(
         hass, entry, client, token_budget(hass, entry.data[CONF_API_TOKEN])
     )
-    await coordinator.async_config_entry_first_refresh()
+    # Never waits for the token's next call slot: with the minute used up the entry
+    # starts from its kept upload (or without data) and calls at its slot.
+    await coordinator.async_start()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
-    """Unload a config entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload a config entry; keep its last upload and the token's calls for the next setup."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_save()
+        await token_budgets(hass).async_save()
+    return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
-    """Remove what the entry left in the issue registry, and its token's unused budget."""
+    """Remove what the entry kept: its issues, its stored upload, its token's unused budget."""
     async_delete_entry_issues(hass, entry.entry_id)
+    await entry_store(hass, entry.entry_id).async_remove()
     token_budgets(hass).async_drop_unused()

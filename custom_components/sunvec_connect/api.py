@@ -24,7 +24,7 @@ from typing import Any, Final, Literal, Self
 import unicodedata
 
 import aiohttp
-from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.http_exceptions import ContentEncodingError, DecompressSizeError
 import idna
 from yarl import URL
 
@@ -800,11 +800,13 @@ class SunvecClient:
                 f"Timeout after {self.request_timeout:g} s talking to {self._host}"
             )
         except aiohttp.ClientPayloadError as err:
-            failure = (
-                SunvecMalformedResponseError("The answer's compression is broken")
-                if isinstance(err.__cause__, ContentEncodingError)
-                else SunvecConnectionError(f"The answer from {self._host} broke off")
-            )
+            if isinstance(err.__cause__, DecompressSizeError):
+                # aiohttp before 3.14 stops inflating past 32 MiB in one piece itself.
+                failure = SunvecMalformedResponseError("The answer is larger than 1 MiB")
+            elif isinstance(err.__cause__, ContentEncodingError):
+                failure = SunvecMalformedResponseError("The answer's compression is broken")
+            else:
+                failure = SunvecConnectionError(f"The answer from {self._host} broke off")
         except aiohttp.ClientSSLError as err:
             failure = SunvecConnectionError(
                 f"TLS error talking to {self._host}: {type(err).__name__}"

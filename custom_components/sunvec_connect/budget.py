@@ -1,29 +1,42 @@
 """The call budget of each token, shared by every entry and form check that uses it.
 
 `TokenBudget` is pure logic (times are timezone-aware datetimes). `TokenBudgets`
-keeps one per token in `hass.data` and drops those that no entry uses once they
-can no longer hold back a call.
+keeps one per token in `hass.data`, keeps their calls of the last 24 hours across
+restarts, and drops those that no entry uses once they can no longer hold back a call.
 """
 
 from __future__ import annotations
 
-from bisect import insort
-from collections import deque
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 import hashlib
+import itertools
 import math
+from typing import Any
 
 from homeassistant.const import CONF_API_TOKEN, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN, RATE_LIMIT_MARGIN, RATE_LIMIT_PER_DAY, RATE_LIMIT_PER_MINUTE
+from .const import (
+    BAN_ISSUE_AFTER,
+    DOMAIN,
+    RATE_LIMIT_MARGIN,
+    RATE_LIMIT_PER_DAY,
+    RATE_LIMIT_PER_MINUTE,
+)
+from .pacing import InverterDemand, Pace, plan_pace
 
 WINDOW = timedelta(seconds=60)
 """The cloud counts calls per minute."""
+DAY = timedelta(hours=24)
+"""The cloud counts calls per day; on which clock its day turns is unknown, so the
+budget keeps every 24 hours (a rolling window) within the daily limit."""
 SLOT_SLACK = timedelta(seconds=2)
 """Calls go up to a second before their slot (timer granularity): keep windows apart by this."""
 FIRST_BACKOFF = 60.0
@@ -31,6 +44,10 @@ MAX_BACKOFF = 3600.0
 """Seconds of the pause after a rate-limit answer that names no time: doubling, capped."""
 MAX_PAUSE = timedelta(days=1)
 """The longest pause a rate-limit answer can impose: the daily quota renews within a day."""
+STORAGE_VERSION = 1
+STORAGE_KEY = f"{DOMAIN}.token_calls"
+SAVE_DELAY = 600.0
+"""Seconds: the calls are written at most this often (and when Home Assistant stops)."""
 
 
 @dataclass(slots=True)
@@ -40,23 +57,41 @@ class TokenBudget:
     Calls are handed out as slots, kept in time order: any `window_limit + 1` of them
     span at least `WINDOW + SLOT_SLACK`, so no 60 s holds more than `per_minute - margin`
     calls; entries' slots are at least `spacing` apart so that entries on one token are
-    spread rather than polled in a burst; at most `per_day - 10 * margin` calls fall on
-    one calendar day (UTC). During a rate-limit pause no call may go.
+    spread rather than polled in a burst; no 24 hours hold more than
+    `per_day - 10 * margin` calls (the last resort: the pace keeps the token's entries
+    well below it). During a rate-limit pause no call may go.
+
+    The entries register what their inverters need; the budget plans one pace for
+    all of them (`pace`), again whenever an entry comes, goes or learns something.
     """
 
     per_minute: int = 10
     per_day: int = 10_000
     margin: int = 1
-    """Calls per minute (and ten times as many per day) kept in reserve."""
+    """Calls per minute (and ten times as many per day) kept in reserve while no entry
+    names its own number."""
     paused_until: datetime | None = None
+    banned_until: datetime | None = None
+    """The end of the last long pause the cloud named itself (a ban)."""
     backoff: float = 0.0
-    calls_by_day: dict[date, int] = field(default_factory=dict)
-    slots: deque[datetime] = field(default_factory=deque)
+    slots: list[datetime] = field(default_factory=list)
+    """Every call of the last 24 hours and every slot reserved ahead, in time order."""
+    demands: dict[str, InverterDemand] = field(default_factory=dict)
+    kept_free: dict[str, int] = field(default_factory=dict)
+    pace: Pace = field(default_factory=Pace)
+    """How the token's inverters poll, for what they need and the limits."""
+    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    """Called when a call or pause is recorded (to save them)."""
+
+    @property
+    def calls_kept_free(self) -> int:
+        """Calls per minute left to other apps: the most any entry of the token asks for."""
+        return max(self.kept_free.values(), default=self.margin)
 
     @property
     def window_limit(self) -> int:
         """Calls this integration allows itself in any 60 s."""
-        return max(1, self.per_minute - self.margin)
+        return max(1, self.per_minute - self.calls_kept_free)
 
     @property
     def spacing(self) -> timedelta:
@@ -65,8 +100,32 @@ class TokenBudget:
 
     @property
     def daily_limit(self) -> int:
-        """Calls per calendar day this integration allows itself."""
-        return max(1, self.per_day - 10 * self.margin)
+        """Calls in any 24 hours this integration allows itself."""
+        return max(1, self.per_day - 10 * self.calls_kept_free)
+
+    def register(
+        self, entry_id: str, demand: InverterDemand, calls_kept_free: int | None = None
+    ) -> None:
+        """Add or update what an entry's inverter needs, and plan the pace again."""
+        self.demands[entry_id] = demand
+        if calls_kept_free is None:
+            self.kept_free.pop(entry_id, None)
+        else:
+            self.kept_free[entry_id] = min(max(calls_kept_free, 0), self.per_minute - 1)
+        self._plan()
+
+    def unregister(self, entry_id: str) -> None:
+        """Forget an entry that stopped polling, and plan the pace again."""
+        self.demands.pop(entry_id, None)
+        self.kept_free.pop(entry_id, None)
+        self._plan()
+
+    def _plan(self) -> None:
+        self.pace = plan_pace(
+            self.demands.values(),
+            calls_per_day=self.daily_limit,
+            calls_per_minute=self.window_limit,
+        )
 
     def is_paused(self, at: datetime) -> bool:
         """Whether a rate-limit pause forbids a call at `at`."""
@@ -74,7 +133,15 @@ class TokenBudget:
 
     def calls_in_last_minute(self, now: datetime) -> int:
         """Slots handed out in the 60 s up to `now`."""
-        return sum(1 for slot in self.slots if now - WINDOW < slot <= now)
+        return bisect_right(self.slots, now) - bisect_right(self.slots, now - WINDOW)
+
+    def calls_since(self, moment: datetime, until: datetime | None = None) -> int:
+        """Calls at or after `moment` (within the last 24 hours) and at or before `until`.
+
+        Without `until`, slots reserved ahead count too.
+        """
+        end = len(self.slots) if until is None else bisect_right(self.slots, until)
+        return max(0, end - bisect_left(self.slots, moment))
 
     def reserve(self, now: datetime, *, spaced: bool = True) -> datetime:
         """Reserve the next call slot at or after `now` and return its time.
@@ -90,8 +157,9 @@ class TokenBudget:
             slot = max(slot, self.slots[-1] + self.spacing if spaced else self.slots[-1])
             if len(self.slots) >= self.window_limit:
                 slot = max(slot, self.slots[-self.window_limit] + WINDOW + SLOT_SLACK)
-        while self.calls_by_day.get(slot.date(), 0) >= self.daily_limit:
-            slot = datetime.combine(slot.date() + timedelta(days=1), time.min, slot.tzinfo)
+            if len(self.slots) >= self.daily_limit:
+                # The last resort: wait until the oldest call of the 24 hours expires.
+                slot = max(slot, self.slots[-self.daily_limit] + DAY + SLOT_SLACK)
         self._record(slot, now)
         return slot
 
@@ -102,12 +170,15 @@ class TokenBudget:
         does not queue behind slots reserved for later: it fits the call in at `now`
         when no 60 s window around `now` would then exceed the limit, counting past
         calls and slots reserved ahead alike. Refused during a pause and when the
-        day's calls are used up.
+        calls of the last 24 hours (and those reserved ahead) are used up.
         """
-        if self.is_paused(now) or self.calls_by_day.get(now.date(), 0) >= self.daily_limit:
+        if self.is_paused(now) or self.calls_since(now - DAY) >= self.daily_limit:
             return False
         reach = WINDOW + SLOT_SLACK
-        nearby = sorted([slot for slot in self.slots if abs(slot - now) < reach] + [now])
+        nearby = self.slots[
+            bisect_right(self.slots, now - reach) : bisect_left(self.slots, now + reach)
+        ]
+        insort(nearby, now)
         position = nearby.index(now)
         limit = self.window_limit
         # Every run of limit + 1 calls that includes this one must span a full window.
@@ -120,11 +191,9 @@ class TokenBudget:
 
     def release(self, slot: datetime) -> None:
         """Give back a reserved slot that will not be used."""
-        if slot in self.slots:
-            self.slots.remove(slot)
-        day = slot.date()
-        if day in self.calls_by_day:
-            self.calls_by_day[day] = max(0, self.calls_by_day[day] - 1)
+        index = bisect_left(self.slots, slot)
+        if index < len(self.slots) and self.slots[index] == slot:
+            del self.slots[index]
 
     def pause(self, now: datetime, retry_after: float | None) -> datetime:
         """Stop calls after a rate-limit answer; return until when.
@@ -137,9 +206,12 @@ class TokenBudget:
             seconds = self.backoff
         else:
             seconds = min(max(retry_after, 0.0), MAX_PAUSE.total_seconds())
+            if seconds >= BAN_ISSUE_AFTER:
+                self.banned_until = now + timedelta(seconds=seconds)
         until = now + timedelta(seconds=seconds)
         if self.paused_until is None or until > self.paused_until:
             self.paused_until = until
+        self._changed()
         return self.paused_until
 
     def succeeded(self) -> None:
@@ -156,13 +228,71 @@ class TokenBudget:
     def _record(self, slot: datetime, now: datetime) -> None:
         """Count a call at `slot` (at or after `now`), keeping the slots in time order."""
         insort(self.slots, slot)
-        self.calls_by_day[slot.date()] = self.calls_by_day.get(slot.date(), 0) + 1
-        # Calls more than a window before now no longer count. (Trimming by time, not
-        # by count, keeps the window right when a slot is released.)
-        while self.slots[0] < now - WINDOW - SLOT_SLACK:
-            self.slots.popleft()
-        for day in [day for day in self.calls_by_day if day < now.date()]:
-            del self.calls_by_day[day]
+        # Calls more than a day before now no longer count. (Trimming by time, not by
+        # count, keeps the windows right when a slot is released.)
+        del self.slots[: bisect_left(self.slots, now - DAY - SLOT_SLACK)]
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def as_stored(self, now: datetime) -> dict[str, Any]:
+        """The calls made up to `now` and the pause, to keep across a restart (JSON-ready).
+
+        Call times are kept to a tenth of a second, each as the step from the one
+        before (compact: up to 10,000 calls a day).
+        """
+        times = [round(slot.timestamp(), 1) for slot in self.slots if slot <= now]
+        steps = [times[0]] if times else []
+        steps += [round(b - a, 1) for a, b in itertools.pairwise(times)]
+        return {
+            "calls": steps,
+            "paused_until": _iso(self.paused_until),
+            "banned_until": _iso(self.banned_until),
+            "backoff": self.backoff,
+        }
+
+    def restore(self, stored: Mapping[str, Any], now: datetime) -> None:
+        """Add the calls and the pause `as_stored` kept; ignore what does not fit."""
+        steps = stored.get("calls")
+        numbers = [_number(step) for step in steps] if isinstance(steps, list) else []
+        if all(step is not None for step in numbers):
+            moment = 0.0
+            for step in numbers:
+                moment = round(moment + (step or 0.0), 1)
+                slot = datetime.fromtimestamp(moment, UTC)
+                if now - DAY < slot <= now:
+                    insort(self.slots, slot)
+        if (until := _future_time(stored.get("paused_until"), now)) is not None:
+            self.paused_until = max(until, self.paused_until or until)
+        if (until := _future_time(stored.get("banned_until"), now)) is not None:
+            self.banned_until = max(until, self.banned_until or until)
+        backoff = _number(stored.get("backoff"))
+        if backoff is not None and 0 <= backoff <= MAX_BACKOFF:
+            self.backoff = max(self.backoff, backoff)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _future_time(value: Any, now: datetime) -> datetime | None:
+    """A timezone-aware time after `now` from its ISO text; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None and moment > now else None
+
+
+def _number(value: Any) -> float | None:
+    """A finite number (not a bool) as a float; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 TOKEN_BUDGETS: HassKey[TokenBudgets] = HassKey(f"{DOMAIN}_token_budgets")
@@ -179,6 +309,10 @@ class TokenBudgets:
     A budget whose token no config entry uses (a token typed into a form, or that of
     a removed entry) is dropped as soon as nothing it recorded can hold back a call:
     no pause ahead and no call or request in the last minute.
+
+    The calls of the last 24 hours and any pause are kept in storage (under the
+    token's hash, never the token), so that a restart neither forgets the minute's
+    calls nor the day's.
     """
 
     def __init__(self, hass: HomeAssistant) -> None:
@@ -187,11 +321,29 @@ class TokenBudgets:
         self._budgets: dict[str, TokenBudget] = {}
         self._requested: dict[str, datetime] = {}
         self._cancel_drop_timer: CALLBACK_TYPE | None = None
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, STORAGE_KEY)
+        self._stored: dict[str, Any] | None = None
+        self._save_pending = False
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_stop)
 
     def __len__(self) -> int:
         """Number of budgets held."""
         return len(self._budgets)
+
+    async def async_load(self) -> None:
+        """Read what the last run kept (once); budgets made since take it in on first use."""
+        if self._stored is not None:
+            return
+        stored = await self._store.async_load()
+        if self._stored is None:  # else another entry's setup took it in meanwhile
+            self._stored = stored if isinstance(stored, dict) else {}
+            now = dt_util.utcnow()
+            for key, budget in self._budgets.items():
+                self._restore(key, budget, now)
+
+    def _restore(self, key: str, budget: TokenBudget, now: datetime) -> None:
+        if self._stored is not None and isinstance(kept := self._stored.pop(key, None), dict):
+            budget.restore(kept, now)
 
     @callback
     def get(self, token: str) -> TokenBudget:
@@ -203,9 +355,32 @@ class TokenBudgets:
                 per_day=RATE_LIMIT_PER_DAY,
                 margin=RATE_LIMIT_MARGIN,
             )
+            self._restore(key, budget, dt_util.utcnow())
+            budget.on_change = self._schedule_save
         self._requested[key] = dt_util.utcnow()
         self.async_drop_unused()
         return budget
+
+    @callback
+    def _schedule_save(self) -> None:
+        """Write the calls within `SAVE_DELAY` (at most once in that time)."""
+        if not self._save_pending:
+            self._save_pending = True
+            self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
+
+    @callback
+    def _data_to_save(self) -> dict[str, Any]:
+        self._save_pending = False
+        now = dt_util.utcnow()
+        return {
+            key: budget.as_stored(now)
+            for key, budget in self._budgets.items()
+            if budget.slots or budget.is_paused(now)
+        }
+
+    async def async_save(self) -> None:
+        """Write the calls now (an entry unloads: a setup may follow at once)."""
+        await self._store.async_save(self._data_to_save())
 
     @callback
     def async_drop_unused(self) -> None:

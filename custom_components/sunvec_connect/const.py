@@ -10,6 +10,8 @@ MANUFACTURER: Final = "Sunvec"
 
 CONF_WIFI_SN: Final = "wifi_sn"
 CONF_SCAN_INTERVAL: Final = "scan_interval"
+CONF_CALLS_KEPT_FREE: Final = "calls_kept_free"
+"""Option: calls per minute of the token kept free for other apps (0-8, default 1)."""
 
 MIN_SCAN_INTERVAL: Final = timedelta(seconds=60)
 MAX_SCAN_INTERVAL: Final = timedelta(hours=1)
@@ -32,8 +34,18 @@ ACCESS_RETRY_INTERVAL: Final = timedelta(minutes=15)
 MIN_POLL_WAIT: Final = timedelta(seconds=5)
 SLOT_TOLERANCE: Final = timedelta(seconds=1)
 """A reserved call slot this close counts as now."""
-FIRST_CALL_MAX_WAIT: Final = timedelta(minutes=5)
-"""Setting up, an entry waits this long at most for its token's next call slot."""
+FIRST_CALL_HOLD: Final = timedelta(seconds=90)
+"""After a restart, an upload kept from before whose successor is due this soon is
+confirmed by the call that fetches the successor; otherwise the first call goes at
+the entry's first slot."""
+STORE_SAVE_DELAY: Final = 600.0
+"""Seconds: an entry's last upload is written at most this often (and at shutdown)."""
+DEMAND_REFRESH: Final = timedelta(hours=1)
+"""How often an entry tells its token's budget what its inverter needs, at least."""
+DAYLIGHT_MARGIN: Final = timedelta(hours=2)
+"""Added to the day's daylight for the online fraction assumed before a day was seen."""
+NIGHT_UPLOAD_MARGIN: Final = timedelta(hours=1)
+"""An upload this long after sunset or before sunrise is of an inverter awake all day."""
 BAN_ISSUE_AFTER: Final = 600.0
 """A rate-limit pause at least this long (seconds) raises a repair issue."""
 RATE_LIMIT_PER_MINUTE: Final = 10

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import override
+from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_API_TOKEN, SUN_EVENT_SUNRISE, SUN_EVENT_SUNSET
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.sun import get_astral_event_next
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -32,19 +34,28 @@ from .budget import TokenBudget
 from .const import (
     ACCESS_RETRY_INTERVAL,
     BAN_ISSUE_AFTER,
+    CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
+    DAYLIGHT_MARGIN,
+    DEMAND_REFRESH,
     DOMAIN,
     ERROR_RETRY_INTERVAL,
-    FIRST_CALL_MAX_WAIT,
+    FIRST_CALL_HOLD,
     FUTURE_TOLERANCE,
     LOGGER,
     MIN_POLL_WAIT,
+    NIGHT_UPLOAD_MARGIN,
     OFFLINE_ISSUE_AFTER,
+    RATE_LIMIT_MARGIN,
     SLOT_TOLERANCE,
     STALE_AFTER,
+    STORE_SAVE_DELAY,
 )
 from .issues import EntryIssue, access_issue_id, ban_issue_id, offline_issue_id
-from .polling import UploadSchedule
+from .pacing import InverterDemand
+from .polling import OnlineHistory, UploadSchedule
+
+STORE_VERSION = 1
 
 type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
 
@@ -56,6 +67,8 @@ class SunvecData:
     realtime: RealtimeData
     upload_time: datetime | None
     stale_after: timedelta = field(default=STALE_AFTER, compare=False)
+    restored: bool = False
+    """Kept from before a restart: no call has confirmed it since."""
 
     def is_fresh(self, now: datetime) -> bool:
         """Whether the upload still describes the inverter's present state."""
@@ -113,8 +126,50 @@ def localize_upload_time(upload_time: datetime | None, now: datetime) -> datetim
     return first
 
 
+def entry_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Where an entry keeps its last upload and what it learned, across restarts."""
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.{entry_id}")
+
+
+def daylight_fraction(hass: HomeAssistant, now: datetime) -> float | None:
+    """Share of the day from sunrise to sunset at Home Assistant's location, with a margin.
+
+    None when the sun's times are not known there (polar day or night).
+    """
+    try:
+        sunrise = get_astral_event_next(hass, SUN_EVENT_SUNRISE, now - timedelta(hours=24))
+        sunset = get_astral_event_next(hass, SUN_EVENT_SUNSET, sunrise)
+    except ValueError:
+        return None
+    daylight = sunset - sunrise
+    if daylight > timedelta(hours=24):
+        return None
+    return min(1.0, (daylight + DAYLIGHT_MARGIN) / timedelta(hours=24))
+
+
+def is_deep_night(hass: HomeAssistant, moment: datetime) -> bool:
+    """Whether the sun is down at `moment`, and has been and will be for a while."""
+    try:
+        next_sunrise = get_astral_event_next(hass, SUN_EVENT_SUNRISE, moment)
+        next_sunset = get_astral_event_next(hass, SUN_EVENT_SUNSET, moment)
+        last_sunset = get_astral_event_next(hass, SUN_EVENT_SUNSET, moment - timedelta(hours=24))
+    except ValueError:
+        return False
+    return (
+        next_sunrise < next_sunset
+        and next_sunrise - moment > NIGHT_UPLOAD_MARGIN
+        and moment - last_sunset > NIGHT_UPLOAD_MARGIN
+    )
+
+
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
-    """Polls realtimeInfo for one inverter."""
+    """Polls realtimeInfo for one inverter.
+
+    Polls follow the inverter's uploads at the pace of its token (see pacing.py). The
+    last upload and what was learned about the inverter are kept in storage, so that
+    after a restart the entities come back at once with the kept upload (marked
+    restored) and the first call goes at the entry's slot, without holding up setup.
+    """
 
     config_entry: SunvecConfigEntry
 
@@ -140,6 +195,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.client = client
         self.budget = budget
         self.schedule = UploadSchedule()
+        self.online = OnlineHistory()
         self._reserved_slot: datetime | None = None
         entry_id = config_entry.entry_id
         self._ban_issue = EntryIssue(hass, ban_issue_id(entry_id))
@@ -149,6 +205,148 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
         self._cancel_stale_timer: CALLBACK_TYPE | None = None
+        self._store = entry_store(hass, entry_id)
+        self._save_pending = False
+        self._last_call: datetime | None = None
+        self.demand: InverterDemand | None = None
+        self._demand_told: datetime | None = None
+
+    @property
+    def calls_kept_free(self) -> int:
+        """Calls per minute this entry asks its token to leave to other apps."""
+        value = self.config_entry.options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)
+        return int(value)
+
+    @property
+    def stale_after(self) -> timedelta:
+        """How old an upload may be and still describe the present.
+
+        The time between two polls (uploads skipped included) and two cadences more.
+        """
+        if self.fixed_interval is not None:
+            return max(
+                STALE_AFTER,
+                self.fixed_interval + timedelta(seconds=2 * self.schedule.cadence),
+            )
+        return self.schedule.stale_after
+
+    async def async_start(self) -> None:
+        """Start polling without holding up the entry's setup.
+
+        Without a kept upload and with a call slot free now, the first call is made
+        here (its errors fail the setup as usual). With a kept upload the entities
+        start from it and the first call goes at the entry's slot; with neither, the
+        entry starts without data and its entities come with the first upload.
+        """
+        now = dt_util.utcnow()
+        restored = await self._async_load_stored(now)
+        self.online.start(now)
+        self._tell_demand(now, force=True)
+        budget = self.budget
+        if budget.banned_until is not None and budget.banned_until > now:
+            # Banned before the restart: no call until then, so say so now.
+            self._raise_ban_issue(budget.paused_until or budget.banned_until)
+        if restored is None:
+            slot = self._reserved_slot = self.budget.reserve(now, spaced=False)
+            if slot - now <= SLOT_TOLERANCE:
+                # The refresh takes the slot just reserved.
+                await self.async_config_entry_first_refresh()
+            else:
+                self._poll_in(slot - now, minimum=SLOT_TOLERANCE / 2)
+            return
+        self.data = restored
+        self._schedule_stale_update(restored.upload_time, restored.stale_after)
+        upcoming = self.schedule.next_upload_available()
+        if upcoming is not None and now < upcoming <= now + FIRST_CALL_HOLD:
+            # Its successor is due soon: the call that fetches it confirms both.
+            self._poll_in(upcoming - now)
+            return
+        slot = self._reserved_slot = self.budget.reserve(now)
+        self._poll_in(slot - now, minimum=SLOT_TOLERANCE / 2)
+
+    async def _async_load_stored(self, now: datetime) -> SunvecData | None:
+        """Take back what the entry kept; return its last upload, if one was kept."""
+        stored = await self._store.async_load()
+        if not isinstance(stored, dict):
+            return None
+        saved_at = _aware_time(stored.get("saved_at"))
+        if isinstance(schedule := stored.get("schedule"), dict):
+            self.schedule.restore(schedule)
+        if isinstance(online := stored.get("online"), dict):
+            self.online.restore(online, now, saved_at)
+        upload = stored.get("upload")
+        if not isinstance(upload, dict) or not isinstance(raw := upload.get("raw"), dict):
+            return None
+        realtime = RealtimeData.from_dict(raw, token=self.config_entry.data[CONF_API_TOKEN])
+        upload_time = _aware_time(upload.get("upload_time"))
+        if upload_time is None or upload_time - now > FUTURE_TOLERANCE:
+            return None
+        self.schedule.last_upload = max(upload_time, self.schedule.last_upload or upload_time)
+        self.last_raw = dict(realtime.raw)
+        return SunvecData(realtime, upload_time, stale_after=self.stale_after, restored=True)
+
+    @callback
+    def _schedule_save(self) -> None:
+        """Write what the entry keeps within `STORE_SAVE_DELAY` (at most once in that time)."""
+        if not self._save_pending:
+            self._save_pending = True
+            self._store.async_delay_save(self._data_to_store, STORE_SAVE_DELAY)
+
+    @callback
+    def _data_to_store(self) -> dict[str, Any]:
+        """What the entry keeps: never the token (the upload's raw fields are free of it)."""
+        self._save_pending = False
+        data = self.data
+        upload = None
+        if data is not None and data.upload_time is not None:
+            upload = {"raw": dict(data.realtime.raw), "upload_time": data.upload_time.isoformat()}
+        return {
+            "saved_at": dt_util.utcnow().isoformat(),
+            "upload": upload,
+            "schedule": self.schedule.as_dict(),
+            "online": self.online.as_dict(),
+        }
+
+    async def async_save(self) -> None:
+        """Write what the entry keeps now (it unloads: a setup may follow at once)."""
+        await self._store.async_save(self._data_to_store())
+
+    def _tell_demand(self, now: datetime, *, force: bool = False) -> None:
+        """Tell the token's budget what this inverter needs, when that changed or hourly."""
+        if self.fixed_interval is not None:
+            demand = InverterDemand(self.fixed_interval.total_seconds(), 1.0, paced=False)
+        else:
+            fraction = self.online.fraction(
+                now,
+                self.schedule.cadence,
+                self.schedule.stale_after.total_seconds(),
+                daylight_fraction(self.hass, now),
+            )
+            demand = InverterDemand(self.schedule.cadence, round(fraction, 3))
+        hourly = self._demand_told is None or now - self._demand_told >= DEMAND_REFRESH
+        if force or hourly or demand.cadence != (self.demand and self.demand.cadence):
+            self.demand = demand
+            self._demand_told = now
+            self.budget.register(self.config_entry.entry_id, demand, self.calls_kept_free)
+
+    def _observe_upload(self, upload_time: datetime, now: datetime) -> None:
+        """Note a new upload for the online fraction (an upload at night: awake all day)."""
+        # The upload was not there at the poll before (less the publish delay).
+        not_before = (
+            self._last_call - timedelta(seconds=self.schedule.publish_delay)
+            if self._last_call is not None
+            else None
+        )
+        self.online.record(
+            upload_time,
+            now,
+            bridge=self.schedule.stale_after.total_seconds(),
+            cadence=self.schedule.cadence,
+            not_before=not_before,
+        )
+        if not self.online.uploads_at_night and is_deep_night(self.hass, upload_time):
+            self.online.uploads_at_night = True
+            self._tell_demand(now, force=True)
 
     def count_rejected(self, key: str) -> None:
         """Record that an entity rejected an implausible reading of `key`."""
@@ -181,24 +379,14 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._reserved_slot = None
         return None
 
-    async def _wait_for_call_slot(self, previous: SunvecData | None) -> CallSlot:
+    def _call_slot(self, previous: SunvecData | None) -> CallSlot:
         """Take the token's next call slot: call now, or keep the data or fail until then."""
         now = dt_util.utcnow()
         slot = self._take_call_slot(now, spaced=previous is not None)
-        if slot is not None and previous is None and slot - now <= FIRST_CALL_MAX_WAIT:
-            # Setting up: wait for our turn rather than failing the setup.
-            await asyncio.sleep((slot - now).total_seconds())
-            now = dt_util.utcnow()
-            slot = self._take_call_slot(now, spaced=False)
         if slot is None:
             return CallSlot(CallAction.CALL, now)
-        if previous is None:
-            # Setting up during a long pause: give the slot back, let the setup be retried.
-            self.budget.release(slot)
-            self._reserved_slot = None
-            return CallSlot(CallAction.FAIL, slot)
-        if not self.last_update_success:
-            # Entities stay unavailable until a call works again.
+        if previous is None or not self.last_update_success:
+            # Nothing valid to show meanwhile: entities stay away or unavailable.
             return CallSlot(CallAction.FAIL, slot)
         return CallSlot(CallAction.KEEP_DATA, slot)
 
@@ -219,7 +407,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     async def _async_update_data(self) -> SunvecData:
         """Fetch the latest upload and check it before entities see it."""
         previous: SunvecData | None = self.data
-        slot = await self._wait_for_call_slot(previous)
+        slot = self._call_slot(previous)
         if slot.action is not CallAction.CALL:
             return self._wait_until(slot, previous)
         self.statistics.polls += 1
@@ -242,18 +430,28 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             LOGGER.debug("Ignoring an upload stamped in the future: %s", realtime.upload_time_text)
             if previous is not None:
                 self._poll_in(self.fixed_interval or timedelta(seconds=self.schedule.cadence))
-                return previous
+                return replace(previous, restored=False)
             upload_time = None
 
         self._warn_unknown_status(realtime.inverter_status)
         self._update_offline_issue(upload_time, now)
+        last_upload = self.schedule.last_upload
+        is_new = upload_time is not None and (last_upload is None or upload_time > last_upload)
+        if is_new and upload_time is not None:
+            self._observe_upload(upload_time, now)
+        self._last_call = now
+        if self.fixed_interval is None:
+            self.schedule.follow(self.budget.pace)
+            # As on the last morning seen; the sun's times are not the inverter's.
+            self.schedule.expected_wake = self.online.next_wake(now)
         wait = timedelta(seconds=self.schedule.next_poll(now, upload_time))
         self._poll_in(self.fixed_interval or wait)
-        data = SunvecData(
-            realtime=realtime, upload_time=upload_time, stale_after=self.schedule.stale_after
-        )
-        if previous is None or upload_time != previous.upload_time:
+        self._tell_demand(now)
+        data = SunvecData(realtime=realtime, upload_time=upload_time, stale_after=self.stale_after)
+        if previous is None or previous.restored or upload_time != previous.upload_time:
             self._schedule_stale_update(upload_time, data.stale_after)
+        if is_new:
+            self._schedule_save()
         return data
 
     def _after_failure(self, err: SunvecError) -> None:
@@ -317,8 +515,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
     @override
     async def async_shutdown(self) -> None:
-        """Cancel the staleness timer with the polling."""
+        """Stop polling: cancel the staleness timer, give back the slot, leave the pace."""
         self._cancel_stale()
+        if self._reserved_slot is not None:
+            self.budget.release(self._reserved_slot)
+            self._reserved_slot = None
+        self.budget.unregister(self.config_entry.entry_id)
         await super().async_shutdown()
 
     def _record_failure(self, err: SunvecError) -> None:
@@ -367,3 +569,14 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             )
         else:
             self._offline_issue.clear()
+
+
+def _aware_time(value: Any) -> datetime | None:
+    """A timezone-aware time from its ISO text (None for anything else)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

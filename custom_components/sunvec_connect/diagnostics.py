@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -35,6 +36,8 @@ async def async_get_config_entry_diagnostics(
     """Return diagnostics for a config entry."""
     coordinator = entry.runtime_data
     data = coordinator.data
+    budget = coordinator.budget
+    now = dt_util.utcnow()
     return {
         "entry": async_redact_data(
             {
@@ -53,12 +56,26 @@ async def async_get_config_entry_diagnostics(
             "last_update_success": coordinator.last_update_success,
             "upload_cadence_seconds": coordinator.schedule.cadence,
             "publish_delay_estimate_seconds": round(coordinator.schedule.publish_delay, 1),
-            "token_calls_last_minute": coordinator.budget.calls_in_last_minute(dt_util.utcnow()),
+            "token_calls_last_minute": budget.calls_in_last_minute(now),
+            "stale_after_seconds": coordinator.stale_after.total_seconds(),
             **asdict(coordinator.statistics),
+        },
+        "pacing": {
+            "inverters_on_token": len(budget.demands),
+            "online_fraction": coordinator.demand.online_fraction if coordinator.demand else None,
+            "online_fraction_measured": coordinator.online.observed_a_day(now),
+            "uploads_per_call": round(budget.pace.uploads_per_call, 3),
+            "night_interval_seconds": round(budget.pace.night_interval),
+            "planned_token_calls_per_day": round(budget.pace.planned_calls_per_day),
+            "token_calls_last_24_hours": budget.calls_since(now - timedelta(hours=24)),
+            "token_daily_limit": budget.daily_limit,
+            "token_calls_per_minute_limit": budget.window_limit,
+            "calls_kept_free_per_minute": budget.calls_kept_free,
         },
         "counters": counter_histories(hass, entry),
         "latest_upload": {
             "upload_time": data.upload_time.isoformat() if data and data.upload_time else None,
+            "restored": data.restored if data else None,
             "raw": async_redact_data(coordinator.last_raw or {}, TO_REDACT),
         },
     }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import override
+from typing import Any, Final, override
 
 from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
@@ -16,6 +16,10 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_WIFI_SN, DOMAIN, MANUFACTURER
 from .coordinator import SunvecCoordinator, SunvecData
+
+ATTR_RESTORED: Final = "restored"
+"""State attribute: the value comes from the upload kept before a restart, not yet
+confirmed by a call."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,24 +54,34 @@ class SunvecEntity(CoordinatorEntity[SunvecCoordinator]):
         self.entity_description = description
         wifi_sn: str = coordinator.config_entry.data[CONF_WIFI_SN]
         self._attr_unique_id = f"{wifi_sn}_{description.key}"
-        realtime = coordinator.data.realtime
+        # Without an upload yet (set up while the token's minute was used up), the
+        # device gets its model and serial number with the first entity that has data.
+        realtime = coordinator.data.realtime if coordinator.data is not None else None
+        inverter_type = realtime.inverter_type if realtime is not None else None
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, wifi_sn)},
             manufacturer=MANUFACTURER,
             name=coordinator.config_entry.title,
-            model=f"Inverter type {realtime.inverter_type}" if realtime.inverter_type else None,
-            serial_number=realtime.inverter_sn,
+            model=f"Inverter type {inverter_type}" if inverter_type else None,
+            serial_number=realtime.inverter_sn if realtime is not None else None,
         )
 
     @property
     @override
     def available(self) -> bool:
-        """Unavailable when polling fails, or while the upload is stale if that matters."""
-        if not super().available:
+        """Unavailable without data, when polling fails, or while the upload is stale."""
+        if not super().available or self.coordinator.data is None:
             return False
         if not self.entity_description.requires_fresh_upload:
             return True
         return self.coordinator.data.is_fresh(dt_util.utcnow())
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """`restored: true` while the upload shown is the one kept before a restart."""
+        data = self.coordinator.data
+        return {ATTR_RESTORED: True} if data is not None and data.restored else None
 
 
 def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
@@ -79,8 +93,9 @@ def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
 ) -> None:
     """Add an entity per description once its field carries data.
 
-    Entities already in the entity registry are added at once, so a restart at
-    night (when some fields are null) does not orphan them.
+    Entities already in the entity registry are added with the first data (kept
+    from before a restart, or the first upload), so a restart at night (when some
+    fields are null) does not orphan them.
     """
     entry = coordinator.config_entry
     wifi_sn: str = entry.data[CONF_WIFI_SN]
@@ -89,7 +104,7 @@ def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
 
     @callback
     def add_new_entities() -> None:
-        if len(added) == len(descriptions):
+        if len(added) == len(descriptions) or coordinator.data is None:
             return
         new_entities = []
         for description in descriptions:

@@ -21,6 +21,9 @@ NIGHT_INTERVAL = 900.0
 """Seconds between polls of a sleeping inverter while the budget has room."""
 MAX_NIGHT_INTERVAL = 3_600.0
 """A sleeping inverter is polled at least this often, however many share the token."""
+WAKE_WATCH = 1800.0
+"""Seconds around the time a sleeping inverter is expected to wake during which it is
+polled at the daylight pace, so that the morning's first uploads show soon."""
 MINUTE_HEADROOM = 0.95
 DAY_HEADROOM = 0.97
 """Shares of the token's limits that the plan uses, the rest absorbing estimate errors."""
@@ -34,6 +37,8 @@ class InverterDemand:
     """Seconds between two uploads."""
     online_fraction: float
     """Share of a day during which the inverter uploads (0..1)."""
+    paced: bool = True
+    """False for an inverter polled at a fixed interval (`cadence`) all day, whatever the pace."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +53,20 @@ class Pace:
     """What the token's inverters are expected to spend in 24 hours with this pace."""
 
 
+def awake_fraction(online_fraction: float) -> float:
+    """Share of a day polled at the daylight pace: online, and watching for the wake."""
+    if online_fraction >= 1.0:
+        return 1.0
+    return min(1.0, online_fraction + WAKE_WATCH / DAY_SECONDS)
+
+
 def _daylight_calls(inverters: Iterable[InverterDemand], uploads_per_call: float) -> float:
     return (
         sum(
-            inverter.online_fraction * DAY_SECONDS / inverter.cadence * CALL_OVERHEAD
+            awake_fraction(inverter.online_fraction) * DAY_SECONDS / inverter.cadence
             for inverter in inverters
         )
+        * CALL_OVERHEAD
         / uploads_per_call
     )
 
@@ -70,33 +83,52 @@ def plan_pace(
     """The pace that keeps the token's inverters within its daily and per-minute budget.
 
     Per minute, every uploading inverter is assumed awake at once. Per day, daylight
-    polls cost `online_fraction * 86400 / cadence * 1.1 / uploads_per_call` and night
-    polls `(1 - online_fraction) * 86400 / night_interval`. When the two do not fit,
+    polls cost `awake * 86400 / cadence * 1.1 / uploads_per_call`, where `awake` is the
+    online fraction plus the half hour of watching for the morning's wake (1 for an
+    inverter that uploads all day), and night polls `(1 - online_fraction) * 86400 /
+    night_interval`. When the two do not fit,
     the night interval grows in proportion (up to an hour, or further only when the
     sleeping inverters would otherwise take more than half the day's calls), and the
-    uploads per call grow until the daylight polls fit in what is left.
+    uploads per call grow until the daylight polls fit in what is left. Inverters
+    polled at a fixed interval take their calls first; the pace shares the rest.
     """
     demands = [
-        InverterDemand(max(inverter.cadence, 1.0), min(max(inverter.online_fraction, 0.0), 1.0))
+        InverterDemand(
+            max(inverter.cadence, 1.0),
+            min(max(inverter.online_fraction, 0.0), 1.0),
+            inverter.paced,
+        )
         for inverter in inverters
     ]
+    fixed = [inverter for inverter in demands if not inverter.paced]
+    demands = [inverter for inverter in demands if inverter.paced]
+    fixed_per_day = sum(DAY_SECONDS / inverter.cadence for inverter in fixed)
     if not demands:
-        return Pace()
-    day_budget = calls_per_day * DAY_HEADROOM
+        return Pace(planned_calls_per_day=fixed_per_day)
+    # What the fixed intervals leave, never less than a hundredth of the limits.
+    day_budget = max(calls_per_day * DAY_HEADROOM - fixed_per_day, calls_per_day / 100)
+    minute_budget = max(
+        calls_per_minute * MINUTE_HEADROOM - sum(60.0 / inverter.cadence for inverter in fixed),
+        calls_per_minute / 100,
+    )
     per_minute = sum(60.0 / inverter.cadence * CALL_OVERHEAD for inverter in demands)
-    uploads_per_call = max(1.0, per_minute / (calls_per_minute * MINUTE_HEADROOM))
+    uploads_per_call = max(1.0, per_minute / minute_budget)
     total = _daylight_calls(demands, uploads_per_call) + _night_calls(demands, NIGHT_INTERVAL)
     if total <= day_budget:
-        return Pace(uploads_per_call, NIGHT_INTERVAL, total)
-    pressure = total / day_budget
-    night_interval = min(MAX_NIGHT_INTERVAL, NIGHT_INTERVAL * pressure)
+        return Pace(uploads_per_call, NIGHT_INTERVAL, total + fixed_per_day)
     sleeping = _night_calls(demands, 1.0)
+    left_for_nights = day_budget - _daylight_calls(demands, uploads_per_call)
+    night_interval = (
+        min(MAX_NIGHT_INTERVAL, max(NIGHT_INTERVAL, sleeping / left_for_nights))
+        if left_for_nights > 0
+        else MAX_NIGHT_INTERVAL
+    )
     # Sleeping inverters take at most half the day's calls, however many share the token.
     night_interval = max(night_interval, sleeping / (day_budget / 2))
     room = day_budget - _night_calls(demands, night_interval)
     uploads_per_call = max(uploads_per_call, _daylight_calls(demands, 1.0) / room)
     planned = _daylight_calls(demands, uploads_per_call) + _night_calls(demands, night_interval)
-    return Pace(uploads_per_call, night_interval, planned)
+    return Pace(uploads_per_call, night_interval, planned + fixed_per_day)
 
 
 @dataclass(slots=True)

@@ -1,15 +1,21 @@
 """When to call the cloud: polls aligned to the inverter's uploads.
 
 Pure logic without Home Assistant imports; times are timezone-aware datetimes. The
-token's rate budget, which every poll also needs, is in budget.py.
+token's rate budget, which every poll also needs, is in budget.py; the share of the
+token's calls each inverter gets (the pace) in pacing.py.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+import math
 from statistics import median
+from typing import Any
+
+from .pacing import NIGHT_INTERVAL, WAKE_WATCH, Pace, UploadSkipper
 
 DEFAULT_CADENCE = 300.0
 """Seconds between two uploads until the real cadence has been seen."""
@@ -19,17 +25,26 @@ MIN_GAPS_TRUSTED = 3
 """Until this many gaps were seen, a long gap counts as several default cadences."""
 MIN_CADENCE = 30.0
 MAX_CADENCE = 1800.0
+STALE_EXTRA_CADENCES = 2
+"""An upload stays fresh this many cadences longer than the polls are apart."""
+DAY = timedelta(hours=24)
+MAX_UNOBSERVED = timedelta(hours=1)
+"""A restart that left the inverter unobserved longer than this starts a new day."""
 
 
 @dataclass(slots=True)
 class UploadSchedule:
-    """Plans the next poll just after the next upload should be available.
+    """Plans the next poll just after the upload it aims at should be available.
 
     It learns the upload cadence from successive upload times and tracks the
     publish delay: after a poll that found the upload at the first try the delay
     estimate shrinks a little; after a miss it jumps to what was observed. So a
     slowly drifting delay costs one retry now and then, and the poll comes a few
     seconds after the upload becomes available.
+
+    Under the token's pace it aims `UploadSkipper` uploads ahead (every second,
+    third, ... upload, evenly) and, while the inverter sleeps, polls at the pace's
+    night interval.
     """
 
     guard: float = 3.0
@@ -38,41 +53,80 @@ class UploadSchedule:
     """Seconds the delay estimate shrinks after each first-try hit."""
     first_retry: float = 8.0
     """Seconds before the first retry when the expected upload is not there yet."""
-    offline_after_cadences: float = 3.0
-    offline_interval: float = 900.0
-    """Seconds between polls while the inverter is offline (at night)."""
     min_wait: float = 5.0
     cadence: float = DEFAULT_CADENCE
     publish_delay: float = DEFAULT_PUBLISH_DELAY
     last_upload: datetime | None = None
     misses: int = 0
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=12))
+    uploads_per_call: float = 1.0
+    """The pace in force: 1 polls every upload, 2.5 every second and third in turn."""
+    night_interval: float = NIGHT_INTERVAL
+    """Seconds between polls while the inverter is offline (at night)."""
+    skipper: UploadSkipper = field(default_factory=UploadSkipper)
+    target: datetime | None = None
+    """The upload time the next poll aims at (None: the next upload)."""
+    steps: int = 1
+    """How many uploads past `aimed_from` `target` lies."""
+    aimed_from: datetime | None = None
+    """The upload from which the poll aims `steps` uploads ahead."""
+    expected_wake: datetime | None = None
+    """When the sleeping inverter should wake next (None: not known)."""
+
+    def follow(self, pace: Pace) -> None:
+        """Take the token's pace for the polls planned from now on."""
+        self.uploads_per_call = max(1.0, pace.uploads_per_call)
+        self.night_interval = pace.night_interval
+
+    @property
+    def uploads_between_polls(self) -> int:
+        """The most uploads from one poll's upload to the next under the pace."""
+        return max(1, math.ceil(self.uploads_per_call - 1e-9))
 
     @property
     def stale_after(self) -> timedelta:
-        """Age from which an upload no longer describes the present."""
-        return timedelta(seconds=self.offline_after_cadences * self.cadence)
+        """Age from which an upload no longer describes the present.
+
+        Two cadences more than the polls are apart, so that entities refreshed every
+        third upload do not flicker to unavailable between two polls.
+        """
+        return timedelta(seconds=(self.uploads_between_polls + STALE_EXTRA_CADENCES) * self.cadence)
 
     def is_offline(self, now: datetime) -> bool:
-        """No new upload for several cadences (and the publish delay)."""
+        """No new upload for longer than the stale limit (and the publish delay)."""
         if self.last_upload is None:
             return False
         age = (now - self.last_upload).total_seconds()
-        return age > self.offline_after_cadences * self.cadence + self.publish_delay
+        return age > self.stale_after.total_seconds() + self.publish_delay
 
     def next_poll(self, now: datetime, upload_time: datetime | None) -> float:
         """Record a successful poll that returned `upload_time`; return seconds to wait."""
         if upload_time is None:
             return max(self.min_wait, min(self.cadence, 60.0))
         if self.last_upload is None or upload_time > self.last_upload:
+            if self._before_target(upload_time) and not self.is_offline(now):
+                return self._intermediate_upload(now, upload_time)
             return self._new_upload(now, upload_time)
         return self._same_upload(now)
 
+    def _before_target(self, upload_time: datetime) -> bool:
+        """Whether a skipping poll found an upload before the one it aimed at."""
+        return (
+            self.steps > 1
+            and self.target is not None
+            and (self.target - upload_time).total_seconds() > self.cadence / 2
+        )
+
+    def _intermediate_upload(self, now: datetime, upload_time: datetime) -> float:
+        """Show an upload older than the one aimed at, and keep aiming at that one."""
+        self.last_upload = upload_time
+        return self._retry(now, upload_time)
+
     def _new_upload(self, now: datetime, upload_time: datetime) -> float:
-        if self.last_upload is not None:
-            gap = (upload_time - self.last_upload).total_seconds()
-            if MIN_CADENCE <= gap <= MAX_CADENCE:
-                self._learn_cadence(gap)
+        if (known := self._gap_in_uploads(upload_time)) is not None:
+            gap, uploads = known
+            if MIN_CADENCE <= gap / uploads <= MAX_CADENCE:
+                self._learn_cadence(gap / uploads)
         seen_after = (now - upload_time).total_seconds()
         if self.misses:
             # Found after a retry: the delay was at most this, and may still be rising.
@@ -80,8 +134,33 @@ class UploadSchedule:
         elif self.last_upload is not None and seen_after <= self.publish_delay + self.guard:
             self.publish_delay = max(0.0, self.publish_delay - self.decrease_step)
         self.misses = 0
-        self.last_upload = upload_time
-        return self._wait_for_next_upload(now, upload_time)
+        self.last_upload = self.aimed_from = upload_time
+        if self.is_offline(now):
+            # New to us but old (the first call at night): the inverter sleeps.
+            return self._same_upload(now)
+        self.steps = self.skipper.uploads_until_next_call(self.uploads_per_call)
+        self.target = upload_time + timedelta(seconds=self.steps * self.cadence)
+        return self._wait_for(now, self.target)
+
+    def _gap_in_uploads(self, upload_time: datetime) -> tuple[float, int] | None:
+        """Seconds from the upload aimed from, and how many cadences that spans, if known.
+
+        Polling every upload, the cadence learning sorts out missed uploads itself.
+        Skipping, a gap tells the cadence only when the poll found the upload it
+        aimed at (counted from the upload it aimed from, not from an upload found
+        on the way).
+        """
+        if self.steps <= 1:
+            if self.last_upload is None:
+                return None
+            return (upload_time - self.last_upload).total_seconds(), 1
+        if (
+            self.target is None
+            or self.aimed_from is None
+            or abs((upload_time - self.target).total_seconds()) >= self.cadence / 2
+        ):
+            return None
+        return (upload_time - self.aimed_from).total_seconds(), self.steps
 
     def _learn_cadence(self, gap: float) -> None:
         """Learn the cadence from a gap that may span uploads that were never seen."""
@@ -94,16 +173,230 @@ class UploadSchedule:
     def _same_upload(self, now: datetime) -> float:
         if self.last_upload is None or self.is_offline(now):
             self.misses = 0
-            return self.offline_interval
-        expected = self._expected_availability(self.last_upload)
+            self.target = None
+            self.steps = 1
+            return self._night_wait(now)
+        return self._retry(now, self.last_upload)
+
+    def _night_wait(self, now: datetime) -> float:
+        """Seconds to the next poll of a sleeping inverter.
+
+        From a cadence before the expected wake and for `WAKE_WATCH`, it is polled at
+        the daylight pace; otherwise at the night interval.
+        """
+        wait = self.night_interval
+        if self.expected_wake is None:
+            return wait
+        watch_start = self.expected_wake - timedelta(seconds=self.cadence)
+        watch_end = watch_start + timedelta(seconds=WAKE_WATCH)
+        if now < watch_start:
+            return max(self.min_wait, min(wait, (watch_start - now).total_seconds()))
+        if now < watch_end:
+            return min(wait, self.uploads_between_polls * self.cadence)
+        return wait
+
+    def _retry(self, now: datetime, last_upload: datetime) -> float:
+        """The upload aimed at is not there: wait for it, or retry with a back-off."""
+        expected = self._availability(self._aimed_at(last_upload))
         if now < expected:
             return max(self.min_wait, (expected - now).total_seconds())
         self.misses += 1
         return min(self.first_retry * 2.0 ** (self.misses - 1), self.cadence)
 
-    def _expected_availability(self, upload_time: datetime) -> datetime:
-        return upload_time + timedelta(seconds=self.cadence + self.publish_delay + self.guard)
+    def _aimed_at(self, last_upload: datetime) -> datetime:
+        if self.target is not None:
+            return self.target
+        return last_upload + timedelta(seconds=self.cadence)
 
-    def _wait_for_next_upload(self, now: datetime, upload_time: datetime) -> float:
-        expected = self._expected_availability(upload_time)
-        return max(self.min_wait, (expected - now).total_seconds())
+    def next_upload_available(self) -> datetime | None:
+        """When the upload after the last one seen should be available (None: unknown)."""
+        if self.last_upload is None:
+            return None
+        return self._availability(self.last_upload + timedelta(seconds=self.cadence))
+
+    def _availability(self, upload_time: datetime) -> datetime:
+        return upload_time + timedelta(seconds=self.publish_delay + self.guard)
+
+    def _wait_for(self, now: datetime, upload_time: datetime) -> float:
+        return max(self.min_wait, (self._availability(upload_time) - now).total_seconds())
+
+    def as_dict(self) -> dict[str, Any]:
+        """What is learned, to keep across restarts (JSON-ready)."""
+        return {
+            "cadence": self.cadence,
+            "publish_delay": self.publish_delay,
+            "gaps": list(self.gaps),
+            "last_upload": self.last_upload.isoformat() if self.last_upload else None,
+        }
+
+    def restore(self, stored: dict[str, Any]) -> None:
+        """Take back what `as_dict` saved; ignore what does not fit."""
+        cadence, delay = stored.get("cadence"), stored.get("publish_delay")
+        gaps = stored.get("gaps")
+        if (cadence := _number(cadence)) is not None and MIN_CADENCE <= cadence <= MAX_CADENCE:
+            self.cadence = cadence
+        if (delay := _number(delay)) is not None and 0 <= delay <= MAX_CADENCE:
+            self.publish_delay = delay
+        if isinstance(gaps, list):
+            numbers = [_number(gap) for gap in gaps]
+            self.gaps.extend(
+                gap for gap in numbers if gap is not None and MIN_CADENCE <= gap <= MAX_CADENCE
+            )
+        self.last_upload = _aware_time(stored.get("last_upload"))
+
+
+@dataclass(slots=True)
+class OnlineHistory:
+    """When the inverter uploaded over the last 24 hours: its online fraction.
+
+    The time between two uploads seen that are closer than `bridge` counts as
+    online (with skipping, uploads seen are several cadences apart); each upload
+    also covers its own cadence.
+    """
+
+    observed_since: datetime | None = None
+    uploads: deque[datetime] = field(default_factory=deque)
+    uploads_at_night: bool = False
+    """An upload was seen while the sun was down: the inverter uploads all day."""
+    last_wake: datetime | None = None
+    """The first upload after the last long gap (the last morning)."""
+
+    def start(self, now: datetime) -> None:
+        """Begin observing (at setup, when nothing was kept)."""
+        if self.observed_since is None:
+            self.observed_since = now
+
+    def record(
+        self,
+        upload_time: datetime,
+        now: datetime,
+        *,
+        bridge: float,
+        cadence: float = DEFAULT_CADENCE,
+        not_before: datetime | None = None,
+    ) -> None:
+        """Note an upload seen (in time order) and forget those older than a day.
+
+        An upload more than `bridge` seconds after the one before it is a wake. Polled
+        rarely at night, the first upload seen may come well after the wake; the last
+        poll that found nothing new tells how early it may have come (`not_before`):
+        the wake noted is the earliest that a watch (from a cadence before the wake,
+        `WAKE_WATCH` long) still ending a cadence after `upload_time` covers.
+        """
+        self.start(now)
+        if not self.uploads or upload_time > self.uploads[-1]:
+            if self.uploads and (upload_time - self.uploads[-1]).total_seconds() > bridge:
+                earliest = upload_time - timedelta(seconds=WAKE_WATCH - 2 * cadence)
+                self.last_wake = max(earliest, min(not_before or upload_time, upload_time))
+            self.uploads.append(upload_time)
+        while self.uploads and self.uploads[0] < now - DAY:
+            self.uploads.popleft()
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """When the inverter should wake next: at the last morning's time of day.
+
+        The last wake moved on by whole days to the first that is not over
+        (its watch included); None before a wake was seen.
+        """
+        if self.last_wake is None:
+            return None
+        behind = (now - self.last_wake - timedelta(seconds=WAKE_WATCH)) / DAY
+        return self.last_wake + DAY * max(0, math.ceil(behind))
+
+    def observed_a_day(self, now: datetime) -> bool:
+        """Whether a whole day has been observed, so the measured fraction holds."""
+        return self.observed_since is not None and now - self.observed_since >= DAY
+
+    def measured_fraction(self, now: datetime, cadence: float, bridge: float) -> float:
+        """Share of the last 24 hours during which the inverter uploaded."""
+        start = now - DAY
+        first = bisect_right(self.uploads, start)
+        times = [upload for upload in list(self.uploads)[first:] if upload <= now]
+        online = 0.0
+        for index, moment in enumerate(times):
+            following = times[index + 1] if index + 1 < len(times) else None
+            gap = (following - moment).total_seconds() if following is not None else None
+            online += gap if gap is not None and gap <= bridge else cadence
+        return min(1.0, online / DAY.total_seconds())
+
+    def last_day_fraction(self, now: datetime, cadence: float, bridge: float) -> float | None:
+        """The share of the day of the last whole run of uploads seen (a wake to a sleep).
+
+        None until the inverter was seen waking and then going to sleep.
+        """
+        times = [upload for upload in self.uploads if upload <= now]
+        sleeps = [
+            index
+            for index, moment in enumerate(times)
+            if (times[index + 1] if index + 1 < len(times) else now) - moment
+            > timedelta(seconds=bridge)
+        ]
+        # A whole run lies between two sleeps: it began with a wake and ended in a sleep.
+        if len(sleeps) < 2:
+            return None
+        wake, sleep = times[sleeps[-2] + 1], times[sleeps[-1]]
+        return min(1.0, ((sleep - wake).total_seconds() + cadence) / DAY.total_seconds())
+
+    def fraction(
+        self, now: datetime, cadence: float, bridge: float, daylight_prior: float | None
+    ) -> float:
+        """The online fraction: measured over the last day once a day was observed.
+
+        Before that, uploads seen at night mean 1.0 (awake all day); a whole day's run
+        of uploads seen (from a wake to a sleep) gives it; else the sun's prior does,
+        or 1.0 without one: an inverter assumed to upload all day cannot overspend
+        the token.
+        """
+        if self.observed_a_day(now):
+            return self.measured_fraction(now, cadence, bridge)
+        if self.uploads_at_night:
+            return 1.0
+        if (last_day := self.last_day_fraction(now, cadence, bridge)) is not None:
+            return last_day
+        if daylight_prior is None:
+            return 1.0
+        return max(daylight_prior, self.measured_fraction(now, cadence, bridge))
+
+    def as_dict(self) -> dict[str, Any]:
+        """What is observed, to keep across restarts (JSON-ready)."""
+        return {
+            "observed_since": self.observed_since.isoformat() if self.observed_since else None,
+            "uploads": [upload.isoformat() for upload in self.uploads],
+            "uploads_at_night": self.uploads_at_night,
+            "last_wake": self.last_wake.isoformat() if self.last_wake else None,
+        }
+
+    def restore(self, stored: dict[str, Any], now: datetime, saved_at: datetime | None) -> None:
+        """Take back what `as_dict` saved; a long gap since the save starts a new day.
+
+        While Home Assistant was down nothing was observed: after a gap over
+        `MAX_UNOBSERVED` the observation starts again (the prior holds for another day).
+        """
+        uploads = stored.get("uploads")
+        if isinstance(uploads, list):
+            times = sorted(t for t in map(_aware_time, uploads) if t is not None and t <= now)
+            self.uploads.extend(t for t in times if t >= now - DAY)
+        self.uploads_at_night = stored.get("uploads_at_night") is True
+        self.last_wake = _aware_time(stored.get("last_wake"))
+        observed_since = _aware_time(stored.get("observed_since"))
+        if observed_since is not None and saved_at is not None and now - saved_at <= MAX_UNOBSERVED:
+            self.observed_since = min(observed_since, now)
+        else:
+            self.observed_since = now
+
+
+def _number(value: Any) -> float | None:
+    """A finite number (not a bool) as a float; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _aware_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 import logging
-from typing import Any, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     DOMAIN as SENSOR_DOMAIN,
@@ -19,6 +19,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, State, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
@@ -110,7 +111,75 @@ def _negative(value: float | None) -> float | None:
     return None if value is None else (-value if value < 0 else 0.0)
 
 
-SENSORS: tuple[SunvecSensorEntityDescription, ...] = (
+def shows_no_grid_meter(realtime: RealtimeData) -> bool:
+    """Whether the upload is that of an inverter without a grid meter.
+
+    The cloud then sends feedinpower 0 and 0 for both grid counters while the
+    inverter's own yield counter runs (the vendor document's example upload). An
+    upload whose counters all read 0 is a glitch of the cloud, not a missing meter.
+    """
+    return (
+        realtime.feedin_power == 0
+        and not realtime.feedin_energy
+        and not realtime.consume_energy
+        and bool(realtime.yield_total)
+    )
+
+
+def metered_grid_power(realtime: RealtimeData) -> float | None:
+    """The grid meter's power in W, positive while exporting; None without a meter."""
+    return None if shows_no_grid_meter(realtime) else realtime.feedin_power
+
+
+def grid_export_power(realtime: RealtimeData) -> float | None:
+    """Power sent to the grid in W; 0 while importing."""
+    return _positive(metered_grid_power(realtime))
+
+
+def grid_import_power(realtime: RealtimeData) -> float | None:
+    """Power drawn from the grid in W; 0 while exporting."""
+    return _negative(metered_grid_power(realtime))
+
+
+def battery_charge_power(realtime: RealtimeData) -> float | None:
+    """Power into the battery in W (batPower is positive while charging); 0 otherwise."""
+    return _positive(realtime.battery_power)
+
+
+def battery_discharge_power(realtime: RealtimeData) -> float | None:
+    """Power out of the battery in W; 0 otherwise."""
+    return _negative(realtime.battery_power)
+
+
+def house_load_power(realtime: RealtimeData) -> float | None:
+    """The power the house draws in W.
+
+    The balance of the house's AC side, behind the grid meter:
+
+        house load = acpower - feedinpower + max(feedinpowerM2, 0)
+
+    `acpower` is what the inverter puts out on its AC side (PV and battery together,
+    negative while it charges the battery from the grid), `feedinpower` what leaves
+    through the grid meter (negative while importing). Meter 2 measures a branch of the
+    house's AC side: a second inverter (AC-coupled PV) feeds power in, positive, and
+    that power is a source of the balance; a branch that draws, negative (a metered
+    load, or a second inverter's standby at night, as the simulator's meter 2 does), is
+    part of the house's consumption, which the grid meter's balance already holds.
+    Everything the house draws is consumption, so the balance is at least 0: a lower
+    value only comes from readings that do not fit together (the meter and the inverter
+    sampled at slightly different moments, or a generator no meter sees) and reads 0.
+
+    Not defined (None) without a grid meter (`feedinpower` null, or reported as 0 with
+    zero grid counters) or without `acpower`.
+    """
+    grid = metered_grid_power(realtime)
+    if realtime.ac_power is None or grid is None:
+        return None
+    second_source = max(realtime.feedin_power_meter2 or 0.0, 0.0)
+    return max(realtime.ac_power - grid + second_source, 0.0)
+
+
+SENSORS_OF_THE_UPLOAD: tuple[SunvecSensorEntityDescription, ...] = (
     _power("ac_power", lambda r: r.ac_power),
     _power("pv_power", lambda r: r.pv_power),
     _power("pv1_power", lambda r: r.pv_power_1),
@@ -124,6 +193,11 @@ SENSORS: tuple[SunvecSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
     ),
     _power("battery_power", lambda r: r.battery_power),
+    _power("grid_import_power", grid_import_power),
+    _power("grid_export_power", grid_export_power),
+    _power("battery_charge_power", battery_charge_power),
+    _power("battery_discharge_power", battery_discharge_power),
+    _power("house_load_power", house_load_power),
     _power("eps_power_a", lambda r: r.eps_power_a, entity_registry_enabled_default=False),
     _power("eps_power_b", lambda r: r.eps_power_b, entity_registry_enabled_default=False),
     _power("eps_power_c", lambda r: r.eps_power_c, entity_registry_enabled_default=False),
@@ -170,9 +244,38 @@ SENSORS: tuple[SunvecSensorEntityDescription, ...] = (
         max_power_kw=GRID_IMPORT_MAX_POWER_KW,
     ),
     _energy("pv_energy", lambda r: r.pv_power, CounterRule.INTEGRAL),
-    _energy("battery_charge_energy", lambda r: _positive(r.battery_power), CounterRule.INTEGRAL),
-    _energy("battery_discharge_energy", lambda r: _negative(r.battery_power), CounterRule.INTEGRAL),
+    _energy("battery_charge_energy", battery_charge_power, CounterRule.INTEGRAL),
+    _energy("battery_discharge_energy", battery_discharge_power, CounterRule.INTEGRAL),
+    _energy("house_energy", house_load_power, CounterRule.INTEGRAL),
 )
+"""The sensors whose values come from the inverter's latest upload."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SunvecApiCallsEntityDescription(SensorEntityDescription, SunvecEntityDescription):
+    """Describes the sensor of the calls the entry's token made (added with the entry)."""
+
+
+API_CALLS_TODAY = SunvecApiCallsEntityDescription(
+    key="api_calls_today",
+    translation_key="api_calls_today",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    entity_registry_enabled_default=False,
+    # A count that starts again at midnight, like an energy counter of the day: the
+    # recorder's statistics then sum the calls over any period.
+    state_class=SensorStateClass.TOTAL_INCREASING,
+    requires_fresh_upload=False,
+)
+
+SENSORS: tuple[SensorEntityDescription, ...] = (*SENSORS_OF_THE_UPLOAD, API_CALLS_TODAY)
+"""Every sensor the platform can create."""
+
+ATTR_DAILY_LIMIT: Final = "daily_limit"
+ATTR_CALLS_LAST_24_HOURS: Final = "calls_last_24_hours"
+API_CALLS_REFRESH: Final = timedelta(minutes=1)
+"""How often the calls sensor counts again, whichever entry of the token made them."""
+CALL_TIME_RESOLUTION: Final = timedelta(microseconds=1)
+"""A call whose slot is now is being made: only slots after now are not calls yet."""
 
 
 async def async_setup_entry(
@@ -181,10 +284,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the sensors whose data the inverter reports, now and later."""
+    async_add_entities([SunvecApiCallsSensor(entry.runtime_data, API_CALLS_TODAY)])
     async_add_entities_with_data(
         entry.runtime_data,
         SENSOR_DOMAIN,
-        SENSORS,
+        SENSORS_OF_THE_UPLOAD,
         lambda coordinator, description: (
             SunvecSensor(coordinator, description)
             if description.rule is CounterRule.NONE
@@ -204,6 +308,84 @@ class SunvecSensor(SunvecEntity, SensorEntity):
     def native_value(self) -> float | str | datetime | None:
         """The field's value in the latest upload."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+class SunvecApiCallsSensor(SunvecEntity, SensorEntity):
+    """The calls of the entry's token since local midnight, made by all its entries.
+
+    Counted from the token's shared budget once a minute and at each update of the
+    entry, so that the calls of the token's other entries show within a minute.
+    """
+
+    entity_description: SunvecApiCallsEntityDescription
+
+    def __init__(
+        self, coordinator: SunvecCoordinator, description: SunvecApiCallsEntityDescription
+    ) -> None:
+        """Start without a count."""
+        super().__init__(coordinator, description)
+        self._day: date | None = None
+        self._shown: tuple[int, dict[str, int]] | None = None
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Counted here, not read from the cloud: known while the entry runs."""
+        return True
+
+    @property
+    @override
+    def native_value(self) -> int | None:
+        """Calls since local midnight."""
+        return self._shown[0] if self._shown else None
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, int]:
+        """The calls a day the integration allows itself, and the calls of the last 24 h."""
+        return self._shown[1] if self._shown else {}
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Count now and once a minute."""
+        await super().async_added_to_hass()
+        self._recount()
+        self.async_on_remove(
+            async_track_time_interval(self.hass, self._handle_refresh, API_CALLS_REFRESH)
+        )
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        self._recount()
+        super()._handle_coordinator_update()
+
+    @callback
+    def _handle_refresh(self, _now: datetime) -> None:
+        if self._recount():
+            self.async_write_ha_state()
+
+    def _recount(self) -> bool:
+        """Count the token's calls again; return whether what the sensor shows changed."""
+        budget = self.coordinator.budget
+        now = dt_util.now()
+        ahead = budget.calls_since(now + CALL_TIME_RESOLUTION)
+        count = budget.calls_since(dt_util.start_of_local_day(now)) - ahead
+        if self._day == now.date() and self._shown is not None:
+            # Within a day the count never falls (a reserved slot given back).
+            count = max(count, self._shown[0])
+        self._day = now.date()
+        shown = (
+            count,
+            {
+                ATTR_DAILY_LIMIT: budget.daily_limit,
+                ATTR_CALLS_LAST_24_HOURS: budget.calls_since(now - timedelta(hours=24)) - ahead,
+            },
+        )
+        if shown == self._shown:
+            return False
+        self._shown = shown
+        return True
 
 
 ENTRY_ID_KEY = "entry_id"

@@ -1,0 +1,184 @@
+"""The "API calls today" sensor: the calls of the entry's token, all its entries together.
+
+Checked against the requests the simulated cloud received, over local midnight, through
+the cloud's failures, and with the option that keeps calls free for other apps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from homeassistant.const import STATE_UNAVAILABLE, EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sunvec_connect.const import CONF_CALLS_KEPT_FREE, DOMAIN
+from simulator import Fault, FaultKind, ManualClock, SunvecCloud
+from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
+
+from .conftest import PLANT_TIME_ZONE, TimeMachine, entry_for, setup_entry
+
+ZONE = ZoneInfo(PLANT_TIME_ZONE)
+START = datetime(2026, 6, 21, 23, 30, 2, tzinfo=ZONE)
+"""Half an hour before local midnight: the hybrid uploads, the PV-only one sleeps."""
+MIDNIGHT = datetime(2026, 6, 22, 0, 0, tzinfo=ZONE)
+REFRESH = timedelta(minutes=1)
+"""The sensor counts again at least this often."""
+
+
+@pytest.fixture
+def sim_clock() -> ManualClock:
+    """Both clocks start at START."""
+    return ManualClock(START)
+
+
+def calls_sensor(hass: HomeAssistant, wifi_sn: str = HYBRID_WIFI_SN) -> str:
+    found = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{wifi_sn}_api_calls_today")
+    assert found is not None
+    return found
+
+
+def shown(hass: HomeAssistant, wifi_sn: str = HYBRID_WIFI_SN) -> tuple[int, dict[str, Any]]:
+    """The sensor's count and attributes."""
+    state = hass.states.get(calls_sensor(hass, wifi_sn))
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+    return int(state.state), dict(state.attributes)
+
+
+def requests_between(cloud: SunvecCloud, since: datetime, until: datetime) -> int:
+    """Requests the cloud received from the test's token in [since, until]."""
+    return sum(1 for request in cloud.requests if since <= request.time <= until)
+
+
+def check_count(hass: HomeAssistant, cloud: SunvecCloud, since: datetime, now: datetime) -> int:
+    """The sensor shows the token's calls since `since`, as of at most a minute ago."""
+    count, _ = shown(hass)
+    assert requests_between(cloud, since, now - REFRESH) <= count
+    assert count <= requests_between(cloud, since, now)
+    return count
+
+
+async def two_inverters(hass: HomeAssistant, sim_url: str, **options: int) -> None:
+    """The demo's hybrid and PV-only inverters on one token."""
+    await setup_entry(
+        hass, entry_for(sim_url, HYBRID_WIFI_SN, entry_id="01HYBRIDENTRY000000000000")
+    )
+    await setup_entry(
+        hass,
+        entry_for(sim_url, PV_ONLY_WIFI_SN, entry_id="01PVONLYENTRY0000000000000", options=options),
+    )
+
+
+async def test_a_disabled_diagnostic_sensor(
+    hass: HomeAssistant, time_machine: TimeMachine, config_entry: MockConfigEntry
+) -> None:
+    await setup_entry(hass, config_entry)
+    entry = er.async_get(hass).async_get(calls_sensor(hass))
+    assert entry is not None
+    assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert entry.entity_category is EntityCategory.DIAGNOSTIC
+    assert hass.states.get(calls_sensor(hass)) is None
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_counts_the_calls_of_every_entry_of_the_token_over_midnight(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
+) -> None:
+    await two_inverters(hass, sim_url)
+    assert cloud.requests
+    history: list[int] = []
+    while time_machine.clock.now() < MIDNIGHT - timedelta(minutes=2):
+        await time_machine.advance(60)
+        history.append(check_count(hass, cloud, START, time_machine.clock.now()))
+    count, attributes = shown(hass)
+    hybrid_calls = sum(1 for request in cloud.requests if request.wifi_sn == HYBRID_WIFI_SN)
+    # The calls of the PV-only entry count too, and both entries show the same count.
+    assert count > hybrid_calls > 0
+    pv_only_count, pv_only_attributes = shown(hass, PV_ONLY_WIFI_SN)
+    assert pv_only_count == count
+    for name in ("daily_limit", "calls_last_24_hours"):
+        assert pv_only_attributes[name] == attributes[name]
+    assert attributes["daily_limit"] == 9990
+    assert attributes["calls_last_24_hours"] == count  # no calls before START
+    assert attributes["state_class"] == "total_increasing"
+    assert attributes["unit_of_measurement"] == "calls"
+    before_midnight = requests_between(cloud, START, MIDNIGHT)
+
+    while time_machine.clock.now() < MIDNIGHT + timedelta(minutes=20):
+        await time_machine.advance(60)
+        now = time_machine.clock.now()
+        history.append(check_count(hass, cloud, MIDNIGHT, now) if now > MIDNIGHT + REFRESH else 0)
+    count, attributes = shown(hass)
+    assert 0 < count < before_midnight
+    # The last 24 hours still hold the calls before midnight.
+    assert attributes["calls_last_24_hours"] >= before_midnight + count
+    # A count of the day: it falls once, at midnight, and never else.
+    falls = [(a, b) for a, b in pairwise(history) if b < a]
+    assert len(falls) == 1
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_counts_through_failures_of_the_cloud(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    config_entry: MockConfigEntry,
+) -> None:
+    await setup_entry(hass, config_entry)
+    await time_machine.run(10 * 60)
+    before = check_count(hass, cloud, START, time_machine.clock.now())
+    cloud.inject(Fault(FaultKind.HTTP_503, count=3))
+    while cloud.requests[-1].outcome != "http_503":
+        await time_machine.advance(30)
+    await time_machine.advance(90)
+    ac_power = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{HYBRID_WIFI_SN}_ac_power"
+    )
+    assert ac_power is not None
+    ac_state = hass.states.get(ac_power)
+    assert ac_state is not None
+    assert ac_state.state == STATE_UNAVAILABLE
+    # The failed calls count: the cloud received them.
+    during = check_count(hass, cloud, START, time_machine.clock.now())
+    assert during > before
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_the_daily_limit_follows_the_calls_kept_free(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+) -> None:
+    """One entry of the token keeps 3 calls a minute free: the whole token does."""
+    await two_inverters(hass, sim_url, **{CONF_CALLS_KEPT_FREE: 3})
+    await time_machine.advance(60)
+    for wifi_sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN):
+        _, attributes = shown(hass, wifi_sn)
+        assert attributes["daily_limit"] == 10_000 - 10 * 3
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_slots_reserved_ahead_are_no_calls_and_the_count_never_falls(
+    hass: HomeAssistant, time_machine: TimeMachine, config_entry: MockConfigEntry
+) -> None:
+    await setup_entry(hass, config_entry)
+    await time_machine.run(3 * 60)
+    coordinator = config_entry.runtime_data
+    budget = coordinator.budget
+    before, _ = shown(hass)
+    now = time_machine.clock.now()
+    first, second = budget.reserve(now), budget.reserve(now)
+    assert now <= first < second
+    coordinator.async_update_listeners()
+    # A slot at now is a call being made; a slot after now is not a call yet.
+    assert shown(hass)[0] == before + (first == now)
+    during = shown(hass)[0]
+    # Slots given back unused: within the day the count does not fall.
+    budget.release(second)
+    budget.release(first)
+    coordinator.async_update_listeners()
+    assert shown(hass)[0] == during

@@ -1,0 +1,131 @@
+"""Fair pacing in Home Assistant: inverters that need more calls than their token has.
+
+The demo token owns two inverters, which need far fewer calls than a token's 10,000 a
+day; here the daily limit is lowered instead, so that two inverters are more than it
+carries, as a hundred would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.sunvec_connect.pacing import MAX_NIGHT_INTERVAL
+from simulator import ManualClock, SunvecCloud
+from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
+
+from .conftest import TimeMachine, entry_for, setup_entry
+
+AMSTERDAM = (52.37, 4.90)
+
+
+@pytest.fixture(autouse=True)
+def amsterdam(hass: HomeAssistant) -> None:
+    """Home Assistant where the demo plants are: the sun's times fit their days."""
+    hass.config.latitude, hass.config.longitude = AMSTERDAM
+
+
+def tight_budget(per_day: int) -> Generator[None]:
+    with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", per_day):
+        yield
+
+
+@pytest.fixture
+def small_token() -> Generator[None]:
+    """A token allowed 240 calls a day: two inverters awake 19 hours need about 550."""
+    yield from tight_budget(240)
+
+
+def shown_uploads(cloud: SunvecCloud, wifi_sn: str) -> list[int]:
+    """The upload indexes the calls for `wifi_sn` returned, without repeats."""
+    indexes = [r.upload_index for r in cloud.requests if r.wifi_sn == wifi_sn]
+    return sorted({index for index in indexes if index is not None})
+
+
+@pytest.mark.usefixtures("small_token")
+async def test_more_inverters_than_the_budget_skip_uploads_evenly(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
+) -> None:
+    """Each inverter polls every second or third upload; none goes dark or unavailable."""
+    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
+    budget = hybrid.runtime_data.budget
+    pace = budget.pace
+    assert 2.0 < pace.uploads_per_call < 3.0
+    await time_machine.run(600, step=5)
+    start = len(cloud.requests)
+    unavailable = 0
+    for _ in range(3 * 60):
+        await time_machine.advance(60)
+        for key in ("ac_power", "pv_power"):
+            for wifi_sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN):
+                entity = hass.states.get(f"sensor.sunvec_{wifi_sn.lower()}_{key}")
+                assert entity is not None
+                unavailable += entity.state == STATE_UNAVAILABLE
+    # Refreshed every third upload at most, the entities never turned stale.
+    assert unavailable == 0
+    assert hybrid.runtime_data.stale_after == timedelta(seconds=(3 + 2) * 300)
+    for entry in (hybrid, pv_only):
+        wifi_sn = entry.runtime_data.client.wifi_sn
+        steps = [b - a for a, b in pairwise(shown_uploads(cloud, wifi_sn))]
+        # Every second or third upload as the share asks; never more than three apart.
+        # (A poll that comes before its upload is out shows the one before, and retries.)
+        assert max(steps) == 3
+        assert steps.count(1) <= len(steps) / 4
+        assert sum(steps) / len(steps) == pytest.approx(pace.uploads_per_call, abs=0.4)
+        calls = [r for r in cloud.requests[start:] if r.wifi_sn == wifi_sn]
+        # Three hours of 36 uploads: about 36 / uploads per call calls, a few retries.
+        assert len(calls) <= 36 / pace.uploads_per_call * 1.3
+        assert {r.outcome for r in calls} == {"ok"}
+
+
+async def test_pace_is_planned_again_as_entries_come_and_go(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
+) -> None:
+    with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 450):
+        hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+        budget = hybrid.runtime_data.budget
+        alone = budget.pace.uploads_per_call
+        pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
+    together = budget.pace.uploads_per_call
+    assert together > alone
+    await time_machine.run(900, step=5)
+    # The hybrid's polls follow the shared pace...
+    assert hybrid.runtime_data.schedule.uploads_per_call == together
+    assert await hass.config_entries.async_unload(pv_only.entry_id)
+    await hass.async_block_till_done()
+    # ...and, the PV-only entry gone, its pace alone again.
+    assert budget.pace.uploads_per_call == alone
+    assert set(budget.demands) == {hybrid.entry_id}
+    await time_machine.run(1800, step=5)
+    assert hybrid.runtime_data.schedule.uploads_per_call == alone
+
+
+async def test_sleeping_inverter_polls_at_the_paces_night_interval(
+    hass: HomeAssistant,
+    sim_url: str,
+    freezer: FrozenDateTimeFactory,
+    cloud: SunvecCloud,
+    sim_clock: ManualClock,
+) -> None:
+    """A token short of calls polls a sleeping inverter once an hour, not every 15 min."""
+    # 20:00 UTC is 22:00 in Amsterdam: the PV-only inverter has gone to sleep.
+    sim_clock.set(datetime(2026, 6, 21, 20, 0, tzinfo=UTC))
+    machine = TimeMachine(hass, freezer, sim_clock)
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 150):
+        entry = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
+    assert entry.runtime_data.budget.pace.night_interval == MAX_NIGHT_INTERVAL
+    await machine.run(3 * 3600, step=60)
+    calls = [r.time for r in cloud.requests if r.wifi_sn == PV_ONLY_WIFI_SN]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(calls)]
+    assert gaps
+    assert min(gaps) >= MAX_NIGHT_INTERVAL - 60
+    assert len(calls) <= 1 + 3

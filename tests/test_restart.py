@@ -1,0 +1,248 @@
+"""A restart of Home Assistant holds nothing up: entities come back at once, marked restored.
+
+A restart is simulated as the benchmark does it: the entry is unloaded (it writes its
+last upload to storage, its entities their restore data) and set up again with the
+token budgets gone from memory (they come back from storage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+import json
+import time
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import (
+    CONF_API_TOKEN,
+    CONF_URL,
+    STATE_OFF,
+    STATE_UNAVAILABLE,
+)
+from homeassistant.core import HomeAssistant, State
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from benchmarks.harness import TOKEN as BENCH_TOKEN, bench_cloud
+from custom_components.sunvec_connect.budget import TOKEN_BUDGETS, token_budget
+from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.entity import ATTR_RESTORED
+from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
+
+from .conftest import SIM_START, TOKEN, TimeMachine
+
+AC_POWER = "sensor.sunvec_sutdemohyb1_ac_power"
+TOTAL_YIELD = "sensor.sunvec_sutdemohyb1_total_yield"
+LAST_UPLOAD = "sensor.sunvec_sutdemohyb1_last_upload"
+ONLINE = "binary_sensor.sunvec_sutdemohyb1_online"
+STORE_KEY = f"{DOMAIN}.01HYBRIDENTRY000000000000"
+REAL_CLOCKS = {"wall": time.perf_counter}
+"""Kept in a dictionary: freezegun replaces module attributes that are clock functions."""
+
+
+def state(hass: HomeAssistant, entity_id: str) -> State:
+    found = hass.states.get(entity_id)
+    assert found is not None, entity_id
+    return found
+
+
+async def stop(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Home Assistant stops: the entry unloads; the budgets in memory are lost."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    hass.data.pop(TOKEN_BUDGETS, None)
+
+
+def use_up_the_minute(hass: HomeAssistant, token: str = TOKEN) -> None:
+    """Other apps' calls (through a form's check) take every call of the token's minute."""
+    budget = token_budget(hass, token)
+    now = dt_util.utcnow()
+    while budget.try_call_now(now):
+        pass
+
+
+async def test_restart_restores_entities_marked_until_the_first_call_at_the_slot(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    entry = init_integration
+    await time_machine.run(600)
+    before = {entity_id: state(hass, entity_id) for entity_id in (AC_POWER, TOTAL_YIELD)}
+    assert ATTR_RESTORED not in before[AC_POWER].attributes
+    last_upload = state(hass, LAST_UPLOAD).state
+    await stop(hass, entry)
+    kept = hass_storage[STORE_KEY]["data"]
+    assert kept["upload"]["upload_time"] == last_upload
+    assert TOKEN not in json.dumps(hass_storage)
+
+    use_up_the_minute(hass)
+    calls, started = len(cloud.requests), dt_util.utcnow()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # Set up without the clock moving and without a call: the kept upload is shown.
+    assert entry.state is ConfigEntryState.LOADED
+    assert dt_util.utcnow() == started
+    assert len(cloud.requests) == calls
+    coordinator = entry.runtime_data
+    assert coordinator.data.restored
+    for entity_id, shown in before.items():
+        restored = state(hass, entity_id)
+        assert restored.state == shown.state
+        assert restored.attributes[ATTR_RESTORED] is True
+    # The first call goes at the slot the entry reserved, after the used-up minute.
+    slot = coordinator._reserved_slot
+    assert slot is not None
+    assert slot - started > timedelta(seconds=55)
+    while len(cloud.requests) == calls:
+        await time_machine.advance(1)
+    assert abs((cloud.requests[-1].time - slot).total_seconds()) <= 1
+    assert cloud.requests[-1].outcome == "ok"
+    assert not coordinator.data.restored
+    assert ATTR_RESTORED not in state(hass, AC_POWER).attributes
+    assert ATTR_RESTORED not in state(hass, TOTAL_YIELD).attributes
+
+
+async def test_kept_upload_older_than_the_stale_limit_shows_powers_unavailable(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+) -> None:
+    entry = init_integration
+    total = state(hass, TOTAL_YIELD).state
+    await stop(hass, entry)
+    # Home Assistant was down for an hour.
+    await time_machine.advance(3600)
+    use_up_the_minute(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.data.restored
+    assert state(hass, AC_POWER).state == STATE_UNAVAILABLE
+    assert state(hass, ONLINE).state == STATE_OFF
+    # The counters keep their restored value and history, marked restored.
+    assert state(hass, TOTAL_YIELD).state == total
+    assert state(hass, TOTAL_YIELD).attributes[ATTR_RESTORED] is True
+    await time_machine.run(120, step=5)
+    assert state(hass, AC_POWER).state != STATE_UNAVAILABLE
+    assert state(hass, ONLINE).state != STATE_OFF
+
+
+async def test_entry_without_a_kept_upload_starts_without_data_and_adds_entities_later(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    config_entry: MockConfigEntry,
+    cloud: SunvecCloud,
+) -> None:
+    use_up_the_minute(hass)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.runtime_data.data is None
+    assert hass.states.get(AC_POWER) is None
+    assert cloud.requests == []
+    await time_machine.run(70, step=5)
+    assert [record.outcome for record in cloud.requests] == ["ok"]
+    assert state(hass, AC_POWER).state != STATE_UNAVAILABLE
+    assert ATTR_RESTORED not in state(hass, AC_POWER).attributes
+
+
+async def test_refused_token_after_a_restart_asks_for_a_new_one(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    """The setup no longer makes the first call: its refusal starts the reauth flow."""
+    entry = init_integration
+    await stop(hass, entry)
+    cloud.inject(Fault(FaultKind.REVOKE_TOKEN))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    await time_machine.run(30, step=5)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert state(hass, AC_POWER).state == STATE_UNAVAILABLE
+
+
+async def test_removing_the_entry_removes_what_it_kept(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+) -> None:
+    await stop(hass, init_integration)
+    assert STORE_KEY in hass_storage
+    assert await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert STORE_KEY not in hass_storage
+
+
+# Thirty entries on one token ---------------------------------------------------
+
+INVERTERS = 30
+
+
+@pytest.fixture
+async def thirty_inverters(
+    socket_enabled: None, sim_clock: ManualClock
+) -> AsyncGenerator[tuple[SunvecCloud, str]]:
+    """A cloud where the benchmark's token owns 30 PV-only inverters, served over loopback."""
+    cloud = bench_cloud(sim_clock, INVERTERS, delay_period=None)
+    server = TestServer(create_app(cloud), host="127.0.0.1")
+    await server.start_server(access_log=None)
+    try:
+        yield cloud, str(server.make_url("/")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def test_thirty_entries_set_up_at_once_with_the_minute_used_up(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sim_clock: ManualClock,
+    thirty_inverters: tuple[SunvecCloud, str],
+) -> None:
+    """Every setup returns at once; the calls follow at the token's pace, none refused."""
+    cloud, url = thirty_inverters
+    machine = TimeMachine(hass, freezer, sim_clock)
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    entries = []
+    for wifi_sn in cloud.plants:
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=f"Sunvec {wifi_sn}",
+            unique_id=wifi_sn,
+            data={CONF_URL: url, CONF_API_TOKEN: BENCH_TOKEN, CONF_WIFI_SN: wifi_sn},
+        )
+        entry.add_to_hass(hass)
+        entries.append(entry)
+    use_up_the_minute(hass, BENCH_TOKEN)
+    started, wall = dt_util.utcnow(), REAL_CLOCKS["wall"]()
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+    elapsed = REAL_CLOCKS["wall"]() - wall
+    assert all(entry.state is ConfigEntryState.LOADED for entry in entries)
+    assert dt_util.utcnow() == started == SIM_START
+    assert cloud.requests == []
+    # Real time, generous for a loaded machine: the point is that nothing waited.
+    assert elapsed < 10
+    # 30 slots at 9 a minute after the used-up minute: within five minutes all have data.
+    await machine.run(300, step=2)
+    assert all(entry.runtime_data.data is not None for entry in entries)
+    assert {record.outcome for record in cloud.requests} == {"ok"}
+    calls = sorted(record.time for record in cloud.requests)
+    assert all(
+        (later - earlier).total_seconds() >= 60
+        for earlier, later in zip(calls, calls[9:], strict=False)
+    )
+    registry_ids = hass.states.async_entity_ids("sensor")
+    assert sum(entity_id.endswith("_last_upload") for entity_id in registry_ids) == INVERTERS
