@@ -199,8 +199,9 @@ def test_counters_survive_a_zero_glitch_and_a_stale_period(stack: Stack) -> None
     seen = next_upload(stack, shown_upload(stack) or JOURNEY_STARTED)
     seen = next_upload(stack, seen)
     before = counters(stack)
-    # Yield today, total yield, grid export and import, PV, charge and discharge energy.
-    assert len(before) == 7, before
+    # Yield today, total yield, grid export and import, PV, house, charge and discharge
+    # energy.
+    assert len(before) == 8, before
 
     # The next upload the plant makes reads zero; one published meanwhile does not.
     glitch_from = datetime.now(UTC)
