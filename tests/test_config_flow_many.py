@@ -22,7 +22,6 @@ from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESS_UPDATE,
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 from hypothesis import given, settings, strategies as st
-import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -51,6 +50,11 @@ from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_S
 from simulator.plant import Plant
 
 from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+
+try:
+    from probatio import to_field_list as serialize_schema
+except ImportError:  # Home Assistant before probatio (the minimum lane) serializes so
+    from voluptuous_serialize import convert as serialize_schema
 
 API_URL = "https://api.example.com"
 TYPED = {CONF_URL: API_URL, CONF_API_TOKEN: TOKEN}
@@ -158,9 +162,7 @@ def shown_to_the_user(result: Any) -> str:
     shown = {key: value for key, value in result.items() if key not in ("data", "result")}
     if (schema := shown.pop("data_schema", None)) is not None:
         # As Home Assistant's flow view sends it.
-        shown["data_schema"] = probatio.to_field_list(
-            schema, custom_serializer=cv.custom_serializer
-        )
+        shown["data_schema"] = serialize_schema(schema, custom_serializer=cv.custom_serializer)
     return json.dumps(shown, default=str)
 
 
