@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import hashlib
 import itertools
 import math
 import statistics
@@ -17,7 +18,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, event
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -116,6 +117,7 @@ class VirtualRun:
         self._instrumented: weakref.WeakSet[SunvecCoordinator] = weakref.WeakSet()
         self._instrument_simulator()
         self._instrument_client()
+        self._instrument_refresh_offsets()
 
     def _instrument_simulator(self) -> None:
         original = self.cloud.handle_realtime
@@ -144,8 +146,33 @@ class VirtualRun:
 
         SunvecClient.async_get_realtime_data = counted  # type: ignore[method-assign]
 
+    def _instrument_refresh_offsets(self) -> None:
+        """Give each coordinator its refresh offset from its wifiSn, not from `random`.
+
+        Home Assistant staggers refreshes by a random fraction of a second per
+        coordinator, drawn in the order coordinators are made; the order of
+        concurrent setups is not the same on every run, the inverter's name is.
+        """
+        self._original_init = original = SunvecCoordinator.__init__
+
+        def init(coordinator: SunvecCoordinator, *args: Any, **kwargs: Any) -> None:
+            original(coordinator, *args, **kwargs)
+            digest = hashlib.sha256(coordinator.client.wifi_sn.encode()).digest()
+            spread = event.RANDOM_MICROSECOND_MAX - event.RANDOM_MICROSECOND_MIN
+            micro = event.RANDOM_MICROSECOND_MIN + int.from_bytes(digest[:4]) % spread
+            coordinator._microsecond = micro / 10**6
+
+        SunvecCoordinator.__init__ = init  # type: ignore[method-assign]
+
     async def add_entries(self, scan_interval: int | None) -> None:
-        """One entry per inverter of the cloud, polling upload-aligned or fixed."""
+        """One entry per inverter of the cloud, polling upload-aligned or fixed.
+
+        Set up one after the other, in the cloud's order, so that each run hands out
+        the token's slots in the same order. Setting up never waits for the token's
+        call slots: entries past the token's minute start without data and call at
+        their slot, with the clock running.
+        """
+        assert await async_setup_component(self.hass, DOMAIN, {})
         for wifi_sn in self.cloud.plants:
             entry = MockConfigEntry(
                 domain=DOMAIN,
@@ -157,10 +184,8 @@ class VirtualRun:
             entry.add_to_hass(self.hass)
             self.entries.append(entry)
             self.probe.shown[wifi_sn] = []
-        # Setting up never waits for the token's call slots: entries past the token's
-        # minute start without data and call at their slot, with the clock running.
-        assert await async_setup_component(self.hass, DOMAIN, {})
-        await self._settle()
+            assert await self.hass.config_entries.async_setup(entry.entry_id)
+            await self._settle()
         assert all(entry.state is ConfigEntryState.LOADED for entry in self.entries)
         self.instrument_entries()
         self.hass.bus.async_listen(EVENT_STATE_CHANGED, self._state_changed)
@@ -330,6 +355,7 @@ class VirtualRun:
             await self.hass.config_entries.async_unload(entry.entry_id)
         await self.hass.async_block_till_done()
         SunvecClient.async_get_realtime_data = self._original_call  # type: ignore[method-assign]
+        SunvecCoordinator.__init__ = self._original_init  # type: ignore[method-assign]
 
 
 @dataclass

@@ -17,6 +17,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.sunvec_connect.coordinator import daylight_fraction, is_deep_night
 from custom_components.sunvec_connect.pacing import MAX_NIGHT_INTERVAL
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
@@ -129,3 +130,24 @@ async def test_sleeping_inverter_polls_at_the_paces_night_interval(
     assert gaps
     assert min(gaps) >= MAX_NIGHT_INTERVAL - 60
     assert len(calls) <= 1 + 3
+
+
+def test_daylight_prior_from_the_sun(hass: HomeAssistant) -> None:
+    """Daylight and two hours at Home Assistant's location; unknown in a polar day."""
+    noon = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
+    # Amsterdam on 21 June: sun from 05:18 to 22:06, 16.8 hours.
+    assert daylight_fraction(hass, noon) == pytest.approx((16.8 + 2) / 24, abs=0.01)
+    december = datetime(2026, 12, 21, 10, 0, tzinfo=UTC)
+    assert daylight_fraction(hass, december) == pytest.approx((7.75 + 2) / 24, abs=0.01)
+    hass.config.latitude, hass.config.longitude = (78.2, 15.6)  # Svalbard: sun all day
+    assert daylight_fraction(hass, noon) is None
+    assert daylight_fraction(hass, december) is None
+
+
+def test_uploads_at_night_tell_an_inverter_awake_all_day(hass: HomeAssistant) -> None:
+    assert is_deep_night(hass, datetime(2026, 6, 21, 0, 30, tzinfo=UTC))  # 02:30 local
+    assert not is_deep_night(hass, datetime(2026, 6, 21, 10, 0, tzinfo=UTC))
+    # Half an hour after sunset (22:06 local): dusk, a PV-only inverter may still upload.
+    assert not is_deep_night(hass, datetime(2026, 6, 21, 20, 36, tzinfo=UTC))
+    # Half an hour before sunrise (05:18 local).
+    assert not is_deep_night(hass, datetime(2026, 6, 21, 2, 48, tzinfo=UTC))

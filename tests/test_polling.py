@@ -355,3 +355,26 @@ def test_online_history_survives_a_short_restart_only() -> None:
     long_gone.restore(stored, now, saved_at=now - timedelta(hours=3))
     assert not long_gone.observed_a_day(now)
     assert long_gone.observed_since == now
+
+
+def test_online_history_ignores_what_does_not_fit() -> None:
+    kept = OnlineHistory()
+    valid = (T0 - timedelta(hours=1)).isoformat()
+    stored = {
+        # Without zone, not a time, not text, in the future, a day old: all dropped.
+        "uploads": [
+            "2026-06-21T09:00:00",
+            "dawn",
+            5,
+            (T0 + timedelta(hours=1)).isoformat(),
+            (T0 - timedelta(hours=30)).isoformat(),
+            valid,
+        ],
+        "uploads_at_night": "yes",
+        "last_wake": "at dawn",
+        "observed_since": "long ago",
+    }
+    kept.restore(stored, T0, saved_at=T0)
+    assert [upload.isoformat() for upload in kept.uploads] == [valid]
+    assert (kept.uploads_at_night, kept.last_wake, kept.observed_since) == (False, None, T0)
+    assert kept.next_wake(T0) is None

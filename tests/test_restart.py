@@ -246,3 +246,59 @@ async def test_thirty_entries_set_up_at_once_with_the_minute_used_up(
     )
     registry_ids = hass.states.async_entity_ids("sensor")
     assert sum(entity_id.endswith("_last_upload") for entity_id in registry_ids) == INVERTERS
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        {"upload": None},
+        {"upload": {"raw": "not a mapping"}, "schedule": [], "online": None},
+        {"upload": {"raw": {"acpower": 1}, "upload_time": "2026-06-21 12:00"}},
+        {"upload": {"raw": {"acpower": 1}, "upload_time": "2026-06-22T10:00:00+00:00"}},
+        {"saved_at": "yesterday", "schedule": {"cadence": "300"}, "online": {"uploads": [1]}},
+    ],
+    ids=["no_upload", "not_mappings", "naive_time", "future_time", "junk"],
+)
+async def test_kept_data_that_does_not_fit_is_ignored(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    time_machine: TimeMachine,
+    config_entry: MockConfigEntry,
+    cloud: SunvecCloud,
+    kept: dict[str, Any],
+) -> None:
+    """Storage written by hand or by another release: the entry starts as if new."""
+    hass_storage[STORE_KEY] = {"version": 1, "minor_version": 1, "key": STORE_KEY, "data": kept}
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    # Nothing to restore: the first call was made in the setup, as on a first start.
+    assert [record.outcome for record in cloud.requests] == ["ok"]
+    assert not config_entry.runtime_data.data.restored
+    assert config_entry.runtime_data.schedule.cadence == 300
+
+
+async def test_kept_upload_whose_successor_is_due_waits_for_it(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    """One call confirms the kept upload and fetches the next, instead of two calls."""
+    entry = init_integration
+    schedule = entry.runtime_data.schedule
+    upcoming = schedule.next_upload_available()
+    assert upcoming is not None
+    # Stop a minute before the next upload is expected.
+    await time_machine.advance((upcoming - dt_util.utcnow()).total_seconds() - 60)
+    calls = len(cloud.requests)
+    await stop(hass, entry)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.data.restored
+    await time_machine.run(55, step=5)
+    assert len(cloud.requests) == calls
+    await time_machine.run(30, step=5)
+    assert len(cloud.requests) == calls + 1
+    assert not entry.runtime_data.data.restored

@@ -142,7 +142,8 @@ def daylight_fraction(hass: HomeAssistant, now: datetime) -> float | None:
     except ValueError:
         return None
     daylight = sunset - sunrise
-    if daylight > timedelta(hours=24):
+    # No sunrise within the day (polar day or night; the next one is months away).
+    if sunrise > now + timedelta(hours=24) or daylight > timedelta(hours=24):
         return None
     return min(1.0, (daylight + DAYLIGHT_MARGIN) / timedelta(hours=24))
 
