@@ -27,6 +27,9 @@ MIN_CADENCE = 30.0
 MAX_CADENCE = 1800.0
 STALE_EXTRA_CADENCES = 2
 """An upload stays fresh this many cadences longer than the polls are apart."""
+SCHEDULING_SLACK = 1.0
+"""Seconds a coordinator's refresh may fire before the time asked for: Home Assistant
+counts the interval from the whole second before now (and adds under half a second)."""
 DAY = timedelta(hours=24)
 MAX_UNOBSERVED = timedelta(hours=1)
 """A restart that left the inverter unobserved longer than this starts a new day."""
@@ -131,7 +134,11 @@ class UploadSchedule:
         if self.misses:
             # Found after a retry: the delay was at most this, and may still be rising.
             self.publish_delay = seen_after
-        elif self.last_upload is not None and seen_after <= self.publish_delay + self.guard:
+        elif (
+            self.last_upload is not None
+            and seen_after <= self.publish_delay + self.guard + SCHEDULING_SLACK
+        ):
+            # Found at the planned poll (a refresh fires up to half a second late).
             self.publish_delay = max(0.0, self.publish_delay - self.decrease_step)
         self.misses = 0
         self.last_upload = self.aimed_from = upload_time
@@ -198,8 +205,11 @@ class UploadSchedule:
     def _retry(self, now: datetime, last_upload: datetime) -> float:
         """The upload aimed at is not there: wait for it, or retry with a back-off."""
         expected = self._availability(self._aimed_at(last_upload))
-        if now < expected:
-            return max(self.min_wait, (expected - now).total_seconds())
+        # A refresh that fired just before the planned time is the planned poll: the
+        # upload was not there when expected. Waiting out the fraction of a second
+        # instead would cost a second call for every upload, without ever learning.
+        if (early := (expected - now).total_seconds()) > SCHEDULING_SLACK:
+            return max(self.min_wait, early)
         self.misses += 1
         return min(self.first_retry * 2.0 ** (self.misses - 1), self.cadence)
 
