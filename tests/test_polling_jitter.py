@@ -51,6 +51,8 @@ def _learned_from(delay: float) -> int:
     """
     error = abs(delay - DEFAULT_PUBLISH_DELAY) + SCHEDULE.first_retry + SCHEDULE.guard
     return WARM_UP + math.ceil(error / SCHEDULE.decrease_step)
+
+
 SETTINGS = settings(max_examples=150, derandomize=True, deadline=None)
 
 
