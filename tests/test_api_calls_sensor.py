@@ -11,17 +11,20 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from homeassistant.const import STATE_UNAVAILABLE, EntityCategory
+from homeassistant import config_entries
+from homeassistant.const import CONF_API_TOKEN, CONF_URL, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sunvec_connect.const import CONF_CALLS_KEPT_FREE, DOMAIN
+from custom_components.sunvec_connect.const import CONF_CALLS_KEPT_FREE, CONF_WIFI_SN, DOMAIN
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import PLANT_TIME_ZONE, TimeMachine, entry_for, setup_entry
+from .conftest import PLANT_TIME_ZONE, TOKEN, TimeMachine, entry_for, setup_entry
 
 ZONE = ZoneInfo(PLANT_TIME_ZONE)
 START = datetime(2026, 6, 21, 23, 30, 2, tzinfo=ZONE)
@@ -182,3 +185,34 @@ async def test_slots_reserved_ahead_are_no_calls_and_the_count_never_falls(
     budget.release(first)
     coordinator.async_update_listeners()
     assert shown(hass)[0] == during
+
+
+async def test_the_forms_check_before_the_first_entry_counts_once(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
+) -> None:
+    """The first inverter, added through the form, then the sensor enabled (a reload).
+
+    The form's check makes the token's budget before any entry read the stored calls;
+    what the setup reads back is the budget's own write still pending.
+    """
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    er.async_get(hass).async_update_entity(calls_sensor(hass), disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    for _ in range(12):
+        # In steps of a second, so that every call goes at its slot.
+        await time_machine.run(60, step=1)
+        count, _ = shown(hass)
+        # The check and every poll since, each once (the sensor counts every minute).
+        now = dt_util.utcnow()
+        assert requests_between(cloud, START, now - REFRESH) <= count <= len(cloud.requests)
+    assert count == len(cloud.requests) > 2

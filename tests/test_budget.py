@@ -454,6 +454,25 @@ def test_calls_survive_a_restart() -> None:
     assert (broken.slots, broken.paused_until, broken.backoff) == ([], None, 0.0)
 
 
+def test_calls_read_back_from_this_runs_own_write_count_once() -> None:
+    """Home Assistant's storage returns a write still pending: the budget's own calls."""
+    budget = TokenBudget()
+    budget.try_call_now(T0)
+    budget.reserve(T0, spaced=False)  # a second call at the same moment
+    budget.reserve(T0 + seconds(30))
+    now = T0 + seconds(40)
+    stored = json.loads(json.dumps(budget.as_stored(now)))
+    budget.reserve(now)
+    before = list(budget.slots)
+    budget.restore(stored, now)
+    assert budget.slots == before
+    # Into a budget that holds one of the two calls at T0: the other is added.
+    partial = TokenBudget()
+    partial.try_call_now(T0)
+    partial.restore(stored, now)
+    assert partial.slots == [T0, T0, T0 + seconds(30)]
+
+
 async def test_token_calls_are_kept_in_storage_under_the_tokens_hash(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],

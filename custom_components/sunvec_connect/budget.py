@@ -8,6 +8,7 @@ restarts, and drops those that no entry uses once they can no longer hold back a
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -254,13 +255,23 @@ class TokenBudget:
         }
 
     def restore(self, stored: Mapping[str, Any], now: datetime) -> None:
-        """Add the calls and the pause `as_stored` kept; ignore what does not fit."""
+        """Add the calls and the pause `as_stored` kept; ignore what does not fit.
+
+        Calls this budget already holds are not added twice: what is read back may be
+        this run's own write still pending (Home Assistant's storage returns that),
+        made after the budget's first calls (a setup form's check before the first
+        entry's setup).
+        """
         steps = stored.get("calls")
         numbers = [_number(step) for step in steps] if isinstance(steps, list) else []
         if all(step is not None for step in numbers):
+            held = Counter(round(slot.timestamp(), 1) for slot in self.slots)
             moment = 0.0
             for step in numbers:
                 moment = round(moment + (step or 0.0), 1)
+                if held[moment] > 0:
+                    held[moment] -= 1
+                    continue
                 slot = datetime.fromtimestamp(moment, UTC)
                 if now - DAY < slot <= now:
                     insort(self.slots, slot)
