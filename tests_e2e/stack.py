@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.prefix) / "bin"
 """The virtual environment running the suite runs the stack too (scripts/e2e picks it)."""
 SUPPORT = Path(__file__).resolve().parent / "support"
+BLUEPRINT = ROOT / "blueprints" / "automation" / "sunvec_connect" / "inverter_fault.yaml"
 HA_URL = "http://127.0.0.1:8123"
 SIM_PORT = 8199
 SIM_URL = f"http://127.0.0.1:{SIM_PORT}"
@@ -64,6 +66,7 @@ recorder:
   commit_interval: 1
 repairs:
 diagnostics:
+automation: !include automations.yaml
 e2e_statistics:
 
 logger:
@@ -125,6 +128,11 @@ class Stack:
         components.mkdir()
         (components / "sunvec_connect").symlink_to(ROOT / "custom_components" / "sunvec_connect")
         (components / "e2e_statistics").symlink_to(SUPPORT / "e2e_statistics")
+        # As a user who copied the blueprint, ready to create automations from it.
+        blueprints = self.config / "blueprints" / "automation" / "sunvec_connect"
+        blueprints.mkdir(parents=True)
+        shutil.copy(BLUEPRINT, blueprints / BLUEPRINT.name)
+        (self.config / "automations.yaml").write_text("[]\n")
         storage = self.config / ".storage"
         storage.mkdir()
         # The core_config step would start integrations that call the internet.

@@ -1,9 +1,10 @@
 """One user's journey through a real Home Assistant, the real frontend and the simulator.
 
 The steps run in order on one stack (see conftest.py): add the integration in the
-frontend, look at the device, put the sensors on the energy dashboard, live through a
-zero-counter glitch and a stale period of the cloud, and check the statistics the
-energy dashboard is drawn from.
+frontend, look at the device and enable its API calls sensor, put the sensors on the
+energy dashboard, live through a zero-counter glitch and a stale period of the cloud,
+check the statistics the energy dashboard is drawn from, and have an automation made
+from the fault blueprint notify of a fault.
 """
 
 from __future__ import annotations
@@ -36,7 +37,24 @@ SHOWN_ON_DEVICE_PAGE = (
     "Battery power",
     "Inverter status",
     "Last upload",
+    "Problem",
+    # Derived from the same upload (issue 13).
+    "Grid import power",
+    "Grid export power",
+    "Battery charge power",
+    "Battery discharge power",
+    "House load power",
+    "House energy",
 )
+API_CALLS_TODAY = PREFIX + "api_calls_today"
+"""Disabled by default: the journey enables it as a user would, on the device page's
+diagnostic entities."""
+PROBLEM = "binary_sensor.sunvec_h34a08i6008_problem"
+INVERTER_STATUS = PREFIX + "inverter_status"
+FAULT_AUTOMATION_ID = "sunvec_fault_e2e"
+FAULT_AUTOMATION = "automation.sunvec_inverter_fault_e2e"
+LASTING_FAULT_SECONDS = 40
+"""The blueprint's "fault lasting at least" input: more than one upload interval."""
 JOURNEY_STARTED = datetime.now(UTC)
 
 
@@ -65,13 +83,22 @@ def state(stack: Stack, entity_id: str) -> str:
 
 
 def counters(stack: Stack) -> dict[str, float]:
-    """The integration's total_increasing sensors and their values."""
+    """The integration's energy counters (total_increasing) and their values."""
     return {
         item["entity_id"]: float(item["state"])
         for item in stack.api("GET", "/api/states")
         if item["entity_id"].startswith(PREFIX)
         and item["attributes"].get("state_class") == "total_increasing"
+        and item["attributes"].get("device_class") == "energy"
     }
+
+
+def _numeric_state(stack: Stack, entity_id: str) -> float | None:
+    """An entity's state as a number; None while it has none (or the entity is missing)."""
+    try:
+        return float(state(stack, entity_id))
+    except ValueError:
+        return None
 
 
 def shown_upload(stack: Stack) -> datetime | None:
@@ -136,7 +163,42 @@ def test_device_page_lists_the_entities(stack: Stack, page: Page, screenshots: P
     expect(page.get_by_text(DEVICE_NAME).first).to_be_visible(timeout=30_000)
     for name in SHOWN_ON_DEVICE_PAGE:
         expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=30_000)
+    # Disabled by default, so hidden behind the page's "not shown" entities.
+    expect(page.get_by_text("API calls today", exact=True)).to_have_count(0)
     page.screenshot(path=str(screenshots / "e2e_device.png"), full_page=True)
+
+
+def test_api_calls_sensor_once_enabled(stack: Stack, page: Page) -> None:
+    registry = stack.ws({"type": "config/entity_registry/get", "entity_id": API_CALLS_TODAY})
+    assert registry["disabled_by"] == "integration", registry
+    stack.ws(
+        {"type": "config/entity_registry/update", "entity_id": API_CALLS_TODAY, "disabled_by": None}
+    )
+    # Home Assistant reloads the entry 30 s after an entity was enabled; the reloaded
+    # entry starts from its kept upload and makes its next call at its slot.
+    wait_until(
+        "the API calls sensor enabled",
+        lambda: _numeric_state(stack, API_CALLS_TODAY),
+        seconds=120,
+        interval=2,
+    )
+    # Once a poll after the reload went through (the count includes a call reserved
+    # for the moment it is read, so it is compared after one).
+    next_upload(stack, shown_upload(stack) or JOURNEY_STARTED)
+    calls = _numeric_state(stack, API_CALLS_TODAY)
+    attributes = stack.api("GET", f"/api/states/{API_CALLS_TODAY}")["attributes"]
+    requests = stack.simulator("GET", "/state")["outcomes"]
+    # The form's checks, the first polls and the uploads since, all on the one token
+    # (the form's check with the wrong token was another token's call).
+    assert calls is not None
+    assert 3 <= calls <= requests.get("ok", 0), (calls, requests)
+    # The cloud's 10,000 less ten times the one call a minute kept free by default.
+    assert attributes["daily_limit"] == 9_990, attributes
+    devices = stack.ws({"type": "config/device_registry/list"})
+    (device,) = [device for device in devices if device["name"] == DEVICE_NAME]
+    page.goto(f"{HA_URL}/config/devices/device/{device['id']}")
+    expect(page.get_by_text("API calls today", exact=True).first).to_be_visible(timeout=30_000)
+    assert state(stack, LAST_UPLOAD) not in ("unknown", "unavailable")
 
 
 def test_second_inverter_on_the_same_token(stack: Stack) -> None:
@@ -169,8 +231,11 @@ def test_energy_preferences_take_the_sensors(stack: Stack) -> None:
                     "stat_compensation": None,
                     "entity_energy_price_export": None,
                     "number_energy_price_export": None,
-                    # feedinpower is positive while exporting; Home Assistant wants import.
-                    "power_config": {"stat_rate_inverted": PREFIX + "grid_power"},
+                    # "Two sensors": the derived non-negative powers.
+                    "power_config": {
+                        "stat_rate_from": PREFIX + "grid_import_power",
+                        "stat_rate_to": PREFIX + "grid_export_power",
+                    },
                     "cost_adjustment_day": 0,
                 },
                 {
@@ -183,8 +248,10 @@ def test_energy_preferences_take_the_sensors(stack: Stack) -> None:
                     "type": "battery",
                     "stat_energy_from": PREFIX + "battery_discharge_energy",
                     "stat_energy_to": PREFIX + "battery_charge_energy",
-                    # batPower is positive while charging; Home Assistant wants discharge.
-                    "power_config": {"stat_rate_inverted": PREFIX + "battery_power"},
+                    "power_config": {
+                        "stat_rate_from": PREFIX + "battery_discharge_power",
+                        "stat_rate_to": PREFIX + "battery_charge_power",
+                    },
                     "stat_soc": PREFIX + "battery",
                 },
             ],
@@ -193,6 +260,24 @@ def test_energy_preferences_take_the_sensors(stack: Stack) -> None:
     )
     sources = stack.ws({"type": "energy/get_prefs"})["energy_sources"]
     assert [source["type"] for source in sources] == ["grid", "solar", "battery"]
+    # Home Assistant combines each pair into one signed power sensor of its own, which
+    # energy/validate checks at the end of the journey.
+    grid, _solar, battery = sources
+    for source, positive, negative in (
+        (grid, "grid_import_power", "grid_export_power"),
+        (battery, "battery_discharge_power", "battery_charge_power"),
+    ):
+        assert source["power_config"] == {
+            "stat_rate_from": PREFIX + positive,
+            "stat_rate_to": PREFIX + negative,
+        }, source
+        combined = source["stat_rate"]
+        assert combined.startswith("sensor."), source
+        wait_until(
+            f"{combined} has a number",
+            lambda combined=combined: _numeric_state(stack, combined),
+            seconds=60,
+        )
 
 
 def test_counters_survive_a_zero_glitch_and_a_stale_period(stack: Stack) -> None:
@@ -279,6 +364,94 @@ def test_energy_dashboard_validates_without_issues(
         # The charts animate in after their data arrives.
         page.wait_for_timeout(2_000)
         page.screenshot(path=str(screenshots / image), full_page=True)
+
+
+def fault_runs(stack: Stack) -> list[dict[str, Any]]:
+    """The runs of the automation made from the fault blueprint, oldest first.
+
+    Home Assistant also traces a trigger that saw a change and did not fire; those are
+    not runs.
+    """
+    traces: list[dict[str, Any]] = stack.ws(
+        {"type": "trace/list", "domain": "automation", "item_id": FAULT_AUTOMATION_ID}
+    )
+    runs = [trace for trace in traces if not trace.get("not_triggered")]
+    return sorted(runs, key=lambda run: str(run["timestamp"]["start"]))
+
+
+def fault_notifications(stack: Stack) -> list[dict[str, Any]]:
+    """The persistent notifications the blueprint's default action created."""
+    return [
+        notification
+        for notification in stack.ws({"type": "persistent_notification/get"})
+        if str(notification["notification_id"]).startswith("sunvec_fault_")
+    ]
+
+
+def test_fault_blueprint_notifies(stack: Stack) -> None:
+    # The automation a user creates from the blueprint in the automation editor, saved
+    # through the same API the editor uses; Home Assistant reloads automations.
+    stack.api(
+        "POST",
+        f"/api/config/automation/config/{FAULT_AUTOMATION_ID}",
+        json={
+            "alias": "Sunvec inverter fault e2e",
+            "description": "",
+            "use_blueprint": {
+                "path": "sunvec_connect/inverter_fault.yaml",
+                "input": {
+                    "problem_sensor": PROBLEM,
+                    "status_sensor": INVERTER_STATUS,
+                    "fault_duration": {"hours": 0, "minutes": 0, "seconds": LASTING_FAULT_SECONDS},
+                },
+            },
+        },
+    )
+    wait_until(
+        "the automation from the blueprint",
+        lambda: True if state(stack, FAULT_AUTOMATION) == "on" else None,
+        seconds=60,
+    )
+    # A normal upload does not fire it.
+    next_upload(stack, shown_upload(stack) or JOURNEY_STARTED)
+    assert state(stack, INVERTER_STATUS) == "normal"
+    assert state(stack, PROBLEM) == "off"
+    assert fault_runs(stack) == []
+
+    # The inverter reports 103, a recoverable fault: the Problem sensor turns on.
+    stack.simulator("POST", "/status", json={"wifi_sn": HYBRID_WIFI_SN, "status": 103})
+    next_upload(stack, datetime.now(UTC))
+    assert state(stack, INVERTER_STATUS) == "recoverable_fault"
+    (run,) = wait_until("the automation ran", lambda: fault_runs(stack) or None, seconds=30)
+    assert PROBLEM in run["trigger"], run
+    (notification,) = wait_until(
+        "its notification", lambda: fault_notifications(stack) or None, seconds=30
+    )
+    assert notification["title"] == f"{DEVICE_NAME}: problem", notification
+    assert notification["message"] == (
+        f"{DEVICE_NAME} reports a problem: status Recoverable fault."
+    ), notification
+
+    # The status stays a fault for the chosen time: a second notice, for the lasting fault.
+    lasting_run = wait_until(
+        "the lasting fault",
+        lambda: runs[1] if len(runs := fault_runs(stack)) >= 2 else None,
+        seconds=LASTING_FAULT_SECONDS + 2 * UPLOAD_INTERVAL,
+        interval=2,
+    )
+    assert INVERTER_STATUS in lasting_run["trigger"], lasting_run
+    assert all(run["script_execution"] == "finished" for run in fault_runs(stack))
+    (notification,) = fault_notifications(stack)
+    assert notification["message"] == (
+        f"{DEVICE_NAME} reports a lasting fault: status Recoverable fault."
+    ), notification
+
+    # Back to normal: the Problem sensor turns off, and recovery fires nothing.
+    stack.simulator("POST", "/status", json={"wifi_sn": HYBRID_WIFI_SN, "status": None})
+    next_upload(stack, datetime.now(UTC))
+    assert state(stack, PROBLEM) == "off"
+    assert state(stack, INVERTER_STATUS) == "normal"
+    assert len(fault_runs(stack)) == 2
 
 
 def test_the_token_was_never_rate_limited(stack: Stack) -> None:
