@@ -67,6 +67,7 @@ from .const import (
     RATE_LIMIT_PER_MINUTE,
 )
 from .coordinator import SunvecConfigEntry
+from .handover import CheckedUpload, keep_checked_upload
 
 ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
     (SunvecAuthenticationError, "invalid_auth"),
@@ -394,6 +395,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             if realtime is not None:
                 await self.async_set_unique_id(data[CONF_WIFI_SN])
                 self._abort_if_unique_id_configured()
+                self._hand_over(data, realtime)
                 return self.async_create_entry(
                     title=_entry_title(realtime, data[CONF_WIFI_SN]), data=data
                 )
@@ -479,11 +481,24 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         """Check one wifiSn in the token's next call slot; None when the cloud knows it."""
         if (error := await self._async_wait_for_call_slot(inverters.token)) is not None:
             return error
-        realtime = await self._async_fetch_upload(inverters.entry_data(wifi_sn))
+        data = inverters.entry_data(wifi_sn)
+        realtime = await self._async_fetch_upload(data)
         if isinstance(realtime, Exception):
             return _error_key(realtime)
         inverters.checked.append(CheckedInverter(wifi_sn, _entry_title(realtime, wifi_sn)))
+        self._hand_over(data, realtime)
         return None
+
+    @callback
+    def _hand_over(self, data: Mapping[str, str], realtime: RealtimeData) -> None:
+        """Let the entry made from `data` start from the upload its check fetched."""
+        keep_checked_upload(
+            self.hass,
+            data[CONF_URL],
+            data[CONF_API_TOKEN],
+            data[CONF_WIFI_SN],
+            CheckedUpload(realtime, dt_util.utcnow()),
+        )
 
     async def _async_wait_for_call_slot(self, token: str) -> str | None:
         """Take the token's next call slot and wait for it; else the form error why not."""

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_API_TOKEN, SUN_EVENT_SUNRISE, SUN_EVENT_SUNSET
+from homeassistant.const import CONF_API_TOKEN, CONF_URL, SUN_EVENT_SUNRISE, SUN_EVENT_SUNSET
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
@@ -36,6 +36,7 @@ from .const import (
     BAN_ISSUE_AFTER,
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
+    CONF_WIFI_SN,
     DAYLIGHT_MARGIN,
     DEMAND_REFRESH,
     DOMAIN,
@@ -51,6 +52,7 @@ from .const import (
     STALE_AFTER,
     STORE_SAVE_DELAY,
 )
+from .handover import take_checked_upload
 from .issues import EntryIssue, access_issue_id, ban_issue_id, offline_issue_id
 from .pacing import InverterDemand
 from .polling import OnlineHistory, UploadSchedule
@@ -248,6 +250,19 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             # Banned before the restart: no call until then, so say so now.
             self._raise_ban_issue(budget.paused_until or budget.banned_until)
         if restored is None:
+            entry_data = self.config_entry.data
+            checked = take_checked_upload(
+                self.hass,
+                entry_data[CONF_URL],
+                entry_data[CONF_API_TOKEN],
+                entry_data[CONF_WIFI_SN],
+                now,
+            )
+            if checked is not None:
+                # The setup form's check fetched it moments ago (its call is in the
+                # budget): the entry starts from it and polls from the next upload on.
+                self.data = self._accept_upload(checked.realtime, None, now)
+                return
             slot = self._reserved_slot = self.budget.reserve(now, spaced=False)
             if slot - now <= SLOT_TOLERANCE:
                 # The refresh takes the slot just reserved.
@@ -421,9 +436,13 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.budget.succeeded()
         self._ban_issue.clear()
         self._access_issue.clear()
-        self.last_raw = dict(realtime.raw)
+        return self._accept_upload(realtime, previous, dt_util.utcnow())
 
-        now = dt_util.utcnow()
+    def _accept_upload(
+        self, realtime: RealtimeData, previous: SunvecData | None, now: datetime
+    ) -> SunvecData:
+        """Check an upload the cloud returned before entities see it; plan the next poll."""
+        self.last_raw = dict(realtime.raw)
         upload_time = localize_upload_time(realtime.upload_time, now)
         if upload_time is not None and upload_time - now > FUTURE_TOLERANCE:
             # An upload stamped in the future cannot be placed in time: keep what we had.
