@@ -458,7 +458,8 @@ def test_the_token_was_never_rate_limited(stack: Stack) -> None:
     # Two inverters on one token, and refreshes asked for every 4 s during the journey:
     # the shared budget still kept every call inside the cloud's limits.
     outcomes = stack.simulator("GET", "/state")["outcomes"]
-    # At least: two form checks, two first polls, four new uploads of the hybrid.
+    # At least: two form checks (the entries start from their uploads) and six new
+    # uploads of the hybrid.
     assert outcomes.get("ok", 0) >= 8, outcomes
     assert "rate_limited" not in outcomes, outcomes
     assert "banned" not in outcomes, outcomes
