@@ -288,6 +288,16 @@ def test_schedule_survives_a_restart() -> None:
         schedule.last_upload,
     )
     assert kept.cadence == 240
+    # Whether a miss has bounded the delay from below (then it shrinks a second a time).
+    assert kept.delay_bounded is schedule.delay_bounded
+    # Kept by a release that did not keep it: learned already.
+    older = UploadSchedule()
+    older.restore({"cadence": 240, "publish_delay": 30})
+    assert older.delay_bounded
+    # Still coming down from the default before the restart: it goes on doing so.
+    fresh = UploadSchedule()
+    fresh.restore({"cadence": 300, "publish_delay": 45, "delay_bounded": False})
+    assert not fresh.delay_bounded
     # Kept values that do not fit are ignored.
     broken = UploadSchedule()
     broken.restore({"cadence": 5, "publish_delay": "x", "gaps": [True, 1e9], "last_upload": 3})

@@ -9,8 +9,8 @@ the bench). Over long generated runs these properties must hold whatever the jit
 - safety: at most 1.15 calls per upload once the delay is learned, and never two
   calls closer than the schedule's shortest wait;
 - liveness: every upload is shown and, once the delay estimate has come down from
-  its 60 s default (a second per upload found at the first try), within the guard,
-  the first retry and the jitter of becoming available; a drifting delay is followed.
+  its 60 s default (in doubling steps until the first miss), within the guard, the
+  first retry and the jitter of becoming available; a drifting delay is followed.
 
 Hypothesis is derandomized (a fixed seed per test), so a failure reproduces.
 """
@@ -42,15 +42,25 @@ STALENESS_BOUND = SCHEDULE.guard + SCHEDULE.first_retry + SCHEDULING_SLACK + MIC
 """The latest a learned schedule shows an upload after it became available."""
 
 
+FIRST_DESCENT_UPLOADS = 8
+"""Steps of 1, 2, 4, 8, 16, 16, 16 and 16 s take the 60 s default below any delay."""
+
+
 def _learned_from(delay: float) -> int:
     """The upload from which the delay estimate has come down to `delay`.
 
-    It starts at the default, or, for a longer delay, where the doubling retries first
-    found an upload: past the delay by at most the delay's excess over the default (or
-    the first retry). From there it comes down a second per upload.
+    From the default, a shorter delay is reached in doubling steps until the first miss.
+    The retries that then find the upload (after 8 s, and 16 s more when the first one
+    is early too) leave the estimate up to 24 s and the jitter past the delay, 16 s more
+    than the staleness bound allows; it comes down a second per upload. A longer delay
+    is first found by the doubling retries: past the delay by at most its excess over
+    the default (or the first retry); from there too a second per upload.
     """
-    error = abs(delay - DEFAULT_PUBLISH_DELAY) + SCHEDULE.first_retry + SCHEDULE.guard
-    return WARM_UP + math.ceil(error / SCHEDULE.decrease_step)
+    if delay <= DEFAULT_PUBLISH_DELAY:
+        overshoot = 2 * SCHEDULE.first_retry + SCHEDULING_SLACK
+        return FIRST_DESCENT_UPLOADS + math.ceil(overshoot / SCHEDULE.decrease_step)
+    error = delay - DEFAULT_PUBLISH_DELAY + SCHEDULE.first_retry + SCHEDULE.guard
+    return math.ceil(error / SCHEDULE.decrease_step)
 
 
 SETTINGS = settings(max_examples=150, derandomize=True, deadline=None)

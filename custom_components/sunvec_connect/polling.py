@@ -54,6 +54,14 @@ class UploadSchedule:
     """Seconds added to the delay estimate."""
     decrease_step: float = 1.0
     """Seconds the delay estimate shrinks after each first-try hit."""
+    max_first_descent: float = 16.0
+    """Until a miss first bounds the delay from below, each first-try hit doubles the
+    step the estimate shrinks by, up to this: the 60 s default comes down to a short
+    real delay within a few uploads instead of one second per upload."""
+    delay_bounded: bool = False
+    """A poll has missed an upload: the estimate has met the real delay from below."""
+    descent: float = 1.0
+    """Seconds the estimate shrinks at the next first-try hit."""
     first_retry: float = 8.0
     """Seconds before the first retry when the expected upload is not there yet."""
     min_wait: float = 5.0
@@ -134,12 +142,16 @@ class UploadSchedule:
         if self.misses:
             # Found after a retry: the delay was at most this, and may still be rising.
             self.publish_delay = seen_after
+            self.delay_bounded = True
+            self.descent = self.decrease_step
         elif (
             self.last_upload is not None
             and seen_after <= self.publish_delay + self.guard + SCHEDULING_SLACK
         ):
             # Found at the planned poll (a refresh fires up to half a second late).
-            self.publish_delay = max(0.0, self.publish_delay - self.decrease_step)
+            self.publish_delay = max(0.0, self.publish_delay - self.descent)
+            if not self.delay_bounded:
+                self.descent = min(self.max_first_descent, self.descent * 2)
         self.misses = 0
         self.last_upload = self.aimed_from = upload_time
         if self.is_offline(now):
@@ -235,6 +247,7 @@ class UploadSchedule:
         return {
             "cadence": self.cadence,
             "publish_delay": self.publish_delay,
+            "delay_bounded": self.delay_bounded,
             "gaps": list(self.gaps),
             "last_upload": self.last_upload.isoformat() if self.last_upload else None,
         }
@@ -247,6 +260,8 @@ class UploadSchedule:
             self.cadence = cadence
         if (delay := _number(delay)) is not None and 0 <= delay <= MAX_CADENCE:
             self.publish_delay = delay
+            # Kept by a release that did not say: it had been learning for a while.
+            self.delay_bounded = stored.get("delay_bounded") is not False
         if isinstance(gaps, list):
             numbers = [_number(gap) for gap in gaps]
             self.gaps.extend(
