@@ -31,6 +31,7 @@ from .const import (
     RATE_LIMIT_PER_DAY,
     RATE_LIMIT_PER_MINUTE,
 )
+from .kept import aware_time, finite_number
 from .pacing import InverterDemand, Pace, plan_pace
 
 WINDOW = timedelta(seconds=60)
@@ -263,23 +264,25 @@ class TokenBudget:
         entry's setup).
         """
         steps = stored.get("calls")
-        numbers = [_number(step) for step in steps] if isinstance(steps, list) else []
+        numbers = [finite_number(step) for step in steps] if isinstance(steps, list) else []
         if all(step is not None for step in numbers):
             held = Counter(round(slot.timestamp(), 1) for slot in self.slots)
+            latest = now.timestamp()
+            earliest = latest - DAY.total_seconds()
             moment = 0.0
             for step in numbers:
                 moment = round(moment + (step or 0.0), 1)
                 if held[moment] > 0:
                     held[moment] -= 1
                     continue
-                slot = datetime.fromtimestamp(moment, UTC)
-                if now - DAY < slot <= now:
-                    insort(self.slots, slot)
+                # Compared as numbers first: a corrupt step may lie beyond any date.
+                if earliest < moment <= latest:
+                    insort(self.slots, datetime.fromtimestamp(moment, UTC))
         if (until := _future_time(stored.get("paused_until"), now)) is not None:
             self.paused_until = max(until, self.paused_until or until)
         if (until := _future_time(stored.get("banned_until"), now)) is not None:
             self.banned_until = max(until, self.banned_until or until)
-        backoff = _number(stored.get("backoff"))
+        backoff = finite_number(stored.get("backoff"))
         if backoff is not None and 0 <= backoff <= MAX_BACKOFF:
             self.backoff = max(self.backoff, backoff)
 
@@ -290,20 +293,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _future_time(value: Any, now: datetime) -> datetime | None:
     """A timezone-aware time after `now` from its ISO text; None for anything else."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None and moment > now else None
-
-
-def _number(value: Any) -> float | None:
-    """A finite number (not a bool) as a float; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+    moment = aware_time(value)
+    return moment if moment is not None and moment > now else None
 
 
 TOKEN_BUDGETS: HassKey[TokenBudgets] = HassKey(f"{DOMAIN}_token_budgets")

@@ -54,6 +54,7 @@ from .const import (
 )
 from .handover import take_checked_upload
 from .issues import EntryIssue, access_issue_id, ban_issue_id, offline_issue_id
+from .kept import aware_time
 from .pacing import InverterDemand
 from .polling import OnlineHistory, UploadSchedule
 
@@ -285,7 +286,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         stored = await self._store.async_load()
         if not isinstance(stored, dict):
             return None
-        saved_at = _aware_time(stored.get("saved_at"))
+        saved_at = aware_time(stored.get("saved_at"))
         if isinstance(schedule := stored.get("schedule"), dict):
             self.schedule.restore(schedule)
         if isinstance(online := stored.get("online"), dict):
@@ -294,7 +295,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if not isinstance(upload, dict) or not isinstance(raw := upload.get("raw"), dict):
             return None
         realtime = RealtimeData.from_dict(raw, token=self.config_entry.data[CONF_API_TOKEN])
-        upload_time = _aware_time(upload.get("upload_time"))
+        upload_time = aware_time(upload.get("upload_time"))
         if upload_time is None or upload_time - now > FUTURE_TOLERANCE:
             return None
         self.schedule.last_upload = max(upload_time, self.schedule.last_upload or upload_time)
@@ -589,14 +590,3 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             )
         else:
             self._offline_issue.clear()
-
-
-def _aware_time(value: Any) -> datetime | None:
-    """A timezone-aware time from its ISO text (None for anything else)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None

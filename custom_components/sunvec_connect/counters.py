@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-import math
 from typing import Any, Final, Protocol
+
+from .kept import aware_time, finite_number
 
 COUNTER_RESOLUTION: Final = 0.1
 """kWh. The cloud rounds counters to one decimal, so a rise can read this much high."""
@@ -71,23 +72,6 @@ class EnergyCounter(Protocol):
         """
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _aware_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
 def _date(value: Any) -> date | None:
     if not isinstance(value, str):
         return None
@@ -134,8 +118,9 @@ class HeldSeries:
         """The series saved by `as_dict`, or None when `stored` does not fit."""
         if not isinstance(stored, dict):
             return None
-        first_value, value = _number(stored.get("first_value")), _number(stored.get("value"))
-        first_time, time = _aware_time(stored.get("first_time")), _aware_time(stored.get("time"))
+        first_value = finite_number(stored.get("first_value"))
+        value = finite_number(stored.get("value"))
+        first_time, time = aware_time(stored.get("first_time")), aware_time(stored.get("time"))
         uploads = stored.get("uploads")
         if (
             first_value is None
@@ -266,11 +251,11 @@ class _CheckedCounter:
 
     def _restore_history(self, stored: dict[str, Any], saved_at: datetime | None) -> bool:
         """Restore value, time and held series; False when there is no usable value."""
-        value = _number(stored.get("value"))
+        value = finite_number(stored.get("value"))
         if value is None or not self._readable(value):
             return False
         self.value = value
-        self.time = _aware_time(stored.get("time")) if "time" in stored else _saved_at(saved_at)
+        self.time = aware_time(stored.get("time")) if "time" in stored else _saved_at(saved_at)
         self.held = HeldSeries.from_dict(stored.get("held"))
         return True
 
@@ -406,11 +391,11 @@ class PowerIntegrator:
 
     def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
         """Restore the total and the last sample."""
-        total = _number(stored.get("total"))
+        total = finite_number(stored.get("total"))
         if total is None or total < 0:
             return
         self.total = total
-        last_time = _aware_time(stored.get("last_time"))
-        last_power = _number(stored.get("last_power"))
+        last_time = aware_time(stored.get("last_time"))
+        last_power = finite_number(stored.get("last_power"))
         if last_time is not None and last_power is not None:
             self.last_time, self.last_power = last_time, last_power

@@ -15,6 +15,7 @@ import math
 from statistics import median
 from typing import Any
 
+from .kept import aware_time, finite_number
 from .pacing import NIGHT_INTERVAL, WAKE_WATCH, Pace, UploadSkipper
 
 DEFAULT_CADENCE = 300.0
@@ -256,18 +257,19 @@ class UploadSchedule:
         """Take back what `as_dict` saved; ignore what does not fit."""
         cadence, delay = stored.get("cadence"), stored.get("publish_delay")
         gaps = stored.get("gaps")
-        if (cadence := _number(cadence)) is not None and MIN_CADENCE <= cadence <= MAX_CADENCE:
+        cadence = finite_number(cadence)
+        if cadence is not None and MIN_CADENCE <= cadence <= MAX_CADENCE:
             self.cadence = cadence
-        if (delay := _number(delay)) is not None and 0 <= delay <= MAX_CADENCE:
+        if (delay := finite_number(delay)) is not None and 0 <= delay <= MAX_CADENCE:
             self.publish_delay = delay
             # Kept by a release that did not say: it had been learning for a while.
             self.delay_bounded = stored.get("delay_bounded") is not False
         if isinstance(gaps, list):
-            numbers = [_number(gap) for gap in gaps]
+            numbers = [finite_number(gap) for gap in gaps]
             self.gaps.extend(
                 gap for gap in numbers if gap is not None and MIN_CADENCE <= gap <= MAX_CADENCE
             )
-        self.last_upload = _aware_time(stored.get("last_upload"))
+        self.last_upload = aware_time(stored.get("last_upload"))
 
 
 @dataclass(slots=True)
@@ -399,29 +401,12 @@ class OnlineHistory:
         """
         uploads = stored.get("uploads")
         if isinstance(uploads, list):
-            times = sorted(t for t in map(_aware_time, uploads) if t is not None and t <= now)
+            times = sorted(t for t in map(aware_time, uploads) if t is not None and t <= now)
             self.uploads.extend(t for t in times if t >= now - DAY)
         self.uploads_at_night = stored.get("uploads_at_night") is True
-        self.last_wake = _aware_time(stored.get("last_wake"))
-        observed_since = _aware_time(stored.get("observed_since"))
+        self.last_wake = aware_time(stored.get("last_wake"))
+        observed_since = aware_time(stored.get("observed_since"))
         if observed_since is not None and saved_at is not None and now - saved_at <= MAX_UNOBSERVED:
             self.observed_since = min(observed_since, now)
         else:
             self.observed_since = now
-
-
-def _number(value: Any) -> float | None:
-    """A finite number (not a bool) as a float; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _aware_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
