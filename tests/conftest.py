@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Generator
 from datetime import UTC, datetime
 from typing import Any
-from unittest.mock import PropertyMock, patch
+from unittest.mock import AsyncMock, PropertyMock, patch
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
@@ -155,6 +155,15 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfig
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Entries the flows create or reload are not really set up."""
+    with patch(
+        "custom_components.sunvec_connect.async_setup_entry", return_value=True
+    ) as setup_entry_mock:
+        yield setup_entry_mock
 
 
 @pytest.fixture

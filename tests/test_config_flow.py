@@ -74,15 +74,6 @@ def _clocks(time_machine: TimeMachine) -> None:
 
 
 @pytest.fixture
-def mock_setup_entry() -> Generator[AsyncMock]:
-    """Entries the flows create or reload are not really set up."""
-    with patch(
-        "custom_components.sunvec_connect.async_setup_entry", return_value=True
-    ) as setup_entry_mock:
-        yield setup_entry_mock
-
-
-@pytest.fixture
 def mock_client_class() -> Generator[MagicMock]:
     """The flow's client, autospec'd, answering with an upload of the hybrid inverter."""
     with patch(

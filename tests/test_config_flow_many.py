@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import json
 from pathlib import Path
 from typing import Any
-from unittest.mock import ANY, AsyncMock, MagicMock, create_autospec, patch
+from unittest.mock import ANY, MagicMock, create_autospec, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
@@ -72,15 +72,6 @@ def upload(inverter_sn: str) -> RealtimeData:
 @pytest.fixture(autouse=True)
 def _clocks(time_machine: TimeMachine) -> None:
     """Every test runs on the synchronised clocks."""
-
-
-@pytest.fixture
-def mock_setup_entry() -> Generator[AsyncMock]:
-    """Entries the flows create are not really set up."""
-    with patch(
-        "custom_components.sunvec_connect.async_setup_entry", return_value=True
-    ) as setup_entry_mock:
-        yield setup_entry_mock
 
 
 @pytest.fixture
