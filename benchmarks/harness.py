@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient
 from custom_components.sunvec_connect.budget import TOKEN_BUDGETS
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, CONF_WIFI_SN, DOMAIN
-from custom_components.sunvec_connect.coordinator import SunvecCoordinator
+from custom_components.sunvec_connect.coordinator import THIS_RUN, SunvecCoordinator
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import ManualClock, Plant, SunvecCloud, Weather
 from simulator.demo import pv_only_config
@@ -201,6 +201,7 @@ class VirtualRun:
             assert await self.hass.config_entries.async_unload(entry.entry_id)
         await self.hass.async_block_till_done()
         self.hass.data.pop(TOKEN_BUDGETS, None)
+        self.hass.data.pop(THIS_RUN, None)
         self.probe.restarted_at = self.clock.now()
         started, virtual_start = _REAL_CLOCKS["wall"](), self.clock.now()
         results = await asyncio.gather(

@@ -10,6 +10,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -112,7 +113,12 @@ async def test_ban_pauses_all_calls_and_raises_issue(
     banned_calls = len(calls(cloud))
     assert cloud.requests[-1].outcome == "banned"
     issue_id = ban_issue_id(init_integration.entry_id)
-    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    # The end of the ban with its date (a ban may last into the next day).
+    banned_until = dt_util.as_local(init_integration.runtime_data.budget.paused_until)
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["until"] == banned_until.strftime("%Y-%m-%d %H:%M")
     await time_machine.run(3000)
     assert len(calls(cloud)) == banned_calls
     await time_machine.run(1200)

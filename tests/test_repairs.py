@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.budget import TOKEN_BUDGETS
 from custom_components.sunvec_connect.const import DOMAIN
+from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.issues import ban_issue_id, offline_issue_id
 from simulator import Fault, FaultKind, SunvecCloud
 
@@ -47,6 +48,7 @@ async def restart(
     }
     del hass.data[ir.DATA_REGISTRY]
     hass.data.pop(TOKEN_BUDGETS, None)
+    hass.data.pop(THIS_RUN, None)
     await ir.async_load(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

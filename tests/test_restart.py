@@ -31,6 +31,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from benchmarks.harness import TOKEN as BENCH_TOKEN, bench_cloud
 from custom_components.sunvec_connect.budget import TOKEN_BUDGETS, token_budget
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 
@@ -56,6 +57,7 @@ async def stop(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     hass.data.pop(TOKEN_BUDGETS, None)
+    hass.data.pop(THIS_RUN, None)
 
 
 def use_up_the_minute(hass: HomeAssistant, token: str = TOKEN) -> None:
@@ -108,6 +110,36 @@ async def test_restart_restores_entities_marked_until_the_first_call_at_the_slot
     assert not coordinator.data.restored
     assert ATTR_RESTORED not in state(hass, AC_POWER).attributes
     assert ATTR_RESTORED not in state(hass, TOTAL_YIELD).attributes
+
+
+async def test_reload_does_not_mark_data_of_this_run_restored(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    """A reload (an option changed, an entity enabled) is not a restart.
+
+    The upload the entry kept at its unload was fetched in this run of Home Assistant:
+    its entities come back without `restored: true`. Before issue 17 every reload marked
+    them restored until the next call.
+    """
+    entry = init_integration
+    await time_machine.run(600)
+    calls = len(cloud.requests)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(cloud.requests) == calls
+    assert not entry.runtime_data.data.restored
+    assert state(hass, AC_POWER).state != STATE_UNAVAILABLE
+    assert ATTR_RESTORED not in state(hass, AC_POWER).attributes
+    assert ATTR_RESTORED not in state(hass, TOTAL_YIELD).attributes
+    # A restart after that marks them again.
+    await stop(hass, entry)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.data.restored
+    assert state(hass, AC_POWER).attributes[ATTR_RESTORED] is True
 
 
 async def test_kept_upload_older_than_the_stale_limit_shows_powers_unavailable(

@@ -466,6 +466,11 @@ class CodeReader:
                     flow.aborts |= self.strings(reason) if reason else {"already_configured"}
                 case ast.Attribute(attr="async_update_reload_and_abort"):
                     flow.aborts |= self._update_abort_reasons(call)
+                case ast.Attribute(attr="async_set_unique_id"):
+                    # Another flow for the same unique id aborts this one (the default).
+                    progress = _keyword(call, "raise_on_progress")
+                    if not (isinstance(progress, ast.Constant) and progress.value is False):
+                        flow.aborts.add("already_in_progress")
         for node in self.nodes(ast.Assign, cls):
             match node.targets:
                 case [ast.Subscript(value=ast.Name(id="errors"))]:

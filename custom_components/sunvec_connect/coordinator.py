@@ -17,6 +17,8 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.sun import get_astral_event_next
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+from homeassistant.util.ulid import ulid_now
 
 from .api import (
     INVERTER_STATUS,
@@ -59,6 +61,8 @@ from .pacing import InverterDemand
 from .polling import OnlineHistory, UploadSchedule
 
 STORE_VERSION = 1
+THIS_RUN: HassKey[str] = HassKey(f"{DOMAIN}_run")
+"""An id of this run of Home Assistant: an upload kept in this run (a reload) is not restored."""
 
 type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
 
@@ -127,6 +131,14 @@ def localize_upload_time(upload_time: datetime | None, now: datetime) -> datetim
     if second != first and second - now <= FUTURE_TOLERANCE:
         return second
     return first
+
+
+@callback
+def this_run(hass: HomeAssistant) -> str:
+    """The id of this run of Home Assistant, made on first use."""
+    if (run := hass.data.get(THIS_RUN)) is None:
+        run = hass.data[THIS_RUN] = ulid_now()
+    return run
 
 
 def entry_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -300,7 +312,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             return None
         self.schedule.last_upload = max(upload_time, self.schedule.last_upload or upload_time)
         self.last_raw = dict(realtime.raw)
-        return SunvecData(realtime, upload_time, stale_after=self.stale_after, restored=True)
+        # Kept before a reload of the entry, it was fetched in this run: not restored.
+        restored = stored.get("run") != this_run(self.hass)
+        return SunvecData(realtime, upload_time, stale_after=self.stale_after, restored=restored)
 
     @callback
     def _schedule_save(self) -> None:
@@ -319,6 +333,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             upload = {"raw": dict(data.realtime.raw), "upload_time": data.upload_time.isoformat()}
         return {
             "saved_at": dt_util.utcnow().isoformat(),
+            "run": this_run(self.hass),
             "upload": upload,
             "schedule": self.schedule.as_dict(),
             "online": self.online.as_dict(),
@@ -507,7 +522,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             ir.IssueSeverity.WARNING,
             {
                 "name": self.config_entry.title,
-                "until": dt_util.as_local(until).strftime("%H:%M"),
+                # A ban may last up to a day: the time alone would not say which day.
+                "until": dt_util.as_local(until).strftime("%Y-%m-%d %H:%M"),
             },
         )
 
