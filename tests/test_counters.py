@@ -15,7 +15,6 @@ import pytest
 
 from custom_components.sunvec_connect.counters import (
     CONFIRM_SPAN,
-    FLAT_CONFIRM_SPAN,
     INVERTER_MAX_POWER_KW,
     DailyCounter,
     HeldSeries,
@@ -76,16 +75,32 @@ def test_lifetime_counter_accepts_a_new_meter() -> None:
     counter = LifetimeCounter()
     counter.offer(2465.1, at(0))
     shown = feed(counter, [(0.0, at(5)), (0.3, at(10)), (0.4, at(15)), (0.6, at(20))])
-    # Zero is never a reading; 0.3, 0.4, 0.6 agree over 10 minutes: a new meter.
-    assert shown == [2465.1, 2465.1, 2465.1, 0.6]
-    assert (counter.resets, counter.jumps, counter.rejected) == (1, 0, 3)
-    assert counter.offer(0.7, at(25)) == 0.7
+    # Zero is never a reading; 0.3, 0.4, 0.6 agree, but for less than an hour: held.
+    assert shown == [2465.1] * 4
+    assert counter.offer(0.9, at(10) + CONFIRM_SPAN) == 0.9
+    assert (counter.resets, counter.jumps, counter.rejected) == (1, 0, 4)
+    assert counter.offer(1.0, at(75)) == 1.0
+
+
+def test_lifetime_counter_never_shows_a_lower_series_that_returns() -> None:
+    """Route 2 of issue 17: another device's counter served for minutes, then the truth.
+
+    The cloud serves 0.6, 0.7, 0.8 for 10 minutes, then 2465.4 again. Before issue 17 the
+    lower series was a new meter after 10 minutes and the return a jump: Home Assistant
+    booked 2466 kWh for a true 1 kWh (fails on the code before it).
+    """
+    counter = LifetimeCounter()
+    counter.offer(2465.2, at(0))
+    wrong = [(0.6, at(5)), (0.7, at(10)), (0.8, at(15)), (0.8, at(55))]
+    assert feed(counter, wrong) == [2465.2] * 4
+    assert counter.offer(2465.4, at(60)) == 2465.4
+    assert (counter.resets, counter.jumps) == (0, 0)
 
 
 def test_lifetime_counter_confirms_a_jump_only_when_the_series_goes_on() -> None:
     counter = LifetimeCounter()
     counter.offer(100.0, at(0))
-    # A spike, two uploads that continue from it, but not yet 10 minutes: held.
+    # A spike, two uploads that continue from it, but not yet an hour: held.
     assert feed(counter, [(5000.0, at(5)), (5000.2, at(8)), (5000.3, at(12))]) == [100.0] * 3
     assert counter.held == HeldSeries(5000.0, at(5), 5000.3, at(12), uploads=3)
     assert counter.offer(5000.5, at(5) + CONFIRM_SPAN) == 5000.5
@@ -98,7 +113,7 @@ def test_lifetime_counter_needs_an_hour_for_a_value_that_does_not_move() -> None
     counter.offer(100.0, at(0))
     flat = [(50.0, at(5 * i)) for i in range(1, 13)]
     assert feed(counter, flat) == [100.0] * 12
-    assert counter.offer(50.0, at(5) + FLAT_CONFIRM_SPAN) == 50.0
+    assert counter.offer(50.0, at(5) + CONFIRM_SPAN) == 50.0
     assert counter.resets == 1
 
 
@@ -108,7 +123,8 @@ def test_lifetime_counter_held_series_restarts_on_a_reading_that_does_not_follow
     feed(counter, [(50.0, at(5)), (50.1, at(10)), (20.0, at(15)), (20.1, at(20))])
     assert counter.value == 100.0
     assert counter.held == HeldSeries(20.0, at(15), 20.1, at(20), uploads=2)
-    assert counter.offer(20.2, at(25)) == 20.2
+    assert counter.offer(20.2, at(25)) == 100.0
+    assert counter.offer(20.3, at(15) + CONFIRM_SPAN) == 20.3
 
 
 def test_lifetime_counter_restore() -> None:
@@ -120,9 +136,10 @@ def test_lifetime_counter_restore() -> None:
     assert (restored.value, restored.time, restored.held) == (100.0, at(0), counter.held)
     # The held series goes on across the restart.
     assert restored.offer(50.1, at(10)) == 100.0  # the same upload offered again
-    assert restored.offer(50.2, at(15)) == 50.2
+    assert restored.offer(50.2, at(15)) == 100.0
+    assert restored.offer(50.3, at(5) + CONFIRM_SPAN) == 50.3
     assert restored.resets == 1
-    assert restored.rejected == 0
+    assert restored.rejected == 1
 
 
 def test_lifetime_counter_restores_history_of_older_releases() -> None:
@@ -240,13 +257,49 @@ def test_daily_counter_before_home_assistants_midnight() -> None:
 
 
 def test_daily_counter_accepts_a_persistent_same_day_decrease() -> None:
-    """An inverter whose clock is hours off restarts its day at noon: liveness holds."""
+    """An inverter restarts its day counter at noon: shown once it lasted an hour."""
     counter = DailyCounter(zone=UTC)
     counter.offer(20.0, at(0))
     shown = feed(counter, [(0.1, at(5)), (0.3, at(10)), (0.6, at(15)), (0.9, at(20))])
-    assert shown == [20.0, 20.0, 0.6, 0.9]
+    assert shown == [20.0] * 4
+    assert counter.offer(2.0, at(65)) == 2.0
+    assert counter.offer(2.1, at(70)) == 2.1
     assert counter.resets == 1
     assert counter.day == T0.date()
+
+
+def test_daily_counter_day_starting_with_a_rise_is_todays() -> None:
+    """Route 1 of issue 17: a day that starts without a fall is the plant's new day.
+
+    Yesterday read 0.0 all day (snow); today 0, 1, 2, 3, 4.0, one 0.0 glitch, then 4.1.
+    Before issue 17 the count's date moved only on a fall, so the glitch passed as "the
+    first fall on a later date": shown 4.0 -> 0.0 -> 4.1, booked 8.1 kWh for a true 4.1
+    (fails on the code before it).
+    """
+    counter = DailyCounter()
+    yesterday, today = T0.date(), T0.date() + timedelta(days=1)
+    for minutes in range(0, 600, 60):
+        counter.offer(0.0, at(minutes), yesterday)
+    morning = at(24 * 60)
+    rising = [0.0, 1.0, 2.0, 3.0, 4.0]
+    shown = [counter.offer(v, morning + i * FIVE, today) for i, v in enumerate(rising)]
+    assert shown == rising
+    assert counter.day == today
+    assert counter.offer(0.0, morning + 5 * FIVE, today) == 4.0
+    assert counter.offer(4.1, morning + 6 * FIVE, today) == 4.1
+    assert counter.resets == 0
+
+
+def test_daily_counter_repeating_yesterdays_count_does_not_make_it_todays() -> None:
+    """The cloud serves yesterday's count after the inverter's midnight: the fall after it
+    is still the new day's, taken at once."""
+    counter = DailyCounter()
+    yesterday, today = T0.date(), T0.date() + timedelta(days=1)
+    counter.offer(35.2, at(0), yesterday)
+    assert counter.offer(35.2, at(5), today) == 35.2
+    assert counter.day == yesterday
+    assert counter.offer(0.0, at(10), today) == 0.0
+    assert counter.day == today
 
 
 def test_daily_counter_restores_history_of_older_releases() -> None:

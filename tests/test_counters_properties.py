@@ -12,7 +12,7 @@ saved as JSON and restored) in between. Checked:
   follows the value shown nor ends a confirmed series; a single glitch in a clean
   series is held at its upload and changes nothing after it.
 - Liveness: after any such prefix, readings that follow one another for the bound
-  (CONFIRM_UPLOADS uploads spanning CONFIRM_SPAN, FLAT_CONFIRM_SPAN when flat)
+  (CONFIRM_UPLOADS uploads spanning CONFIRM_SPAN, flat or not)
   make the value shown the cloud's.
 - A restart changes nothing that is shown.
 
@@ -35,7 +35,6 @@ from custom_components.sunvec_connect.counters import (
     CONFIRM_SPAN,
     CONFIRM_UPLOADS,
     COUNTER_RESOLUTION,
-    FLAT_CONFIRM_SPAN,
     INVERTER_MAX_POWER_KW,
     DailyCounter,
     LifetimeCounter,
@@ -105,6 +104,8 @@ class Offer:
     time: datetime | None
     restart_before: bool = False
     """Home Assistant restarts before this upload (history saved and restored)."""
+    plant_date: date | None = None
+    """The date of the upload as the inverter wrote it (its local date)."""
 
 
 @dataclass(slots=True)
@@ -128,6 +129,10 @@ class Meter:
     def reading(self) -> float:
         """What the cloud reports: one decimal."""
         return round(self.value, 1)
+
+    def plant_date(self) -> date:
+        """The date the inverter writes on its upload now."""
+        return self._inverter_date(self.time)
 
     def _inverter_date(self, moment: datetime) -> date:
         return local_date(moment + self.clock_offset)
@@ -158,7 +163,7 @@ def troubled_uploads(kind: Kind, codes: Sequence[int], clock_offset_minutes: int
         if (83 <= event < 87 or event >= 96) and offers:
             # An older upload served again, or the same upload polled again.
             old = offers[int(a * len(offers))] if event < 87 else offers[-1]
-            offers.append(Offer(old.reading, old.time, restart))
+            offers.append(Offer(old.reading, old.time, restart, old.plant_date))
             restart = False
             continue
         if event < 47:  # normal uploads; from 40 on the meter is stuck
@@ -187,7 +192,7 @@ def troubled_uploads(kind: Kind, codes: Sequence[int], clock_offset_minutes: int
             reading = meter.reading() + spike + GLITCH_MARK
         elif 87 <= event < 90:  # an upload time that could not be read
             time = None
-        offers.append(Offer(reading, time, restart))
+        offers.append(Offer(reading, time, restart, meter.plant_date() if time else None))
         restart = False
     return offers
 
@@ -199,8 +204,8 @@ def consistent_suffix(
     first = _fraction(codes[0], 7) * (200 if kind is Kind.DAILY else 10**5)
     value = round(first + (0.0 if kind is Kind.DAILY else 0.1), 1)
     time = after + timedelta(seconds=1 + 600 * _fraction(codes[0], 17))
-    offers = [Offer(value, time)]
-    needed = FLAT_CONFIRM_SPAN if flat else CONFIRM_SPAN
+    offers = [Offer(value, time, plant_date=local_date(time))]
+    needed = CONFIRM_SPAN
     index = 1
     while len(offers) < CONFIRM_UPLOADS or time - offers[0].time < needed:  # type: ignore[operator]
         code = codes[index % len(codes)]
@@ -210,7 +215,7 @@ def consistent_suffix(
         if not flat:
             rise = 0.9 * CAP * elapsed.total_seconds() / 3600 * _fraction(code, 17)
             value = round(value + max(rise, COUNTER_RESOLUTION if index == 2 else 0.0), 1)
-        offers.append(Offer(value, time))
+        offers.append(Offer(value, time, plant_date=local_date(time)))
     return offers
 
 
@@ -242,8 +247,10 @@ class Run:
                 self._restart()
             before = self.shown[-1] if self.shown else None
             resets, jumps = self.counter.resets, self.counter.jumps
-            shown = self.counter.offer(offer.reading, offer.time)
-            assert shown == self.reference.offer(offer.reading, offer.time), "restart changed it"
+            shown = self.counter.offer(offer.reading, offer.time, offer.plant_date)
+            assert shown == self.reference.offer(offer.reading, offer.time, offer.plant_date), (
+                "restart changed it"
+            )
             reset = self.counter.resets > resets
             self.shown.append(shown)
             self.offers.append(offer)
@@ -260,7 +267,7 @@ class Run:
         self.counter.restore(saved)
         if self.offers:
             last = self.offers[-1]
-            assert self.counter.offer(last.reading, last.time) == self.shown[-1]
+            assert self.counter.offer(last.reading, last.time, last.plant_date) == self.shown[-1]
             assert (self.counter.resets, self.counter.jumps) == (0, 0)
 
     def _check_safety(
@@ -269,7 +276,7 @@ class Run:
         if before is None:
             if shown is not None:
                 assert shown == offer.reading
-                self.cycle_date = local_date(offer.time)  # type: ignore[arg-type]
+                self.cycle_date = offer.plant_date
             return
         assert shown is not None, "a value once shown stays"
         if self.kind is Kind.LIFETIME:
@@ -286,13 +293,15 @@ class Run:
             self._check_confirmed_series()
             if reset and self.kind is Kind.DAILY:
                 # The confirmed series began at most a day earlier (outages are shorter).
-                self.cycle_date = local_date(offer.time) - timedelta(days=1)
+                assert offer.plant_date is not None
+                self.cycle_date = offer.plant_date - timedelta(days=1)
             return
         if shown < before:
             assert self.kind is Kind.DAILY, "a lifetime counter fell without a new meter"
             assert self.cycle_date is not None
-            assert local_date(offer.time) > self.cycle_date, "yield today fell twice in a day"
-            self.cycle_date = local_date(offer.time)
+            assert offer.plant_date is not None
+            assert offer.plant_date > self.cycle_date, "yield today fell twice in a day"
+            self.cycle_date = offer.plant_date
             return
         # A rise taken at once: no faster than the bound since the value shown was read.
         assert self.accepted is not None
@@ -307,28 +316,43 @@ class Run:
         """
         assert self.accepted is not None
         shown_at, shown_time = self.accepted
-        candidates: list[tuple[float, datetime]] = []
+        candidates: list[tuple[float, datetime, date | None]] = []
         for offer in self.offers[shown_at + 1 :]:
             if offer.reading is None or offer.time is None or offer.time <= shown_time:
                 continue
             if self.kind is Kind.LIFETIME and offer.reading <= 0:
                 continue
-            if offer.reading < 0 or (candidates and candidates[-1] == (offer.reading, offer.time)):
+            if offer.reading < 0 or (
+                candidates and candidates[-1][:2] == (offer.reading, offer.time)
+            ):
                 continue
-            candidates.append((offer.reading, offer.time))
+            candidates.append((offer.reading, offer.time, offer.plant_date))
         series = [candidates[-1]]
-        for reading, time in reversed(candidates[:-1]):
-            later, later_time = series[0]
-            if time >= later_time or not self._follows(reading, time, later, later_time):
+        for reading, time, day in reversed(candidates[:-1]):
+            later, later_time, later_day = series[0]
+            if time >= later_time or not self._follows(
+                (reading, time, day), (later, later_time, later_day)
+            ):
                 break
-            series.insert(0, (reading, time))
-        needed = FLAT_CONFIRM_SPAN if series[0][0] == series[-1][0] else CONFIRM_SPAN
+            series.insert(0, (reading, time, day))
+        needed = CONFIRM_SPAN
         assert len(series) >= CONFIRM_UPLOADS, f"confirmed by {len(series)} uploads"
         assert series[-1][1] - series[0][1] >= needed, "confirmed too early"
 
-    def _follows(self, reading: float, time: datetime, later: float, later_time: datetime) -> bool:
+    def _follows(
+        self,
+        earlier: tuple[float, datetime, date | None],
+        later_reading: tuple[float, datetime, date | None],
+    ) -> bool:
+        reading, time, day = earlier
+        later, later_time, later_day = later_reading
         if later < reading:
-            return self.kind is Kind.DAILY and local_date(later_time) > local_date(time)
+            return (
+                self.kind is Kind.DAILY
+                and day is not None
+                and later_day is not None
+                and later_day > day
+            )
         hours = (later_time - time).total_seconds() / 3600
         return later - reading <= CAP * hours + COUNTER_RESOLUTION + 1e-9
 
@@ -396,7 +420,7 @@ def clean_uploads(
         time=START,
         clock_offset=timedelta(minutes=-offset_minutes),
     )
-    cycle_date = local_date(START)
+    cycle_date = meter.plant_date()
     uploads: list[tuple[Offer, date]] = []
     for code in codes:
         event, a, b = code % 10, _fraction(code, 7), _fraction(code, 17)
@@ -411,8 +435,10 @@ def clean_uploads(
         else:
             meter.advance(timedelta(minutes=15 + a * 585), 12.0 * b)
         if meter.reading() < before:  # as the counter sees it: a drop
-            cycle_date = local_date(meter.time)
-        uploads.append((Offer(meter.reading(), meter.time), cycle_date))
+            cycle_date = meter.plant_date()
+        uploads.append(
+            (Offer(meter.reading(), meter.time, plant_date=meter.plant_date()), cycle_date)
+        )
     return uploads
 
 
@@ -422,17 +448,18 @@ def glitch(kind: Kind, previous: float, offer: Offer, cycle_date: date, code: in
     assert offer.reading is not None
     a = _fraction(code, 7)
     elapsed_bound = CAP * 24 + 1  # above any rise the bound allows within a day
-    same_cycle = kind is Kind.LIFETIME or local_date(offer.time) == cycle_date
+    same_cycle = kind is Kind.LIFETIME or offer.plant_date == cycle_date
+    day = offer.plant_date
     match code % 4:
         case 0:
-            return Offer(None, offer.time)
+            return Offer(None, offer.time, plant_date=day)
         case 1:
             spike = max(previous, offer.reading) + elapsed_bound + 10**5 * a + GLITCH_MARK
-            return Offer(spike, offer.time)
+            return Offer(spike, offer.time, plant_date=day)
         case 2 if same_cycle and previous > 0.2:
-            return Offer(0.0, offer.time)
+            return Offer(0.0, offer.time, plant_date=day)
         case 3 if same_cycle and previous > 0.2:
-            return Offer((previous - 0.2) * a + GLITCH_MARK, offer.time)
+            return Offer((previous - 0.2) * a + GLITCH_MARK, offer.time, plant_date=day)
     return None
 
 

@@ -3,17 +3,22 @@
 Pure logic without Home Assistant imports. Every rule takes readings with the
 time of the upload they came from, and can be saved and restored across restarts.
 
-The inverter's own counters (`LifetimeCounter`, `DailyCounter`) keep two promises,
-checked on generated reading sequences by tests/test_counters_properties.py:
+Home Assistant books a `total_increasing` sensor from the values it shows: a value
+below 0.9 times the one before starts a new cycle counted from 0, any other change is
+added as it is. So a wrong value shown for one upload can book a whole lifetime total
+again. The inverter's own counters (`LifetimeCounter`, `DailyCounter`) keep two
+promises, checked against Home Assistant's own rule on generated histories by
+tests/test_booked_energy.py and tests/test_counters_properties.py:
 
 - Safety: within a meter cycle the value shown never decreases, and a reading that
   does not follow the value shown (null, zero for a lifetime counter, lower, or a
   rise faster than `max_power_kw` plus the counters' 0.1 kWh resolution) is held
-  back: alone it never becomes the value shown.
+  back: alone it never becomes the value shown, nor does a series of them that lasts
+  less than `CONFIRM_SPAN`.
 - Liveness: readings that follow one another for `CONFIRM_UPLOADS` uploads spanning
-  `CONFIRM_SPAN` (`FLAT_CONFIRM_SPAN` when they do not move) become the value
-  shown, whatever came before. Held-back readings confirmed that way are either a
-  new meter cycle (lower: counted in `resets`) or a real jump (higher: `jumps`).
+  `CONFIRM_SPAN` become the value shown, whatever came before. Held-back readings
+  confirmed that way are either a new meter cycle (lower: counted in `resets`) or a
+  real jump (higher: `jumps`).
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ COUNTER_RESOLUTION: Final = 0.1
 """kWh. The cloud rounds counters to one decimal, so a rise can read this much high."""
 CONFIRM_UPLOADS: Final = 3
 """Held-back readings that follow one another for this many uploads..."""
-CONFIRM_SPAN: Final = timedelta(minutes=10)
-"""...and at least this long (3 uploads at the usual 5-minute cadence) are believed."""
-FLAT_CONFIRM_SPAN: Final = timedelta(hours=1)
-"""How long held-back readings that do not move must last instead: the same wrong
-value repeated by the cloud must not pass for a meter in 10 minutes, but a real
-counter that is flat (at night) must pass in the end."""
+CONFIRM_SPAN: Final = timedelta(hours=1)
+"""...and at least this long are believed. Clouds serve wrong series for minutes (another
+device's counter, a cache): believing one would book the lifetime total again when the
+true series returns. Waiting loses no energy: a new cycle is booked from its value when
+it is accepted."""
+CONFIRM_BOUND: Final = timedelta(hours=3)
+"""A series that lasts is shown within this time of its first reading while polls are
+at most `CONFIRM_BOUND - CONFIRM_SPAN` apart (its third upload past `CONFIRM_SPAN`)."""
 INVERTER_MAX_POWER_KW: Final = 200.0
 """Fastest rise of an inverter's output counters: twice the top of the residential and
 commercial range (100 kW). Too low a bound would freeze a bigger plant's counters:
@@ -58,8 +65,13 @@ class EnergyCounter(Protocol):
     def shown(self) -> float | None:
         """The value to show now."""
 
-    def offer(self, reading: float | None, upload_time: datetime | None) -> float | None:
-        """Take a reading from the upload made at `upload_time`; return the value to show."""
+    def offer(
+        self, reading: float | None, upload_time: datetime | None, plant_date: date | None = None
+    ) -> float | None:
+        """Take a reading from the upload made at `upload_time`; return the value to show.
+
+        `plant_date` is the date of the upload as the inverter wrote it (its local date).
+        """
 
     def as_dict(self) -> dict[str, Any]:
         """The history to keep across restarts (JSON-ready)."""
@@ -95,12 +107,11 @@ class HeldSeries:
     time: datetime
     uploads: int = 1
     cycle_day: date | None = None
-    """Daily counters: the local date on which this series' day began."""
+    """Daily counters: the plant date of the series' count."""
 
     def confirmed(self) -> bool:
         """Whether the series has lasted long enough to be believed."""
-        needed = CONFIRM_SPAN if self.value != self.first_value else FLAT_CONFIRM_SPAN
-        return self.uploads >= CONFIRM_UPLOADS and self.time - self.first_time >= needed
+        return self.uploads >= CONFIRM_UPLOADS and self.time - self.first_time >= CONFIRM_SPAN
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -156,7 +167,9 @@ class _CheckedCounter:
         """The value to show now: the last accepted reading."""
         return self.value
 
-    def offer(self, reading: float | None, upload_time: datetime | None) -> float | None:
+    def offer(
+        self, reading: float | None, upload_time: datetime | None, plant_date: date | None = None
+    ) -> float | None:
         """Accept `reading` if it follows the value shown or confirms a held series."""
         if (reading, upload_time) == self._last_offer:
             return self.value  # the same upload again: nothing new
@@ -168,38 +181,37 @@ class _CheckedCounter:
             if reading is not None or self.value is not None:
                 self.rejected += 1
             return self.value
+        day = self._plant_day(upload_time, plant_date)
         if self.value is None:
-            self._accept(reading, upload_time, self._day(upload_time))
+            self._accept(reading, upload_time, day)
             return self.value
         if self.time is not None and upload_time <= self.time:
             # An upload not newer than the one shown tells nothing new.
             if reading != self.value:
                 self.rejected += 1
             return self.value
-        if self._follows(self.value, self.time, self._cycle_day(), reading, upload_time):
-            day = self._day(upload_time) if reading < self.value else self._cycle_day()
-            self._accept(reading, upload_time, day)
+        if self._follows(self.value, self.time, self._cycle_day(), reading, upload_time, day=day):
+            self._accept(
+                reading, upload_time, self._next_day(self.value, self._cycle_day(), reading, day)
+            )
             return self.value
         held = self.held
         if held is not None and (reading, upload_time) == (held.value, held.time):
             return self.value  # the held upload again (offered once more after a restart)
-        self._hold(self.value, reading, upload_time)
+        self._hold(self.value, reading, upload_time, day)
         return self.value
 
-    def _hold(self, shown: float, reading: float, upload_time: datetime) -> None:
+    def _hold(self, shown: float, reading: float, upload_time: datetime, day: date | None) -> None:
         held = self.held
         if (
             held is not None
             and upload_time > held.time
-            and self._follows(held.value, held.time, held.cycle_day, reading, upload_time)
+            and self._follows(held.value, held.time, held.cycle_day, reading, upload_time, day=day)
         ):
-            if reading < held.value:
-                held.cycle_day = self._day(upload_time)
+            held.cycle_day = self._next_day(held.value, held.cycle_day, reading, day)
             held.value, held.time, held.uploads = reading, upload_time, held.uploads + 1
         else:
-            held = self.held = HeldSeries(
-                reading, upload_time, reading, upload_time, cycle_day=self._day(upload_time)
-            )
+            held = self.held = HeldSeries(reading, upload_time, reading, upload_time, cycle_day=day)
         if not held.confirmed():
             self.rejected += 1
             return
@@ -233,10 +245,17 @@ class _CheckedCounter:
         cycle_day: date | None,
         reading: float,
         upload_time: datetime,
+        *,
+        day: date | None,
     ) -> bool:
         raise NotImplementedError
 
-    def _day(self, upload_time: datetime) -> date | None:
+    def _plant_day(self, upload_time: datetime, plant_date: date | None) -> date | None:
+        return None
+
+    def _next_day(
+        self, before: float, cycle_day: date | None, reading: float, day: date | None
+    ) -> date | None:
         return None
 
     def _cycle_day(self) -> date | None:
@@ -279,6 +298,8 @@ class LifetimeCounter(_CheckedCounter):
         cycle_day: date | None,
         reading: float,
         upload_time: datetime,
+        *,
+        day: date | None,
     ) -> bool:
         return self._plausible_rise(before, before_time, reading, upload_time)
 
@@ -295,16 +316,18 @@ class LifetimeCounter(_CheckedCounter):
 class DailyCounter(_CheckedCounter):
     """A counter that restarts every day (yield today).
 
-    A drop is accepted at once when the upload's local date is later than the date
-    the current day's counting began (`day`), even if uploads of the new date came
-    before the drop: an inverter may restart its counter after Home Assistant's
-    midnight. A drop within the same day is held back like any implausible reading.
+    The count belongs to a plant date (`day`): the date, as the inverter wrote it, of
+    the latest reading that moved the count (a rise, or a fall taken as a new day). A
+    reading that only repeats the value shown does not move it: the cloud may serve
+    yesterday's count after the inverter's midnight. A fall is taken at once only on a
+    later plant date than the count's; a fall within the plant date is held back like
+    any implausible reading.
     """
 
-    zone: tzinfo
-    """The plant's time zone, in which the day changes."""
+    zone: tzinfo = UTC
+    """Where the date of an upload comes from when the inverter's own date is not given."""
     day: date | None = None
-    """The local date on which the current count began."""
+    """The plant date of the count shown."""
 
     def _readable(self, reading: float) -> bool:
         return reading >= 0
@@ -316,16 +339,25 @@ class DailyCounter(_CheckedCounter):
         cycle_day: date | None,
         reading: float,
         upload_time: datetime,
+        *,
+        day: date | None,
     ) -> bool:
         if reading >= before:
             return self._plausible_rise(before, before_time, reading, upload_time)
-        return cycle_day is not None and upload_time.astimezone(self.zone).date() > cycle_day
+        return cycle_day is not None and day is not None and day > cycle_day
+
+    def _plant_day(self, upload_time: datetime, plant_date: date | None) -> date | None:
+        return plant_date if plant_date is not None else upload_time.astimezone(self.zone).date()
+
+    def _next_day(
+        self, before: float, cycle_day: date | None, reading: float, day: date | None
+    ) -> date | None:
+        if reading == before or day is None:
+            return cycle_day
+        return day if cycle_day is None else max(day, cycle_day)
 
     def _accept(self, reading: float, upload_time: datetime, cycle_day: date | None) -> None:
         self.value, self.time, self.held, self.day = reading, upload_time, None, cycle_day
-
-    def _day(self, upload_time: datetime) -> date | None:
-        return upload_time.astimezone(self.zone).date()
 
     def _cycle_day(self) -> date | None:
         return self.day
@@ -365,7 +397,9 @@ class PowerIntegrator:
         """The total to show now."""
         return round(self.total, 4)
 
-    def offer(self, reading: float | None, upload_time: datetime | None) -> float | None:
+    def offer(
+        self, reading: float | None, upload_time: datetime | None, plant_date: date | None = None
+    ) -> float | None:
         """Add the sample taken at `upload_time`; return the new total."""
         if upload_time is None:
             return round(self.total, 4)

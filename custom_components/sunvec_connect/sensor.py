@@ -473,8 +473,11 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         counter = self._counter
         before = (counter.rejected, counter.resets, counter.jumps)
         shown_before = counter.shown
+        written = data.realtime.upload_time
         self._attr_native_value = counter.offer(
-            reading if isinstance(reading, float) else None, data.upload_time
+            reading if isinstance(reading, float) else None,
+            data.upload_time,
+            written.date() if written is not None else None,
         )
         rejected, resets, jumps = before
         key = self.entity_description.key
@@ -503,8 +506,8 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
             level = logging.WARNING
             self._warned_same_day_reset = daily
         reason = (
-            "within a day: taken as the start of a new day (the inverter's clock is"
-            " probably off from Home Assistant's time zone)"
+            "within the inverter's day and the following uploads confirmed it for an"
+            " hour: taken as a new count (the inverter restarted its day counter)"
             if daily
             else "and the following uploads confirmed it: taken as a new meter (the"
             " inverter was replaced or its counter restarted)"
@@ -526,8 +529,6 @@ def new_counter(description: SunvecSensorEntityDescription) -> EnergyCounter:
         case CounterRule.LIFETIME:
             return LifetimeCounter(max_power_kw=description.max_power_kw)
         case CounterRule.DAILY:
-            return DailyCounter(
-                zone=dt_util.get_default_time_zone(), max_power_kw=description.max_power_kw
-            )
+            return DailyCounter(max_power_kw=description.max_power_kw)
         case _:
             return PowerIntegrator(max_gap=MAX_INTEGRATION_GAP)
