@@ -291,8 +291,10 @@ def test_daily_counter_day_starting_with_a_rise_is_todays() -> None:
 
 
 def test_daily_counter_repeating_yesterdays_count_does_not_make_it_todays() -> None:
-    """The cloud serves yesterday's count after the inverter's midnight: the fall after it
-    is still the new day's, taken at once."""
+    """Yesterday's count served after the inverter's midnight stays yesterday's.
+
+    The fall after it is the new day's, taken at once.
+    """
     counter = DailyCounter()
     yesterday, today = T0.date(), T0.date() + timedelta(days=1)
     counter.offer(35.2, at(0), yesterday)
