@@ -277,16 +277,20 @@ def test_daily_counter_day_starting_with_a_rise_is_todays() -> None:
     (fails on the code before it).
     """
     counter = DailyCounter()
-    yesterday, today = T0.date(), T0.date() + timedelta(days=1)
+
+    def plant(moment: datetime) -> datetime:
+        return moment.replace(tzinfo=None)
+
     for minutes in range(0, 600, 60):
-        counter.offer(0.0, at(minutes), yesterday)
+        counter.offer(0.0, at(minutes), plant(at(minutes)))
     morning = at(24 * 60)
     rising = [0.0, 1.0, 2.0, 3.0, 4.0]
-    shown = [counter.offer(v, morning + i * FIVE, today) for i, v in enumerate(rising)]
+    times = [morning + i * FIVE for i in range(7)]
+    shown = [counter.offer(v, t, plant(t)) for v, t in zip(rising, times, strict=False)]
     assert shown == rising
-    assert counter.day == today
-    assert counter.offer(0.0, morning + 5 * FIVE, today) == 4.0
-    assert counter.offer(4.1, morning + 6 * FIVE, today) == 4.1
+    assert counter.day == morning.date()
+    assert counter.offer(0.0, times[5], plant(times[5])) == 4.0
+    assert counter.offer(4.1, times[6], plant(times[6])) == 4.1
     assert counter.resets == 0
 
 
@@ -296,12 +300,26 @@ def test_daily_counter_repeating_yesterdays_count_does_not_make_it_todays() -> N
     The fall after it is the new day's, taken at once.
     """
     counter = DailyCounter()
-    yesterday, today = T0.date(), T0.date() + timedelta(days=1)
-    counter.offer(35.2, at(0), yesterday)
-    assert counter.offer(35.2, at(5), today) == 35.2
-    assert counter.day == yesterday
-    assert counter.offer(0.0, at(10), today) == 0.0
-    assert counter.day == today
+    evening = datetime(2026, 6, 21, 23, 55)
+    counter.offer(35.2, at(0), evening)
+    assert counter.offer(35.2, at(5), evening + FIVE) == 35.2
+    assert counter.day == evening.date()
+    assert counter.offer(0.0, at(10), evening + 2 * FIVE) == 0.0
+    assert counter.day == evening.date() + timedelta(days=1)
+    # Served again after the reset, yesterday's count is no rise of the new day.
+    assert counter.offer(35.2, at(15), evening + 3 * FIVE) == 0.0
+    assert counter.offer(0.1, at(20), evening + 4 * FIVE) == 0.1
+    assert counter.previous == 35.2
+
+
+def test_daily_counter_new_day_count_bounded_by_the_time_since_midnight() -> None:
+    """A count on a new plant date cannot exceed what a plant makes since its midnight."""
+    counter = DailyCounter()
+    evening = datetime(2026, 6, 21, 23, 55)
+    counter.offer(80.0, at(0), evening)
+    # 00:05: at most 200 kW for 5 minutes (16.7 kWh) since midnight.
+    assert counter.offer(40.0, at(10), evening + 2 * FIVE) == 80.0
+    assert counter.offer(0.2, at(15), evening + 3 * FIVE) == 0.2
 
 
 def test_daily_counter_restores_history_of_older_releases() -> None:

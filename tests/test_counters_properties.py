@@ -91,6 +91,11 @@ def new_counter(kind: Kind) -> Counter:
     return LifetimeCounter() if kind is Kind.LIFETIME else DailyCounter(zone=ZONE)
 
 
+def local_time(moment: datetime) -> datetime:
+    """The plant's local time of `moment`, as the inverter writes it."""
+    return moment.astimezone(ZONE).replace(tzinfo=None)
+
+
 def local_date(moment: datetime) -> date:
     """The plant's local date of `moment`."""
     return moment.astimezone(ZONE).date()
@@ -104,8 +109,8 @@ class Offer:
     time: datetime | None
     restart_before: bool = False
     """Home Assistant restarts before this upload (history saved and restored)."""
-    plant_date: date | None = None
-    """The date of the upload as the inverter wrote it (its local date)."""
+    plant_time: datetime | None = None
+    """The time of the upload as the inverter wrote it (its local time)."""
 
 
 @dataclass(slots=True)
@@ -123,16 +128,20 @@ class Meter:
         before = self.time
         self.time += elapsed
         if self.kind is Kind.DAILY and self._inverter_date(self.time) > self._inverter_date(before):
+            # The day's count starts again at the inverter's midnight: it holds what
+            # was made since then.
+            plant = self.plant_time()
             self.value = 0.0
+            elapsed = plant - plant.replace(hour=0, minute=0, second=0, microsecond=0)
         self.value += power_kw * elapsed.total_seconds() / 3600
 
     def reading(self) -> float:
         """What the cloud reports: one decimal."""
         return round(self.value, 1)
 
-    def plant_date(self) -> date:
-        """The date the inverter writes on its upload now."""
-        return self._inverter_date(self.time)
+    def plant_time(self) -> datetime:
+        """The time the inverter writes on its upload now."""
+        return (self.time + self.clock_offset).astimezone(ZONE).replace(tzinfo=None)
 
     def _inverter_date(self, moment: datetime) -> date:
         return local_date(moment + self.clock_offset)
@@ -163,7 +172,7 @@ def troubled_uploads(kind: Kind, codes: Sequence[int], clock_offset_minutes: int
         if (83 <= event < 87 or event >= 96) and offers:
             # An older upload served again, or the same upload polled again.
             old = offers[int(a * len(offers))] if event < 87 else offers[-1]
-            offers.append(Offer(old.reading, old.time, restart, old.plant_date))
+            offers.append(Offer(old.reading, old.time, restart, old.plant_time))
             restart = False
             continue
         if event < 47:  # normal uploads; from 40 on the meter is stuck
@@ -192,30 +201,39 @@ def troubled_uploads(kind: Kind, codes: Sequence[int], clock_offset_minutes: int
             reading = meter.reading() + spike + GLITCH_MARK
         elif 87 <= event < 90:  # an upload time that could not be read
             time = None
-        offers.append(Offer(reading, time, restart, meter.plant_date() if time else None))
+        offers.append(Offer(reading, time, restart, meter.plant_time() if time else None))
         restart = False
     return offers
 
 
 def consistent_suffix(
-    kind: Kind, codes: Sequence[int], after: datetime, *, flat: bool
+    kind: Kind, codes: Sequence[int], after: datetime, *, flat: bool, clock_offset_minutes: int = 0
 ) -> list[Offer]:
-    """Readings that follow one another, just long enough for the liveness bound."""
+    """Readings that follow one another, just long enough for the liveness bound.
+
+    A day's count starts again at the plant's midnight, as a real one does.
+    """
     first = _fraction(codes[0], 7) * (200 if kind is Kind.DAILY else 10**5)
     value = round(first + (0.0 if kind is Kind.DAILY else 0.1), 1)
     time = after + timedelta(seconds=1 + 600 * _fraction(codes[0], 17))
-    offers = [Offer(value, time, plant_date=local_date(time))]
+    ahead = timedelta(minutes=clock_offset_minutes)
+    offers = [Offer(value, time, plant_time=local_time(time + ahead))]
     needed = CONFIRM_SPAN
     index = 1
     while len(offers) < CONFIRM_UPLOADS or time - offers[0].time < needed:  # type: ignore[operator]
         code = codes[index % len(codes)]
         index += 1
         elapsed = timedelta(seconds=60 + 540 * _fraction(code, 7))
+        counted = elapsed
+        if kind is Kind.DAILY and local_date(time + elapsed + ahead) > local_date(time + ahead):
+            # A day's count starts again at the plant's midnight.
+            plant = local_time(time + elapsed + ahead)
+            value, counted = 0.0, plant - plant.replace(hour=0, minute=0, second=0, microsecond=0)
         time += elapsed
         if not flat:
-            rise = 0.9 * CAP * elapsed.total_seconds() / 3600 * _fraction(code, 17)
+            rise = 0.9 * CAP * counted.total_seconds() / 3600 * _fraction(code, 17)
             value = round(value + max(rise, COUNTER_RESOLUTION if index == 2 else 0.0), 1)
-        offers.append(Offer(value, time, plant_date=local_date(time)))
+        offers.append(Offer(value, time, plant_time=local_time(time + ahead)))
     return offers
 
 
@@ -247,8 +265,8 @@ class Run:
                 self._restart()
             before = self.shown[-1] if self.shown else None
             resets, jumps = self.counter.resets, self.counter.jumps
-            shown = self.counter.offer(offer.reading, offer.time, offer.plant_date)
-            assert shown == self.reference.offer(offer.reading, offer.time, offer.plant_date), (
+            shown = self.counter.offer(offer.reading, offer.time, offer.plant_time)
+            assert shown == self.reference.offer(offer.reading, offer.time, offer.plant_time), (
                 "restart changed it"
             )
             reset = self.counter.resets > resets
@@ -267,7 +285,7 @@ class Run:
         self.counter.restore(saved)
         if self.offers:
             last = self.offers[-1]
-            assert self.counter.offer(last.reading, last.time, last.plant_date) == self.shown[-1]
+            assert self.counter.offer(last.reading, last.time, last.plant_time) == self.shown[-1]
             assert (self.counter.resets, self.counter.jumps) == (0, 0)
 
     def _check_safety(
@@ -276,7 +294,7 @@ class Run:
         if before is None:
             if shown is not None:
                 assert shown == offer.reading
-                self.cycle_date = offer.plant_date
+                self.cycle_date = offer.plant_time.date() if offer.plant_time else None
             return
         assert shown is not None, "a value once shown stays"
         if self.kind is Kind.LIFETIME:
@@ -293,15 +311,15 @@ class Run:
             self._check_confirmed_series()
             if reset and self.kind is Kind.DAILY:
                 # The confirmed series began at most a day earlier (outages are shorter).
-                assert offer.plant_date is not None
-                self.cycle_date = offer.plant_date - timedelta(days=1)
+                assert offer.plant_time is not None
+                self.cycle_date = offer.plant_time.date() - timedelta(days=1)
             return
         if shown < before:
             assert self.kind is Kind.DAILY, "a lifetime counter fell without a new meter"
             assert self.cycle_date is not None
-            assert offer.plant_date is not None
-            assert offer.plant_date > self.cycle_date, "yield today fell twice in a day"
-            self.cycle_date = offer.plant_date
+            assert offer.plant_time is not None
+            assert offer.plant_time.date() > self.cycle_date, "yield today fell twice in a day"
+            self.cycle_date = offer.plant_time.date()
             return
         # A rise taken at once: no faster than the bound since the value shown was read.
         assert self.accepted is not None
@@ -316,7 +334,7 @@ class Run:
         """
         assert self.accepted is not None
         shown_at, shown_time = self.accepted
-        candidates: list[tuple[float, datetime, date | None]] = []
+        candidates: list[tuple[float, datetime, datetime | None]] = []
         for offer in self.offers[shown_at + 1 :]:
             if offer.reading is None or offer.time is None or offer.time <= shown_time:
                 continue
@@ -326,7 +344,7 @@ class Run:
                 candidates and candidates[-1][:2] == (offer.reading, offer.time)
             ):
                 continue
-            candidates.append((offer.reading, offer.time, offer.plant_date))
+            candidates.append((offer.reading, offer.time, offer.plant_time))
         series = [candidates[-1]]
         for reading, time, day in reversed(candidates[:-1]):
             later, later_time, later_day = series[0]
@@ -341,8 +359,8 @@ class Run:
 
     def _follows(
         self,
-        earlier: tuple[float, datetime, date | None],
-        later_reading: tuple[float, datetime, date | None],
+        earlier: tuple[float, datetime, datetime | None],
+        later_reading: tuple[float, datetime, datetime | None],
     ) -> bool:
         reading, time, day = earlier
         later, later_time, later_day = later_reading
@@ -351,7 +369,7 @@ class Run:
                 self.kind is Kind.DAILY
                 and day is not None
                 and later_day is not None
-                and later_day > day
+                and later_day.date() > day.date()
             )
         hours = (later_time - time).total_seconds() / 3600
         return later - reading <= CAP * hours + COUNTER_RESOLUTION + 1e-9
@@ -369,15 +387,22 @@ def check_safety_and_liveness(
     run = Run(kind)
     prefix_offers = troubled_uploads(kind, expand(prefix), offset)
     run.feed(prefix_offers)
-    suffix_offers = consistent_suffix(kind, expand(suffix), latest_time(prefix_offers), flat=flat)
+    suffix_offers = consistent_suffix(
+        kind, expand(suffix), latest_time(prefix_offers), flat=flat, clock_offset_minutes=offset
+    )
     run.feed(suffix_offers)
     last = suffix_offers[-1]
     assert run.shown[-1] == last.reading, "the cloud's consistent series is not shown"
     # And it goes on being shown.
     assert last.time is not None
     assert last.reading is not None
-    run.feed([Offer(last.reading + 0.1, last.time + UPLOAD)])
-    assert run.shown[-1] == last.reading + 0.1
+    assert last.plant_time is not None
+    following = last.plant_time + UPLOAD
+    # A day's count starts again at the plant's midnight.
+    new_day = kind is Kind.DAILY and following.date() > last.plant_time.date()
+    reading = 0.1 if new_day else last.reading + 0.1
+    run.feed([Offer(reading, last.time + UPLOAD, plant_time=following)])
+    assert run.shown[-1] == reading
 
 
 SAFETY_AND_LIVENESS: Callable[[Callable[..., None]], Callable[..., None]] = given(
@@ -420,7 +445,7 @@ def clean_uploads(
         time=START,
         clock_offset=timedelta(minutes=-offset_minutes),
     )
-    cycle_date = meter.plant_date()
+    cycle_date = meter.plant_time().date()
     uploads: list[tuple[Offer, date]] = []
     for code in codes:
         event, a, b = code % 10, _fraction(code, 7), _fraction(code, 17)
@@ -435,9 +460,9 @@ def clean_uploads(
         else:
             meter.advance(timedelta(minutes=15 + a * 585), 12.0 * b)
         if meter.reading() < before:  # as the counter sees it: a drop
-            cycle_date = meter.plant_date()
+            cycle_date = meter.plant_time().date()
         uploads.append(
-            (Offer(meter.reading(), meter.time, plant_date=meter.plant_date()), cycle_date)
+            (Offer(meter.reading(), meter.time, plant_time=meter.plant_time()), cycle_date)
         )
     return uploads
 
@@ -448,18 +473,20 @@ def glitch(kind: Kind, previous: float, offer: Offer, cycle_date: date, code: in
     assert offer.reading is not None
     a = _fraction(code, 7)
     elapsed_bound = CAP * 24 + 1  # above any rise the bound allows within a day
-    same_cycle = kind is Kind.LIFETIME or offer.plant_date == cycle_date
-    day = offer.plant_date
+    same_cycle = kind is Kind.LIFETIME or (
+        offer.plant_time is not None and offer.plant_time.date() == cycle_date
+    )
+    day = offer.plant_time
     match code % 4:
         case 0:
-            return Offer(None, offer.time, plant_date=day)
+            return Offer(None, offer.time, plant_time=day)
         case 1:
             spike = max(previous, offer.reading) + elapsed_bound + 10**5 * a + GLITCH_MARK
-            return Offer(spike, offer.time, plant_date=day)
+            return Offer(spike, offer.time, plant_time=day)
         case 2 if same_cycle and previous > 0.2:
-            return Offer(0.0, offer.time, plant_date=day)
+            return Offer(0.0, offer.time, plant_time=day)
         case 3 if same_cycle and previous > 0.2:
-            return Offer((previous - 0.2) * a + GLITCH_MARK, offer.time, plant_date=day)
+            return Offer((previous - 0.2) * a + GLITCH_MARK, offer.time, plant_time=day)
     return None
 
 

@@ -66,11 +66,14 @@ class EnergyCounter(Protocol):
         """The value to show now."""
 
     def offer(
-        self, reading: float | None, upload_time: datetime | None, plant_date: date | None = None
+        self,
+        reading: float | None,
+        upload_time: datetime | None,
+        plant_time: datetime | None = None,
     ) -> float | None:
         """Take a reading from the upload made at `upload_time`; return the value to show.
 
-        `plant_date` is the date of the upload as the inverter wrote it (its local date).
+        `plant_time` is the upload's time as the inverter wrote it (its local time).
         """
 
     def as_dict(self) -> dict[str, Any]:
@@ -161,6 +164,8 @@ class _CheckedCounter:
     resets: int = 0
     jumps: int = 0
     _last_offer: tuple[float | None, datetime | None] | None = field(default=None, repr=False)
+    _plant_time: datetime | None = field(default=None, repr=False)
+    """The inverter's own time of the reading being offered."""
 
     @property
     def shown(self) -> float | None:
@@ -168,7 +173,10 @@ class _CheckedCounter:
         return self.value
 
     def offer(
-        self, reading: float | None, upload_time: datetime | None, plant_date: date | None = None
+        self,
+        reading: float | None,
+        upload_time: datetime | None,
+        plant_time: datetime | None = None,
     ) -> float | None:
         """Accept `reading` if it follows the value shown or confirms a held series."""
         if (reading, upload_time) == self._last_offer:
@@ -181,7 +189,8 @@ class _CheckedCounter:
             if reading is not None or self.value is not None:
                 self.rejected += 1
             return self.value
-        day = self._plant_day(upload_time, plant_date)
+        day = self._plant_day(upload_time, plant_time)
+        self._plant_time = plant_time
         if self.value is None:
             self._accept(reading, upload_time, day)
             return self.value
@@ -250,7 +259,7 @@ class _CheckedCounter:
     ) -> bool:
         raise NotImplementedError
 
-    def _plant_day(self, upload_time: datetime, plant_date: date | None) -> date | None:
+    def _plant_day(self, upload_time: datetime, plant_time: datetime | None) -> date | None:
         return None
 
     def _next_day(
@@ -325,9 +334,20 @@ class DailyCounter(_CheckedCounter):
     """
 
     zone: tzinfo = UTC
-    """Where the date of an upload comes from when the inverter's own date is not given."""
+    """Where the date of an upload comes from when the inverter's own time is not given."""
     day: date | None = None
     """The plant date of the count shown."""
+    previous: float | None = None
+    """The count of the day before: the cloud serves it again after the inverter's
+    midnight, and it is never a rise of the new day."""
+
+    def _fits_the_day(self, reading: float) -> bool:
+        """Whether this plant could count `reading` since the inverter's midnight."""
+        moment = self._plant_time
+        if moment is None:
+            return True
+        hours = (moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)).seconds / 3600
+        return reading <= self.max_power_kw * hours + COUNTER_RESOLUTION + _SLACK
 
     def _readable(self, reading: float) -> bool:
         return reading >= 0
@@ -342,12 +362,29 @@ class DailyCounter(_CheckedCounter):
         *,
         day: date | None,
     ) -> bool:
-        if reading >= before:
-            return self._plausible_rise(before, before_time, reading, upload_time)
-        return cycle_day is not None and day is not None and day > cycle_day
+        if reading == before:
+            return True
+        new_day = cycle_day is not None and day is not None and day > cycle_day
+        if new_day and not self._fits_the_day(reading):
+            return False
+        if reading > before:
+            return not self._repeats_yesterday(before, reading) and self._plausible_rise(
+                before, before_time, reading, upload_time
+            )
+        return new_day
 
-    def _plant_day(self, upload_time: datetime, plant_date: date | None) -> date | None:
-        return plant_date if plant_date is not None else upload_time.astimezone(self.zone).date()
+    def _repeats_yesterday(self, before: float, reading: float) -> bool:
+        """Whether a rise is the day before's count served again.
+
+        A rise of more than half a day's count in one poll that lands exactly on the
+        day before's count is that count repeated, not the plant's production.
+        """
+        return reading == self.previous and reading - before > reading / 2
+
+    def _plant_day(self, upload_time: datetime, plant_time: datetime | None) -> date | None:
+        if plant_time is not None:
+            return plant_time.date()
+        return upload_time.astimezone(self.zone).date()
 
     def _next_day(
         self, before: float, cycle_day: date | None, reading: float, day: date | None
@@ -357,6 +394,9 @@ class DailyCounter(_CheckedCounter):
         return day if cycle_day is None else max(day, cycle_day)
 
     def _accept(self, reading: float, upload_time: datetime, cycle_day: date | None) -> None:
+        if self.value is not None and reading < self.value and cycle_day != self.day:
+            self.previous = self.value
+
         self.value, self.time, self.held, self.day = reading, upload_time, None, cycle_day
 
     def _cycle_day(self) -> date | None:
@@ -364,7 +404,11 @@ class DailyCounter(_CheckedCounter):
 
     def as_dict(self) -> dict[str, Any]:
         """The last accepted value and its time, the day's date and the held-back series."""
-        return {**self._history(), "day": self.day.isoformat() if self.day else None}
+        return {
+            **self._history(),
+            "day": self.day.isoformat() if self.day else None,
+            "previous": self.previous,
+        }
 
     def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
         """Restore what `as_dict` saved (or value and day, as older releases saved them)."""
@@ -373,6 +417,7 @@ class DailyCounter(_CheckedCounter):
             self.value, self.time, self.held = None, None, None
             return
         self.day = day
+        self.previous = finite_number(stored.get("previous"))
 
 
 @dataclass(slots=True)
@@ -398,7 +443,10 @@ class PowerIntegrator:
         return round(self.total, 4)
 
     def offer(
-        self, reading: float | None, upload_time: datetime | None, plant_date: date | None = None
+        self,
+        reading: float | None,
+        upload_time: datetime | None,
+        plant_time: datetime | None = None,
     ) -> float | None:
         """Add the sample taken at `upload_time`; return the new total."""
         if upload_time is None:

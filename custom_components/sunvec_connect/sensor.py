@@ -388,6 +388,32 @@ class SunvecApiCallsSensor(SunvecEntity, SensorEntity):
         return True
 
 
+NEW_CYCLE_RATIO: Final = 0.9
+"""Home Assistant's statistics start a new cycle of a total_increasing sensor only on a
+value below this share of the one before (sensor/recorder.py, `reset_detected`)."""
+
+
+def needs_zero_first(
+    before: float | None, after: float | None, day_before: date | None, day_after: date | None
+) -> bool:
+    """Whether yield today must show 0 before `after` for Home Assistant to book it right.
+
+    A count on a later plant date is a new day's, counted from 0, but Home Assistant's
+    statistics start a new cycle only on a fall below `NEW_CYCLE_RATIO` of the value
+    before: a new day first seen as a rise or a small fall (Home Assistant was down at
+    the inverter's midnight) would be booked as a change of yesterday's count.
+    """
+    return (
+        before is not None
+        and after is not None
+        and day_before is not None
+        and day_after is not None
+        and day_after > day_before
+        and after >= NEW_CYCLE_RATIO * before
+        and after != before
+    )
+
+
 ENTRY_ID_KEY = "entry_id"
 """The key of the config entry's id in a counter's stored history."""
 
@@ -432,6 +458,7 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         super().__init__(coordinator, description)
         self._counter = new_counter(description)
         self._warned_same_day_reset = False
+        self._zero_first = False
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -450,12 +477,25 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
                     self.entity_id,
                 )
         self._offer_upload()
+        # Home Assistant down across the plant's midnight: the new day shows at once.
+        self._write_zero_first()
 
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
         self._offer_upload()
+        self._write_zero_first()
         super()._handle_coordinator_update()
+
+    def _write_zero_first(self) -> None:
+        """Show 0 before a new day's count that Home Assistant would not see as a new cycle."""
+        if not self._zero_first:
+            return
+        self._zero_first = False
+        value = self._attr_native_value
+        self._attr_native_value = 0.0
+        self.async_write_ha_state()
+        self._attr_native_value = value
 
     @property
     @override
@@ -473,14 +513,17 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         counter = self._counter
         before = (counter.rejected, counter.resets, counter.jumps)
         shown_before = counter.shown
-        written = data.realtime.upload_time
+        day_before = counter.day if isinstance(counter, DailyCounter) else None
         self._attr_native_value = counter.offer(
             reading if isinstance(reading, float) else None,
             data.upload_time,
-            written.date() if written is not None else None,
+            data.realtime.upload_time,
         )
         rejected, resets, jumps = before
         key = self.entity_description.key
+        self._zero_first = isinstance(counter, DailyCounter) and needs_zero_first(
+            shown_before, counter.shown, day_before, counter.day
+        )
         if counter.rejected > rejected:
             self.coordinator.count_rejected(key)
         if counter.resets > resets:
