@@ -23,7 +23,8 @@ STALE_AFTER: Final = 3 * UPLOAD_INTERVAL
 OFFLINE_ISSUE_AFTER: Final = timedelta(hours=24)
 """No new upload for this long raises a repair issue."""
 MAX_INTEGRATION_GAP: Final = timedelta(minutes=15)
-"""Energy is never integrated across a gap between uploads longer than this."""
+"""Integrated energies always bridge a gap between uploads up to this long; longer ones
+up to the time the entry expects between the uploads it fetches, and one cadence."""
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)
 """An upload time further ahead of the clock than this is not believed."""
 

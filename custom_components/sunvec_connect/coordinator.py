@@ -46,6 +46,7 @@ from .const import (
     FIRST_CALL_HOLD,
     FUTURE_TOLERANCE,
     LOGGER,
+    MAX_INTEGRATION_GAP,
     MIN_POLL_WAIT,
     NIGHT_UPLOAD_MARGIN,
     OFFLINE_ISSUE_AFTER,
@@ -245,6 +246,18 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
                 self.fixed_interval + timedelta(seconds=2 * self.schedule.cadence),
             )
         return self.schedule.stale_after
+
+    @property
+    def integration_gap(self) -> timedelta:
+        """The longest gap between samples an integrated energy bridges.
+
+        The time this entry expects between the uploads it fetches (the fixed interval,
+        or the cadence times the uploads per call of its pace) and one cadence more;
+        never less than `MAX_INTEGRATION_GAP`.
+        """
+        cadence = timedelta(seconds=self.schedule.cadence)
+        expected = self.fixed_interval or cadence * self.schedule.uploads_between_polls
+        return max(MAX_INTEGRATION_GAP, expected + cadence)
 
     async def async_start(self) -> None:
         """Start polling without holding up the entry's setup.

@@ -511,6 +511,9 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         data = self.coordinator.data
         reading = self.entity_description.value_fn(data)
         counter = self._counter
+        if isinstance(counter, PowerIntegrator):
+            # The pace (and with it the gap between the uploads fetched) changes at run time.
+            counter.max_gap = self.coordinator.integration_gap
         before = (counter.rejected, counter.resets, counter.jumps)
         shown_before = counter.shown
         day_before = counter.day if isinstance(counter, DailyCounter) else None
