@@ -40,7 +40,7 @@ true series returns. Waiting loses no energy: a new cycle is booked from its val
 it is accepted."""
 CONFIRM_BOUND: Final = timedelta(hours=3)
 """A series that lasts is shown within this time of its first reading while polls are
-at most `CONFIRM_BOUND - CONFIRM_SPAN` apart (its third upload past `CONFIRM_SPAN`)."""
+at most 90 minutes apart (at its third upload seen, and `CONFIRM_SPAN` after its first)."""
 INVERTER_MAX_POWER_KW: Final = 200.0
 """Fastest rise of an inverter's output counters: twice the top of the residential and
 commercial range (100 kW). Too low a bound would freeze a bigger plant's counters:
