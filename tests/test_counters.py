@@ -16,6 +16,7 @@ import pytest
 from custom_components.sunvec_connect.counters import (
     CONFIRM_SPAN,
     INVERTER_MAX_POWER_KW,
+    PEAK_FLOOR_KW,
     DailyCounter,
     HeldSeries,
     LifetimeCounter,
@@ -58,16 +59,38 @@ def test_lifetime_counter_holds_back_single_glitches() -> None:
 def test_lifetime_counter_rise_bound() -> None:
     counter = LifetimeCounter()
     counter.offer(100.0, at(0))
-    # In 5 minutes at most 200 kW * 5 min = 16.67 kWh, plus the 0.1 kWh resolution.
-    most = 100.0 + INVERTER_MAX_POWER_KW * 5 / 60 + 0.1
+    # Without a rise seen yet, at most 30 kW * 5 min = 2.5 kWh, plus the resolution.
+    most = 100.0 + PEAK_FLOOR_KW * 5 / 60 + 0.1
     assert counter.offer(most + 0.01, at(5)) == 100.0
-    assert counter.offer(most, at(5.01)) == most
+    assert counter.offer(most, at(5.01)) == pytest.approx(most)
+    assert counter.peak_kw == pytest.approx(PEAK_FLOOR_KW, rel=0.01)
+    # Seen rising at 30 kW, it may rise at up to three times that (never over 200 kW).
+    assert counter.learned_power_kw == pytest.approx(3 * PEAK_FLOOR_KW, rel=0.01)
     # A rise over an 8-hour outage is large but plausible.
-    assert counter.offer(most + 1500.0, at(5 + 8 * 60)) == most + 1500.0
+    assert counter.offer(most + 700.0, at(5 + 8 * 60)) == pytest.approx(most + 700.0)
     # An upload older than the one shown, or the same time with another value, is ignored.
-    assert counter.offer(most + 1500.5, at(5 + 8 * 60)) == most + 1500.0
-    assert counter.offer(most + 1501.0, at(60)) == most + 1500.0
+    assert counter.offer(most + 700.5, at(5 + 8 * 60)) == pytest.approx(most + 700.0)
+    assert counter.offer(most + 701.0, at(60)) == pytest.approx(most + 700.0)
     assert counter.rejected == 3
+    assert counter.learned_power_kw <= INVERTER_MAX_POWER_KW
+
+
+def test_a_glitch_and_a_wrong_series_do_not_chain_into_an_hour() -> None:
+    """A zero, then another device's lower counter for 50 minutes: never shown.
+
+    Before, the two formed one held series lasting an hour (its steps rose faster than
+    the plant ever did, but slower than 200 kW) and passed for a new meter.
+    """
+    counter = LifetimeCounter()
+    for step in range(12):
+        counter.offer(2400.0 + 0.4 * step, at(5 * step))  # about 5 kW
+    assert counter.offer(0.0, at(60)) == pytest.approx(2404.4)
+    wrong = [(1200.0 + 0.1 * i, at(75 + 5 * i)) for i in range(10)]
+    assert feed(counter, wrong)[-1] == pytest.approx(2404.4)
+    assert counter.held is not None
+    assert (counter.held.steady_time or counter.held.first_time) >= at(75)
+    assert counter.offer(2406.0, at(125)) == 2406.0
+    assert (counter.resets, counter.jumps) == (0, 0)
 
 
 def test_lifetime_counter_accepts_a_new_meter() -> None:
@@ -102,7 +125,7 @@ def test_lifetime_counter_confirms_a_jump_only_when_the_series_goes_on() -> None
     counter.offer(100.0, at(0))
     # A spike, two uploads that continue from it, but not yet an hour: held.
     assert feed(counter, [(5000.0, at(5)), (5000.2, at(8)), (5000.3, at(12))]) == [100.0] * 3
-    assert counter.held == HeldSeries(5000.0, at(5), 5000.3, at(12), uploads=3)
+    assert counter.held == HeldSeries(5000.0, at(5), 5000.3, at(12), uploads=3, steady_uploads=3)
     assert counter.offer(5000.5, at(5) + CONFIRM_SPAN) == 5000.5
     assert (counter.resets, counter.jumps) == (0, 1)
 
@@ -122,7 +145,7 @@ def test_lifetime_counter_held_series_restarts_on_a_reading_that_does_not_follow
     counter.offer(100.0, at(0))
     feed(counter, [(50.0, at(5)), (50.1, at(10)), (20.0, at(15)), (20.1, at(20))])
     assert counter.value == 100.0
-    assert counter.held == HeldSeries(20.0, at(15), 20.1, at(20), uploads=2)
+    assert counter.held == HeldSeries(20.0, at(15), 20.1, at(20), uploads=2, steady_uploads=2)
     assert counter.offer(20.2, at(25)) == 100.0
     assert counter.offer(20.3, at(15) + CONFIRM_SPAN) == 20.3
 
@@ -241,8 +264,8 @@ def test_daily_counter_resets_after_home_assistants_midnight() -> None:
     assert (counter.rejected, counter.resets) == (0, 0)
     # The new day has begun: a second drop that day is a glitch.
     assert counter.offer(0.0, evening + timedelta(hours=10)) == 0.0
-    assert counter.offer(3.5, evening + timedelta(hours=10, minutes=5)) == 3.5
-    assert counter.offer(0.0, evening + timedelta(hours=10, minutes=10)) == 3.5
+    assert counter.offer(1.5, evening + timedelta(hours=10, minutes=5)) == 1.5
+    assert counter.offer(0.0, evening + timedelta(hours=10, minutes=10)) == 1.5
 
 
 def test_daily_counter_before_home_assistants_midnight() -> None:

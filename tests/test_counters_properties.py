@@ -36,6 +36,7 @@ from custom_components.sunvec_connect.counters import (
     CONFIRM_UPLOADS,
     COUNTER_RESOLUTION,
     INVERTER_MAX_POWER_KW,
+    PEAK_FLOOR_KW,
     DailyCounter,
     LifetimeCounter,
 )
@@ -231,7 +232,8 @@ def consistent_suffix(
             value, counted = 0.0, plant - plant.replace(hour=0, minute=0, second=0, microsecond=0)
         time += elapsed
         if not flat:
-            rise = 0.9 * CAP * counted.total_seconds() / 3600 * _fraction(code, 17)
+            # At a pace a plant is believed at once (faster ones need CONFIRM_BOUND).
+            rise = 0.9 * PEAK_FLOOR_KW * counted.total_seconds() / 3600 * _fraction(code, 17)
             value = round(value + max(rise, COUNTER_RESOLUTION if index == 2 else 0.0), 1)
         offers.append(Offer(value, time, plant_time=local_time(time + ahead)))
     return offers
@@ -455,8 +457,8 @@ def clean_uploads(
             meter.advance(elapsed, 12.0 * b)
         elif event < 8:
             meter.advance(elapsed, 0.0)
-        elif event < 9:
-            meter.advance(elapsed, 0.9 * CAP * b)
+        elif event < 9:  # near the fastest rise shown at once without history
+            meter.advance(elapsed, 0.9 * PEAK_FLOOR_KW * b)
         else:
             meter.advance(timedelta(minutes=15 + a * 585), 12.0 * b)
         if meter.reading() < before:  # as the counter sees it: a drop

@@ -40,7 +40,15 @@ true series returns. Waiting loses no energy: a new cycle is booked from its val
 it is accepted."""
 CONFIRM_BOUND: Final = timedelta(hours=3)
 """A series that lasts is shown within this time of its first reading while polls are
-at most 90 minutes apart (at its third upload seen, and `CONFIRM_SPAN` after its first)."""
+at most `CONFIRM_SPAN` apart (a longer gap starts its hour again: two wrong series
+around an outage are not one)."""
+PEAK_MARGIN: Final = 3.0
+"""A reading is shown at once only if it rises at most this many times as fast as the
+counter was seen rising before (its plant's power, learned)..."""
+PEAK_FLOOR_KW: Final = 30.0
+"""...or at most this fast (a home's largest loads, a small plant on its first day)."""
+PEAK_SPAN: Final = timedelta(minutes=4)
+"""Rises over a shorter time teach nothing about the power (0.1 kWh resolution)."""
 INVERTER_MAX_POWER_KW: Final = 200.0
 """Fastest rise of an inverter's output counters: twice the top of the residential and
 commercial range (100 kW). Too low a bound would freeze a bigger plant's counters:
@@ -111,10 +119,19 @@ class HeldSeries:
     uploads: int = 1
     cycle_day: date | None = None
     """Daily counters: the plant date of the series' count."""
+    steady_time: datetime | None = None
+    """Since when the series rose no faster than the counter's plant was seen to (None:
+    from its first reading). A faster step (a glitch followed by another device's
+    counter) starts the hour again; a series as a whole is believed after
+    `CONFIRM_BOUND` all the same (a bigger plant behind the module)."""
+    steady_uploads: int = 1
 
     def confirmed(self) -> bool:
         """Whether the series has lasted long enough to be believed."""
-        return self.uploads >= CONFIRM_UPLOADS and self.time - self.first_time >= CONFIRM_SPAN
+        steady_since = self.steady_time or self.first_time
+        return (
+            self.steady_uploads >= CONFIRM_UPLOADS and self.time - steady_since >= CONFIRM_SPAN
+        ) or (self.uploads >= CONFIRM_UPLOADS and self.time - self.first_time >= CONFIRM_BOUND)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -125,6 +142,8 @@ class HeldSeries:
             "time": self.time.isoformat(),
             "uploads": self.uploads,
             "cycle_day": self.cycle_day.isoformat() if self.cycle_day else None,
+            "steady_time": self.steady_time.isoformat() if self.steady_time else None,
+            "steady_uploads": self.steady_uploads,
         }
 
     @classmethod
@@ -147,7 +166,26 @@ class HeldSeries:
             or uploads < 1
         ):
             return None
-        return cls(first_value, first_time, value, time, uploads, _date(stored.get("cycle_day")))
+        steady_time = aware_time(stored.get("steady_time"))
+        steady_uploads = stored.get("steady_uploads")
+        if (
+            steady_time is None
+            or not first_time <= steady_time <= time
+            or isinstance(steady_uploads, bool)
+            or not isinstance(steady_uploads, int)
+            or not 1 <= steady_uploads <= uploads
+        ):
+            steady_time, steady_uploads = None, uploads
+        return cls(
+            first_value,
+            first_time,
+            value,
+            time,
+            uploads,
+            _date(stored.get("cycle_day")),
+            steady_time,
+            steady_uploads,
+        )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -160,6 +198,8 @@ class _CheckedCounter:
     time: datetime | None = None
     """The upload time of the last accepted reading (None: unknown, restored old history)."""
     held: HeldSeries | None = None
+    peak_kw: float = 0.0
+    """The fastest the counter was seen rising (kWh per hour) between readings shown."""
     rejected: int = 0
     resets: int = 0
     jumps: int = 0
@@ -200,9 +240,9 @@ class _CheckedCounter:
                 self.rejected += 1
             return self.value
         if self._follows(self.value, self.time, self._cycle_day(), reading, upload_time, day=day):
-            self._accept(
-                reading, upload_time, self._next_day(self.value, self._cycle_day(), reading, day)
-            )
+            next_day = self._next_day(self.value, self._cycle_day(), reading, day)
+            self._learn_peak(reading, upload_time, next_day)
+            self._accept(reading, upload_time, next_day)
             return self.value
         held = self.held
         if held is not None and (reading, upload_time) == (held.value, held.time):
@@ -214,9 +254,15 @@ class _CheckedCounter:
         held = self.held
         if (
             held is not None
-            and upload_time > held.time
-            and self._follows(held.value, held.time, held.cycle_day, reading, upload_time, day=day)
+            and held.time < upload_time <= held.time + CONFIRM_SPAN
+            and self._follows(
+                held.value, held.time, held.cycle_day, reading, upload_time, day=day, learned=False
+            )
         ):
+            if self._follows(held.value, held.time, held.cycle_day, reading, upload_time, day=day):
+                held.steady_uploads += 1
+            else:
+                held.steady_time, held.steady_uploads = upload_time, 1
             held.cycle_day = self._next_day(held.value, held.cycle_day, reading, day)
             held.value, held.time, held.uploads = reading, upload_time, held.uploads + 1
         else:
@@ -233,16 +279,37 @@ class _CheckedCounter:
     def _accept(self, reading: float, upload_time: datetime, cycle_day: date | None) -> None:
         self.value, self.time, self.held = reading, upload_time, None
 
+    @property
+    def learned_power_kw(self) -> float:
+        """The fastest rise taken at once: a margin over the plant's power seen so far."""
+        return min(self.max_power_kw, max(PEAK_FLOOR_KW, PEAK_MARGIN * self.peak_kw))
+
+    def _learn_peak(self, reading: float, upload_time: datetime, day: date | None) -> None:
+        """Learn the plant's power from a rise taken at once (within one count's day)."""
+        if self.value is None or self.time is None or day != self._cycle_day():
+            return
+        elapsed = upload_time - self.time
+        if elapsed >= PEAK_SPAN and reading > self.value:
+            rate = (reading - self.value - COUNTER_RESOLUTION) / (elapsed.total_seconds() / 3600)
+            self.peak_kw = min(self.max_power_kw, max(self.peak_kw, rate))
+
     def _plausible_rise(
-        self, before: float, before_time: datetime | None, reading: float, upload_time: datetime
+        self,
+        before: float,
+        before_time: datetime | None,
+        reading: float,
+        upload_time: datetime,
+        *,
+        learned: bool = True,
     ) -> bool:
-        """Whether going from `before` to `reading` is a rise some plant could make."""
+        """Whether going from `before` to `reading` is a rise this plant (or any) could make."""
         if reading < before:
             return False
         if before_time is None:
             return True
+        power = self.learned_power_kw if learned else self.max_power_kw
         hours = max((upload_time - before_time).total_seconds(), 0.0) / 3600
-        return reading - before <= self.max_power_kw * hours + COUNTER_RESOLUTION + _SLACK
+        return reading - before <= power * hours + COUNTER_RESOLUTION + _SLACK
 
     def _readable(self, reading: float) -> bool:
         raise NotImplementedError
@@ -256,6 +323,7 @@ class _CheckedCounter:
         upload_time: datetime,
         *,
         day: date | None,
+        learned: bool = True,
     ) -> bool:
         raise NotImplementedError
 
@@ -275,6 +343,7 @@ class _CheckedCounter:
             "value": self.value,
             "time": self.time.isoformat() if self.time else None,
             "held": self.held.as_dict() if self.held else None,
+            "peak_kw": self.peak_kw,
         }
 
     def _restore_history(self, stored: dict[str, Any], saved_at: datetime | None) -> bool:
@@ -285,6 +354,8 @@ class _CheckedCounter:
         self.value = value
         self.time = aware_time(stored.get("time")) if "time" in stored else _saved_at(saved_at)
         self.held = HeldSeries.from_dict(stored.get("held"))
+        peak = finite_number(stored.get("peak_kw"))
+        self.peak_kw = min(max(peak or 0.0, 0.0), self.max_power_kw)
         return True
 
 
@@ -309,8 +380,9 @@ class LifetimeCounter(_CheckedCounter):
         upload_time: datetime,
         *,
         day: date | None,
+        learned: bool = True,
     ) -> bool:
-        return self._plausible_rise(before, before_time, reading, upload_time)
+        return self._plausible_rise(before, before_time, reading, upload_time, learned=learned)
 
     def as_dict(self) -> dict[str, Any]:
         """The last accepted value, its upload time and the held-back series."""
@@ -347,7 +419,7 @@ class DailyCounter(_CheckedCounter):
         if moment is None:
             return True
         hours = (moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)).seconds / 3600
-        return reading <= self.max_power_kw * hours + COUNTER_RESOLUTION + _SLACK
+        return reading <= self.learned_power_kw * hours + COUNTER_RESOLUTION + _SLACK
 
     def _readable(self, reading: float) -> bool:
         return reading >= 0
@@ -361,6 +433,7 @@ class DailyCounter(_CheckedCounter):
         upload_time: datetime,
         *,
         day: date | None,
+        learned: bool = True,
     ) -> bool:
         if reading == before:
             return True
@@ -369,7 +442,7 @@ class DailyCounter(_CheckedCounter):
             return False
         if reading > before:
             return not self._repeats_yesterday(before, reading) and self._plausible_rise(
-                before, before_time, reading, upload_time
+                before, before_time, reading, upload_time, learned=learned
             )
         return new_day
 
