@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from custom_components.sunvec_connect.counters import (
+    CONFIRM_BOUND,
     CONFIRM_SPAN,
     INVERTER_MAX_POWER_KW,
     PEAK_FLOOR_KW,
@@ -383,3 +384,53 @@ def test_power_integrator() -> None:
         fresh = PowerIntegrator(max_gap=timedelta(minutes=15))
         fresh.restore(junk)
         assert fresh.last_time is None
+
+
+def test_held_series_broken_by_a_gap_of_more_than_an_hour() -> None:
+    """Two wrong series around an outage are not one: each must last the hour itself."""
+    counter = LifetimeCounter()
+    counter.offer(2400.0, at(0))
+    feed(counter, [(1200.0, at(5)), (1200.1, at(10))])
+    # Home Assistant was down for five hours; the next wrong reading starts anew.
+    assert counter.offer(1200.2, at(10 + 300)) == 2400.0
+    assert counter.held is not None
+    assert (counter.held.first_time, counter.held.uploads) == (at(310), 1)
+
+
+def test_fast_series_believed_after_the_bound() -> None:
+    """A series faster than the plant was seen rising is shown after `CONFIRM_BOUND`.
+
+    A bigger plant behind the module: liveness does not depend on the learned power.
+    """
+    counter = LifetimeCounter()
+    for step in range(6):
+        counter.offer(1000.0 + 0.2 * step, at(5 * step))  # about 2.4 kW
+    start = at(30)
+    fast = [(500.0 + 8.0 * i, start + timedelta(minutes=5 * i)) for i in range(40)]
+    shown = feed(counter, fast)
+    # 96 kW: over the learned power, so an hour is not enough; three hours are.
+    assert shown[12] == pytest.approx(1001.0)
+    confirmed = next(i for i, value in enumerate(shown) if value != pytest.approx(1001.0))
+    assert fast[confirmed][1] - start >= CONFIRM_BOUND
+    assert counter.resets == 1
+
+
+def test_held_series_and_learned_power_survive_a_restart() -> None:
+    counter = LifetimeCounter()
+    feed(counter, [(100.0, at(0)), (100.5, at(5)), (50.0, at(10)), (60.0, at(15))])
+    saved = json.loads(json.dumps(counter.as_dict()))
+    restored = LifetimeCounter()
+    restored.restore(saved)
+    assert restored.peak_kw == counter.peak_kw > 0
+    assert restored.held == counter.held
+    assert restored.held is not None
+    assert restored.held.steady_time == at(15)
+    # Junk in the kept steadiness counts the whole series as steady.
+    for junk in ({"steady_time": "soon"}, {"steady_uploads": 7}, {"steady_uploads": True}):
+        stored = {**saved, "held": {**saved["held"], **junk}}
+        restored.restore(stored)
+        assert restored.held is not None
+        assert (restored.held.steady_time, restored.held.steady_uploads) == (
+            None,
+            restored.held.uploads,
+        )
