@@ -61,7 +61,9 @@ def test_schedule_backs_off_and_sleeps_at_night() -> None:
     # Three cadences and the delay without a new upload: offline, poll every 15 min.
     assert schedule.next_poll(T0 + timedelta(seconds=961), T0) == 900
     assert schedule.is_offline(T0 + timedelta(seconds=961))
-    assert schedule.next_poll(T0, None) == 60
+    # An answer without a readable upload time is no new upload (not a retry a minute).
+    assert schedule.next_poll(T0 + timedelta(seconds=961), None) == 900
+    assert UploadSchedule().next_poll(T0, None) == 300
 
 
 async def test_one_call_per_upload(

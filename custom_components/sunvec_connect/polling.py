@@ -114,7 +114,11 @@ class UploadSchedule:
     def next_poll(self, now: datetime, upload_time: datetime | None) -> float:
         """Record a successful poll that returned `upload_time`; return seconds to wait."""
         if upload_time is None:
-            return max(self.min_wait, min(self.cadence, 60.0))
+            # No readable upload time: no new upload (a minute's retry would spend
+            # 1,440 calls a day on a cloud that keeps answering so).
+            if self.last_upload is None:
+                return self.cadence
+            return self._same_upload(now)
         if self.last_upload is None or upload_time > self.last_upload:
             if self._before_target(upload_time) and not self.is_offline(now):
                 return self._intermediate_upload(now, upload_time)
