@@ -21,6 +21,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, STATE_OFF, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -238,10 +239,17 @@ async def test_connection_refused_then_back(
 ) -> None:
     observer = Observer(hass, cloud)
     port = sim_server.port
+    budget = init_integration.runtime_data.budget
+    before = budget.calls_since(dt_util.utcnow() - timedelta(days=1), dt_util.utcnow())
+    closed_at = dt_util.utcnow() + timedelta(microseconds=1)  # after the last good call
     await sim_server.close()
     await time_machine.run(600, step=10)
     assert observer.state("ac_power") == STATE_UNAVAILABLE
-    assert init_integration.runtime_data.statistics.last_error == "SunvecConnectionError"
+    assert init_integration.runtime_data.statistics.last_error == "SunvecNotSentError"
+    # Refused before anything was sent: the token's budget counts none of the tries
+    # (before issue 17 each one took a call of the day).
+    assert budget.calls_since(closed_at, dt_util.utcnow()) == 0
+    assert budget.calls_since(dt_util.utcnow() - timedelta(days=1), dt_util.utcnow()) == before
     restarted = TestServer(create_app(cloud), host="127.0.0.1", port=port)
     await restarted.start_server(access_log=None)
     try:

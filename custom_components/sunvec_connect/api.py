@@ -149,6 +149,10 @@ class SunvecConnectionError(SunvecError):
     """The API could not be reached (timeout, DNS, refused, TLS)."""
 
 
+class SunvecNotSentError(SunvecConnectionError):
+    """The request never reached the cloud (DNS, refused, TLS at connect): no call was made."""
+
+
 class SunvecMalformedResponseError(SunvecError):
     """The API answered with something that is not a valid envelope."""
 
@@ -807,6 +811,14 @@ class SunvecClient:
                 failure = SunvecMalformedResponseError("The answer's compression is broken")
             else:
                 failure = SunvecConnectionError(f"The answer from {self._host} broke off")
+        except aiohttp.ClientConnectorError as err:
+            # Before a byte of the request left (the cloud counts no call).
+            what = (
+                "TLS error talking to"
+                if isinstance(err, aiohttp.ClientSSLError)
+                else "Cannot reach"
+            )
+            failure = SunvecNotSentError(f"{what} {self._host}: {type(err).__name__}")
         except aiohttp.ClientSSLError as err:
             failure = SunvecConnectionError(
                 f"TLS error talking to {self._host}: {type(err).__name__}"

@@ -29,7 +29,11 @@ FUTURE_TOLERANCE: Final = timedelta(minutes=5)
 """An upload time further ahead of the clock than this is not believed."""
 
 ERROR_RETRY_INTERVAL: Final = timedelta(seconds=60)
-"""After a failed call (other than a rate limit), try again this much later."""
+"""After a failed call (other than a rate limit), try again this much later..."""
+MAX_ERROR_RETRY_INTERVAL: Final = timedelta(minutes=15)
+"""...doubling with each failure in a row up to this."""
+INVALID_REQUEST_RETRY_INTERVAL: Final = timedelta(hours=1)
+"""After the cloud refused the request as invalid (1002): nothing changes by itself."""
 ACCESS_RETRY_INTERVAL: Final = timedelta(minutes=15)
 """After 1003 or 2002 (the account lost the inverter), check again this much later."""
 MIN_POLL_WAIT: Final = timedelta(seconds=5)

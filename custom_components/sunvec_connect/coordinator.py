@@ -27,9 +27,11 @@ from .api import (
     SunvecAuthenticationError,
     SunvecClient,
     SunvecError,
+    SunvecInvalidParameterError,
     SunvecMalformedResponseError,
     SunvecNotAuthorizedError,
     SunvecNotFoundError,
+    SunvecNotSentError,
     SunvecRateLimitError,
 )
 from .budget import TokenBudget
@@ -45,7 +47,9 @@ from .const import (
     ERROR_RETRY_INTERVAL,
     FIRST_CALL_HOLD,
     FUTURE_TOLERANCE,
+    INVALID_REQUEST_RETRY_INTERVAL,
     LOGGER,
+    MAX_ERROR_RETRY_INTERVAL,
     MAX_INTEGRATION_GAP,
     MIN_POLL_WAIT,
     NIGHT_UPLOAD_MARGIN,
@@ -214,6 +218,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.schedule = UploadSchedule()
         self.online = OnlineHistory()
         self._reserved_slot: datetime | None = None
+        self._call_at: datetime | None = None
+        """The budget slot of the call under way (given back if it never left)."""
+        self._failures_in_row = 0
         entry_id = config_entry.entry_id
         self._ban_issue = EntryIssue(hass, ban_issue_id(entry_id))
         self._access_issue = EntryIssue(hass, access_issue_id(entry_id))
@@ -422,6 +429,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if slot - now > SLOT_TOLERANCE or self.budget.is_paused(now):
             return slot
         self._reserved_slot = None
+        self._call_at = slot
         return None
 
     def _call_slot(self, previous: SunvecData | None) -> CallSlot:
@@ -459,9 +467,13 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         try:
             realtime = await self.client.async_get_realtime_data()
         except SunvecError as err:
+            if isinstance(err, SunvecNotSentError) and self._call_at is not None:
+                # Nothing reached the cloud: no call of the token's day was spent.
+                self.budget.release(self._call_at)
             self._record_failure(err)
             self._after_failure(err)
             raise self._translate(err) from err
+        self._failures_in_row = 0
         self.budget.succeeded()
         self._ban_issue.clear()
         self._access_issue.clear()
@@ -518,7 +530,20 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self._raise_access_issue(err)
             self._poll_in(ACCESS_RETRY_INTERVAL)
             return
-        self._poll_in(self.fixed_interval or ERROR_RETRY_INTERVAL)
+        if isinstance(err, SunvecInvalidParameterError):
+            # The cloud refuses the request itself: retrying soon cannot help.
+            self._poll_in(INVALID_REQUEST_RETRY_INTERVAL)
+            return
+        if isinstance(err, SunvecNotSentError):
+            # Costs no quota: keep trying every minute, to be back soon after the outage.
+            self._poll_in(self.fixed_interval or ERROR_RETRY_INTERVAL)
+            return
+        self._failures_in_row += 1
+        backoff = min(
+            ERROR_RETRY_INTERVAL * 2 ** min(self._failures_in_row - 1, 10),
+            MAX_ERROR_RETRY_INTERVAL,
+        )
+        self._poll_in(max(self.fixed_interval or backoff, backoff))
 
     def _raise_access_issue(self, err: SunvecError) -> None:
         self._access_issue.raise_issue(
