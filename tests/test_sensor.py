@@ -119,7 +119,8 @@ async def test_entities_appear_when_fields_carry_data(
     await setup_entry(hass, config_entry)
     assert hass.states.get(entity_id(hass, "battery_soc")) is None
     assert hass.states.get(entity_id(hass, "online")) is not None
-    await time_machine.advance(60)
+    # An answer without an upload time is no new upload: the next poll, a cadence later.
+    await time_machine.advance(300)
     assert value(hass, "battery_soc") > 0
     assert hass.states.get(entity_id(hass, "battery_charge_energy")) is not None
 
@@ -405,8 +406,8 @@ async def test_cloud_failure_and_recovery(
     while cloud.requests[-1].outcome != "http_503":
         await time_machine.advance(10)
     assert state_of(hass, "ac_power") == STATE_UNAVAILABLE
-    # A failed call is retried a minute later; the fourth call succeeds.
-    await time_machine.run(200, step=10)
+    # A failed call is retried 1, 2, then 4 minutes later; the fourth call succeeds.
+    await time_machine.run(7 * 60 + 30, step=10)
     assert [r.outcome for r in cloud.requests[-4:]] == ["http_503"] * 3 + ["ok"]
     assert state_of(hass, "ac_power") != STATE_UNAVAILABLE
     assert caplog.text.count("Error fetching") == 1

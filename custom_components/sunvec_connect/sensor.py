@@ -236,12 +236,19 @@ SENSORS_OF_THE_UPLOAD: tuple[SunvecSensorEntityDescription, ...] = (
     ),
     _energy("yield_today", lambda r: r.yield_today, CounterRule.DAILY),
     _energy("yield_total", lambda r: r.yield_total, CounterRule.LIFETIME),
-    _energy("grid_export_energy", lambda r: r.feedin_energy, CounterRule.LIFETIME),
+    _energy(
+        "grid_export_energy",
+        lambda r: r.feedin_energy,
+        CounterRule.LIFETIME,
+        exists_fn=_realtime(lambda r: r.feedin_energy is not None and not shows_no_grid_meter(r)),
+    ),
     _energy(
         "grid_import_energy",
         lambda r: r.consume_energy,
         CounterRule.LIFETIME,
         max_power_kw=GRID_IMPORT_MAX_POWER_KW,
+        # Without a grid meter both read 0 forever: no entity that stays unknown.
+        exists_fn=_realtime(lambda r: r.consume_energy is not None and not shows_no_grid_meter(r)),
     ),
     _energy("pv_energy", lambda r: r.pv_power, CounterRule.INTEGRAL),
     _energy("battery_charge_energy", battery_charge_power, CounterRule.INTEGRAL),
