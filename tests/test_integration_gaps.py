@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
+from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, MAX_INTEGRATION_GAP
 from custom_components.sunvec_connect.counters import PowerIntegrator
 from custom_components.sunvec_connect.pacing import Pace
+from custom_components.sunvec_connect.sensor import pv_production_power
 
 from .conftest import TimeMachine, entry_for, setup_entry
 
@@ -57,3 +59,20 @@ async def test_fair_pace_gap_is_bridged(
     now = dt_util.utcnow()
     integrator.offer(2000.0, now)
     assert integrator.offer(2000.0, now + timedelta(seconds=906)) == round(2 * 906 / 3600, 4)
+
+
+def test_pv_energy_never_integrates_a_negative_string() -> None:
+    """A string drawing 15 W at night adds nothing to PV energy (it subtracted before)."""
+    data = RealtimeData.from_dict(
+        {
+            "powerdc1": -15.0,
+            "powerdc2": 400.0,
+            "powerdc3": None,
+            "uploadTime": "2026-06-21 12:00:00",
+        }
+    )
+    assert data.pv_power == 385.0
+    assert pv_production_power(data) == 400.0
+    night = RealtimeData.from_dict({"powerdc1": -15.0, "powerdc2": -3.0})
+    assert pv_production_power(night) == 0.0
+    assert pv_production_power(RealtimeData.from_dict({})) is None

@@ -151,6 +151,24 @@ def battery_discharge_power(realtime: RealtimeData) -> float | None:
     return _negative(realtime.battery_power)
 
 
+def pv_production_power(realtime: RealtimeData) -> float | None:
+    """The power the PV strings produce in W: a string drawing power (negative) adds 0.
+
+    What PV energy integrates: a string's standby draw is no negative production.
+    """
+    strings = [
+        max(value, 0.0)
+        for value in (
+            realtime.pv_power_1,
+            realtime.pv_power_2,
+            realtime.pv_power_3,
+            realtime.pv_power_4,
+        )
+        if value is not None
+    ]
+    return sum(strings) if strings and realtime.pv_power is not None else None
+
+
 def house_load_power(realtime: RealtimeData) -> float | None:
     """The power the house draws in W.
 
@@ -250,7 +268,7 @@ SENSORS_OF_THE_UPLOAD: tuple[SunvecSensorEntityDescription, ...] = (
         # Without a grid meter both read 0 forever: no entity that stays unknown.
         exists_fn=_realtime(lambda r: r.consume_energy is not None and not shows_no_grid_meter(r)),
     ),
-    _energy("pv_energy", lambda r: r.pv_power, CounterRule.INTEGRAL),
+    _energy("pv_energy", pv_production_power, CounterRule.INTEGRAL),
     _energy("battery_charge_energy", battery_charge_power, CounterRule.INTEGRAL),
     _energy("battery_discharge_energy", battery_discharge_power, CounterRule.INTEGRAL),
     _energy("house_energy", house_load_power, CounterRule.INTEGRAL),
