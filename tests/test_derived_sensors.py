@@ -392,6 +392,10 @@ async def test_stale_upload_makes_the_derived_powers_unavailable(
     assert all(state_of(hass, key) != STATE_UNAVAILABLE for key in DERIVED_POWERS)
     # The hour without uploads is not bridged: the energy rose only by what followed it.
     assert value(hass, "house_energy") - stalled < 0.5
+    # Diagnostics say so, for every integrated energy.
+    gaps = init_integration.runtime_data.statistics.gaps_left_out
+    assert gaps.get("house_energy") == 1
+    assert gaps.get("pv_energy") == 1
 
 
 def without_meter(data: RealtimeData) -> RealtimeData:

@@ -97,6 +97,8 @@ class PollStatistics:
     rejected_readings: dict[str, int] = field(default_factory=dict)
     meter_resets: dict[str, int] = field(default_factory=dict)
     """Per sensor key: persistent decreases accepted as a new meter cycle."""
+    gaps_left_out: dict[str, int] = field(default_factory=dict)
+    """Per integrated energy: gaps between uploads too long to bridge (an outage)."""
     last_error_code: int | None = None
     last_error: str | None = None
 
@@ -404,6 +406,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """Record that an entity rejected an implausible reading of `key`."""
         rejected = self.statistics.rejected_readings
         rejected[key] = rejected.get(key, 0) + 1
+
+    def count_gap_left_out(self, key: str) -> None:
+        """Record that the integrated energy `key` left a gap between uploads out."""
+        gaps = self.statistics.gaps_left_out
+        gaps[key] = gaps.get(key, 0) + 1
 
     def count_meter_reset(self, key: str) -> None:
         """Record that the counter `key` accepted a persistent decrease as a new meter cycle."""

@@ -509,6 +509,8 @@ class PowerIntegrator:
     rejected: int = 0
     resets: int = 0
     jumps: int = 0
+    gaps_left_out: int = 0
+    """Gaps between samples longer than `max_gap`, not bridged (this run)."""
 
     @property
     def shown(self) -> float | None:
@@ -533,6 +535,8 @@ class PowerIntegrator:
             if upload_time - self.last_time <= self.max_gap:
                 hours = (upload_time - self.last_time).total_seconds() / 3600
                 self.total += (self.last_power + reading) / 2 * hours / 1000
+            else:
+                self.gaps_left_out += 1
         self.last_time, self.last_power = upload_time, reading
         return round(self.total, 4)
 

@@ -536,9 +536,11 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         data = self.coordinator.data
         reading = self.entity_description.value_fn(data)
         counter = self._counter
+        gaps = 0
         if isinstance(counter, PowerIntegrator):
             # The pace (and with it the gap between the uploads fetched) changes at run time.
             counter.max_gap = self.coordinator.integration_gap
+            gaps = counter.gaps_left_out
         before = (counter.rejected, counter.resets, counter.jumps)
         shown_before = counter.shown
         day_before = counter.day if isinstance(counter, DailyCounter) else None
@@ -549,6 +551,8 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         )
         rejected, resets, jumps = before
         key = self.entity_description.key
+        if isinstance(counter, PowerIntegrator) and counter.gaps_left_out > gaps:
+            self.coordinator.count_gap_left_out(key)
         self._zero_first = isinstance(counter, DailyCounter) and needs_zero_first(
             shown_before, counter.shown, day_before, counter.day
         )
