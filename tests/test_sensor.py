@@ -13,13 +13,14 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.const import (
+    EVENT_STATE_CHANGED,
     STATE_OFF,
     STATE_ON,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
     Platform,
 )
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
@@ -493,3 +494,46 @@ async def test_energy_integrals_follow_the_simulator(
     state = hass.states.get(entity_id(hass, "pv_energy"))
     assert state is not None
     assert json.dumps(state.attributes)
+
+
+async def test_new_day_after_a_missed_midnight_is_booked_from_zero(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+) -> None:
+    """Home Assistant was down across the plant's midnight: yield today shows 0 first.
+
+    Yesterday's count was 14.0; the first upload seen today reads more (a rise to Home
+    Assistant's statistics, which would book only the difference). The entity writes 0
+    and then today's count, so the day is booked from 0 (the oracle in
+    tests/test_booked_energy.py checks the rule; this is the entity doing it).
+    """
+    entry = entry_for(sim_url, entry_id=HYBRID_ENTRY_ID)
+    yesterday = dt_util.utcnow() - timedelta(hours=14)
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(YIELD_TODAY, "14.0", last_updated=yesterday),
+                {
+                    "value": 14.0,
+                    "time": yesterday.isoformat(),
+                    "held": None,
+                    "day": (yesterday.date()).isoformat(),
+                    "entry_id": entry.entry_id,
+                },
+            )
+        ],
+    )
+    written: list[str] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        if event.data["entity_id"] == YIELD_TODAY and (state := event.data["new_state"]):
+            written.append(state.state)
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    await setup_entry(hass, entry)
+    await time_machine.advance(1)
+    today = entry.runtime_data.data.realtime.yield_today
+    assert today is not None
+    assert today >= 0.9 * 14.0
+    assert [float(value) for value in written[:2]] == [0.0, today]

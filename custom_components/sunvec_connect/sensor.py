@@ -19,7 +19,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, State, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
@@ -502,8 +502,18 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
                     self.entity_id,
                 )
         self._offer_upload()
-        # Home Assistant down across the plant's midnight: the new day shows at once.
-        self._write_zero_first()
+        if self._zero_first:
+            # Home Assistant was down across the plant's midnight. The platform writes
+            # the first state after this returns: 0, then today's count right after.
+            self._zero_first = False
+            self._attr_native_value = 0.0
+
+            @callback
+            def show_today(_now: datetime) -> None:
+                self._attr_native_value = self._counter.shown
+                self.async_write_ha_state()
+
+            self.async_on_remove(async_call_later(self.hass, 0, show_today))
 
     @callback
     @override
