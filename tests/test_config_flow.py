@@ -46,6 +46,7 @@ from custom_components.sunvec_connect.const import (
     CONF_WIFI_SN,
     DOMAIN,
 )
+from custom_components.sunvec_connect.pacing import InverterDemand
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -652,3 +653,31 @@ async def test_options_flow_keeps_the_most_calls_free_of_the_token(
     assert hybrid.runtime_data.budget is pv_only.runtime_data.budget
     assert hybrid.runtime_data.budget.calls_kept_free == 5
     assert hybrid.runtime_data.budget.daily_limit == 10_000 - 50
+
+
+async def test_options_flow_refuses_a_fixed_interval_the_day_cannot_carry(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Seven inverters of one token at a fixed 60 s need 10,080 calls a day: refused.
+
+    Before issue 17 the form took it, and the day's budget ran out for every inverter
+    of the token. The form says how many calls it would take; a longer interval is taken.
+    """
+    entry = init_integration
+    budget = entry.runtime_data.budget
+    for other in range(6):
+        budget.register(f"other_{other}", InverterDemand(60.0, 1.0, paced=False))
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SCAN_INTERVAL: 60}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_SCAN_INTERVAL: "interval_over_budget"}
+    assert result["description_placeholders"] == {"calls": "10,080", "limit": "9,990"}
+    assert entry.options == {}
+    # Paced inverters need a call an hour at the least; 90 s fits beside the six.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SCAN_INTERVAL: 90}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {CONF_SCAN_INTERVAL: 90}

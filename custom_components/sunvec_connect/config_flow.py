@@ -68,6 +68,7 @@ from .const import (
 )
 from .coordinator import SunvecConfigEntry
 from .handover import CheckedUpload, keep_checked_upload
+from .pacing import DAY_SECONDS, MAX_NIGHT_INTERVAL
 
 ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
     (SunvecAuthenticationError, "invalid_auth"),
@@ -651,11 +652,17 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
+MIN_PACED_CALLS: Final = DAY_SECONDS / MAX_NIGHT_INTERVAL
+"""Calls a day an inverter under the token's pace needs at the least (one an hour)."""
+
+
 class SunvecOptionsFlow(OptionsFlowWithReload):
     """Options of a Sunvec Connect entry."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose how often the cloud is polled and what the token leaves to other apps."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             # An emptied field goes back to its default: the key is not stored.
             options: dict[str, int] = {
@@ -663,7 +670,11 @@ class SunvecOptionsFlow(OptionsFlowWithReload):
                 for key in (CONF_SCAN_INTERVAL, CONF_CALLS_KEPT_FREE)
                 if user_input.get(key) is not None
             }
-            return self.async_create_entry(data=options)
+            calls, limit = self._calls_a_day(options)
+            if calls <= limit:
+                return self.async_create_entry(data=options)
+            errors[CONF_SCAN_INTERVAL] = "interval_over_budget"
+            placeholders = {"calls": f"{calls:,}", "limit": f"{limit:,}"}
         schema = vol.Schema(
             {
                 vol.Optional(CONF_SCAN_INTERVAL): NumberSelector(
@@ -683,7 +694,31 @@ class SunvecOptionsFlow(OptionsFlowWithReload):
                 ),
             }
         )
-        suggested = {CONF_CALLS_KEPT_FREE: RATE_LIMIT_MARGIN, **self.config_entry.options}
+        suggested = {
+            CONF_CALLS_KEPT_FREE: RATE_LIMIT_MARGIN,
+            **(user_input or self.config_entry.options),
+        }
         return self.async_show_form(
-            step_id="init", data_schema=self.add_suggested_values_to_schema(schema, suggested)
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+            description_placeholders=placeholders,
         )
+
+    def _calls_a_day(self, options: Mapping[str, int]) -> tuple[int, int]:
+        """The calls a day the token's inverters need with `options`, and what it allows.
+
+        Inverters polled at a fixed interval take what they ask; each paced inverter
+        needs at least a call an hour (the slowest pace). A fixed interval that the day
+        cannot carry would leave every inverter of the token dark for hours.
+        """
+        budget = token_budget(self.hass, self.config_entry.data[CONF_API_TOKEN])
+        entry_id = self.config_entry.entry_id
+        kept_free = options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)
+        others = [demand for key, demand in budget.demands.items() if key != entry_id]
+        calls = sum(DAY_SECONDS / d.cadence if not d.paced else MIN_PACED_CALLS for d in others)
+        interval = options.get(CONF_SCAN_INTERVAL)
+        calls += DAY_SECONDS / interval if interval else MIN_PACED_CALLS
+        kept = max([kept_free, *(v for k, v in budget.kept_free.items() if k != entry_id)])
+        limit = max(1, budget.per_day - 10 * kept)
+        return math.ceil(calls), limit
