@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import pairwise
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.api import SunvecInvalidParameterError
+from custom_components.sunvec_connect.pacing import InverterDemand
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN
 
@@ -73,3 +77,35 @@ async def test_an_invalid_request_waits_an_hour(
     with patch.object(coordinator.client, "async_get_realtime_data", side_effect=failure) as get:
         await time_machine.run(2 * 3600, step=60)
     assert 2 <= get.call_count <= 3
+
+
+async def test_refreshes_asked_for_take_from_the_entrys_share_of_the_day(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An automation refreshing every 10 s: the entry's calls stop at its share.
+
+    The token has 20 inverters here: each may spend 9,990 / 20 = 499 calls a day.
+    Before issue 17 each refresh asked for made a call whenever a slot was free (about
+    6 a minute), so one automation could spend the day's calls of every inverter.
+    """
+    coordinator = init_integration.runtime_data
+    for other in range(19):
+        coordinator.budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
+    assert coordinator.daily_share == 499
+    before = cloud_calls(cloud)
+    for _ in range(3 * 360):
+        await coordinator.async_request_refresh()
+        await time_machine.advance(10)
+    spent = cloud_calls(cloud) - before
+    # Its share, and the planned polls that go on after it (one per upload, 36 in 3 h).
+    assert 499 <= spent <= 499 + 40
+    assert caplog.text.count("spent its share of the token's calls today") == 1
+    # The planned polls still show every new upload.
+    data = coordinator.data
+    assert data is not None
+    assert data.upload_time is not None
+    assert dt_util.utcnow() - data.upload_time < timedelta(minutes=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -223,6 +224,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._call_at: datetime | None = None
         """The budget slot of the call under way (given back if it never left)."""
         self._failures_in_row = 0
+        self._requested = False
+        """The refresh under way was asked for (`homeassistant.update_entity`), not planned."""
+        self._calls: deque[datetime] = deque()
+        """This entry's calls of the last 24 hours (this run)."""
+        self._next_poll_at: datetime | None = None
+        self._told_share_spent = False
         entry_id = config_entry.entry_id
         self._ban_issue = EntryIssue(hass, ban_issue_id(entry_id))
         self._access_issue = EntryIssue(hass, access_issue_id(entry_id))
@@ -420,6 +427,39 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
         self.update_interval = max(wait, minimum)
+        self._next_poll_at = dt_util.utcnow() + self.update_interval
+
+    @override
+    async def async_request_refresh(self) -> None:
+        """Refresh when asked (an automation's `homeassistant.update_entity`)."""
+        self._requested = True
+        await super().async_request_refresh()
+
+    @property
+    def daily_share(self) -> int:
+        """The calls a day this entry may spend: an even share of the token's day."""
+        return max(1, self.budget.daily_limit // max(1, len(self.budget.demands)))
+
+    def _share_spent(self, now: datetime) -> bool:
+        """Whether this entry's calls of the last 24 hours used up its share of the day."""
+        while self._calls and self._calls[0] <= now - timedelta(hours=24):
+            self._calls.popleft()
+        return len(self._calls) >= self.daily_share
+
+    def _answer_from_last_upload(self, previous: SunvecData, now: datetime) -> SunvecData:
+        """Answer a refresh asked for once the entry's share is spent: no call."""
+        if not self._told_share_spent:
+            self._told_share_spent = True
+            LOGGER.info(
+                "%s spent its share of the token's calls today (%s); refreshes asked for"
+                " are answered from the last upload, planned polls go on",
+                self.config_entry.title,
+                self.daily_share,
+            )
+        # The planned poll stays where it was.
+        planned = self._next_poll_at or now
+        self._poll_in(planned - now, minimum=SLOT_TOLERANCE / 2)
+        return previous
 
     def _take_call_slot(self, now: datetime, *, spaced: bool) -> datetime | None:
         """Return None when a call may go now, else the reserved time to come back.
@@ -467,9 +507,14 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     async def _async_update_data(self) -> SunvecData:
         """Fetch the latest upload and check it before entities see it."""
         previous: SunvecData | None = self.data
+        requested, self._requested = self._requested, False
+        now = dt_util.utcnow()
+        if requested and previous is not None and self._share_spent(now):
+            return self._answer_from_last_upload(previous, now)
         slot = self._call_slot(previous)
         if slot.action is not CallAction.CALL:
             return self._wait_until(slot, previous)
+        self._calls.append(slot.time)
         self.statistics.polls += 1
         try:
             realtime = await self.client.async_get_realtime_data()
