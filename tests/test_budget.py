@@ -505,3 +505,29 @@ async def test_token_calls_are_kept_in_storage_under_the_tokens_hash(
     await time_machine.run(30, step=5)
     assert len(cloud.requests) == calls + 1
     assert cloud.requests[-1].outcome == "ok"
+
+
+def test_a_clock_set_back_moves_the_calls_with_it() -> None:
+    """The system clock set back five hours: the next slot is at once, not in five hours.
+
+    Before issue 17 the day's calls and the slots reserved lay hours ahead of the clock
+    and nothing polled until it caught up. The calls keep their spacing, so the minute's
+    and the day's limits still hold.
+    """
+    budget = TokenBudget(per_minute=10, per_day=10_000, margin=1)
+    slots = [budget.reserve(T0 + timedelta(seconds=20 * i)) for i in range(5)]
+    budget.pause(T0 + timedelta(seconds=100), 600)
+    assert budget.paused_until == T0 + timedelta(seconds=700)
+    now = T0 + timedelta(seconds=120) - timedelta(hours=5)
+    slot = budget.reserve(now)
+    # Moved by what the clock went back since the latest call asked for (at 80 s).
+    back = T0 + timedelta(seconds=80) - now
+    assert budget.paused_until == T0 + timedelta(seconds=700) - back
+    assert slot == budget.paused_until
+    assert budget.slots[:5] == [moment - back for moment in slots]
+    assert not budget.holds(slots[0])
+    assert budget.holds(slots[0] - back)
+    # A late timer (seconds behind the latest time seen) moves nothing.
+    assert budget.try_call_now(now + timedelta(seconds=900)) is True
+    assert budget.try_call_now(now + timedelta(seconds=890)) is True
+    assert budget.slots[0] == slots[0] - back

@@ -49,6 +49,9 @@ MAX_PAUSE = timedelta(days=1)
 STORAGE_VERSION = 1
 STORAGE_KEY = f"{DOMAIN}.token_calls"
 SAVE_DELAY = 600.0
+CLOCK_JUMP = timedelta(minutes=10)
+"""A `now` this far behind the latest seen is the system clock set back (a Raspberry Pi
+without a real-time clock getting its time), not a late timer."""
 """Seconds: the calls are written at most this often (and when Home Assistant stops)."""
 
 
@@ -84,6 +87,8 @@ class TokenBudget:
     """How the token's inverters poll, for what they need and the limits."""
     on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
     """Called when a call or pause is recorded (to save them)."""
+    latest_now: datetime | None = field(default=None, repr=False, compare=False)
+    """The latest time a call was asked for at."""
 
     @property
     def calls_kept_free(self) -> int:
@@ -152,6 +157,7 @@ class TokenBudget:
         spacing (not the limits), for the one call that sets an entry up. The caller
         checks `is_paused` again when the slot comes: a pause may start meanwhile.
         """
+        self._follow_clock(now)
         slot = now
         if self.paused_until is not None:
             slot = max(slot, self.paused_until)
@@ -174,6 +180,7 @@ class TokenBudget:
         calls and slots reserved ahead alike. Refused during a pause and when the
         calls of the last 24 hours (and those reserved ahead) are used up.
         """
+        self._follow_clock(now)
         if self.is_paused(now) or self.calls_since(now - DAY) >= self.daily_limit:
             return False
         reach = WINDOW + SLOT_SLACK
@@ -190,6 +197,28 @@ class TokenBudget:
                 return False
         self._record(now, now)
         return True
+
+    def _follow_clock(self, now: datetime) -> None:
+        """Move every call and pause with the system clock when it was set back.
+
+        Otherwise the calls of the last day would lie ahead of the clock, and no slot
+        could be had until it caught up with them, hours later.
+        """
+        latest = self.latest_now
+        if latest is not None and now < latest - CLOCK_JUMP:
+            back = latest - now
+            self.slots = [slot - back for slot in self.slots]
+            if self.paused_until is not None:
+                self.paused_until -= back
+            if self.banned_until is not None:
+                self.banned_until -= back
+            latest = now
+        self.latest_now = now if latest is None else max(latest, now)
+
+    def holds(self, slot: datetime) -> bool:
+        """Whether `slot` is a call or a reserved slot of this budget."""
+        index = bisect_left(self.slots, slot)
+        return index < len(self.slots) and self.slots[index] == slot
 
     def release(self, slot: datetime) -> None:
         """Give back a reserved slot that will not be used."""

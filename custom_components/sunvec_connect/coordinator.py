@@ -468,6 +468,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         entry on the token may have been rate limited since this slot was reserved.
         """
         slot = self._reserved_slot
+        if slot is not None and not self.budget.holds(slot):
+            slot = None  # moved with a clock set back
         if slot is not None and self.budget.is_paused(max(slot, now)):
             self.budget.release(slot)
             slot = None
