@@ -7,11 +7,14 @@ from itertools import pairwise
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.api import SunvecInvalidParameterError
+from custom_components.sunvec_connect.const import DOMAIN
+from custom_components.sunvec_connect.issues import invalid_request_issue_id
 from custom_components.sunvec_connect.pacing import InverterDemand
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN
@@ -71,12 +74,26 @@ async def test_an_invalid_request_waits_an_hour(
     time_machine: TimeMachine,
     cloud: SunvecCloud,
 ) -> None:
-    """Code 1002 cannot get better by itself: the next call is an hour later."""
+    """Code 1002 cannot get better by itself: the next call is an hour later.
+
+    A repair issue says what to do; it goes with the first call that works.
+    """
     coordinator = init_integration.runtime_data
     failure = SunvecInvalidParameterError("Parameter validation failed", code=1002)
     with patch.object(coordinator.client, "async_get_realtime_data", side_effect=failure) as get:
         await time_machine.run(2 * 3600, step=60)
     assert 2 <= get.call_count <= 3
+    issue_id = invalid_request_issue_id(init_integration.entry_id)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "invalid_request"
+    assert issue.translation_placeholders == {
+        "name": init_integration.title,
+        "wifi_sn": HYBRID_WIFI_SN,
+    }
+    await time_machine.run(3600, step=60)
+    assert cloud.requests[-1].outcome == "ok"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_refreshes_asked_for_take_from_the_entrys_share_of_the_day(

@@ -61,7 +61,13 @@ from .const import (
     STORE_SAVE_DELAY,
 )
 from .handover import take_checked_upload
-from .issues import EntryIssue, access_issue_id, ban_issue_id, offline_issue_id
+from .issues import (
+    EntryIssue,
+    access_issue_id,
+    ban_issue_id,
+    invalid_request_issue_id,
+    offline_issue_id,
+)
 from .kept import aware_time
 from .pacing import InverterDemand
 from .polling import OnlineHistory, UploadSchedule
@@ -234,6 +240,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._ban_issue = EntryIssue(hass, ban_issue_id(entry_id))
         self._access_issue = EntryIssue(hass, access_issue_id(entry_id))
         self._offline_issue = EntryIssue(hass, offline_issue_id(entry_id))
+        self._invalid_request_issue = EntryIssue(hass, invalid_request_issue_id(entry_id))
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
@@ -531,6 +538,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.budget.succeeded()
         self._ban_issue.clear()
         self._access_issue.clear()
+        self._invalid_request_issue.clear()
         return self._accept_upload(realtime, previous, dt_util.utcnow())
 
     def _accept_upload(
@@ -586,6 +594,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             return
         if isinstance(err, SunvecInvalidParameterError):
             # The cloud refuses the request itself: retrying soon cannot help.
+            self._invalid_request_issue.raise_issue(
+                "invalid_request",
+                ir.IssueSeverity.ERROR,
+                {"name": self.config_entry.title, "wifi_sn": self.client.wifi_sn},
+            )
             self._poll_in(INVALID_REQUEST_RETRY_INTERVAL)
             return
         if isinstance(err, SunvecNotSentError):

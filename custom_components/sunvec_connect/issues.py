@@ -32,6 +32,11 @@ def ban_issue_id(entry_id: str) -> str:
     return f"token_banned_{entry_id}"
 
 
+def invalid_request_issue_id(entry_id: str) -> str:
+    """The issue raised while the cloud refuses the entry's requests as invalid (1002)."""
+    return f"invalid_request_{entry_id}"
+
+
 def insecure_url_issue_id(entry_id: str) -> str:
     """The repair issue raised while an entry sends its token over plain http."""
     return f"insecure_url_{entry_id}"
@@ -43,6 +48,7 @@ def entry_issue_ids(entry_id: str) -> tuple[str, ...]:
         offline_issue_id(entry_id),
         ban_issue_id(entry_id),
         access_issue_id(entry_id),
+        invalid_request_issue_id(entry_id),
         insecure_url_issue_id(entry_id),
     )
 
