@@ -8,19 +8,24 @@ PV, battery and house energy stayed at 0.0 kWh, silently.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import json
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+import pytest
 
 from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, MAX_INTEGRATION_GAP
-from custom_components.sunvec_connect.counters import PowerIntegrator
+from custom_components.sunvec_connect.counters import PowerIntegrator, YieldSample, dc_ac_ratio
 from custom_components.sunvec_connect.pacing import Pace
-from custom_components.sunvec_connect.sensor import pv_production_power
+from custom_components.sunvec_connect.sensor import pv_production_power, pv_yield_sample
+from simulator import Fault, FaultKind, SunvecCloud
+from simulator.demo import PV_ONLY_WIFI_SN
 
 from .conftest import TimeMachine, entry_for, setup_entry
 
 PV_ENERGY = "sensor.sunvec_sutdemohyb1_pv_energy"
+PV_ONLY_ENERGY = f"sensor.sunvec_{PV_ONLY_WIFI_SN.lower()}_pv_energy"
 
 
 def test_thirty_minute_samples_integrate_eight_hours_at_three_kw() -> None:
@@ -76,3 +81,119 @@ def test_pv_energy_never_integrates_a_negative_string() -> None:
     night = RealtimeData.from_dict({"powerdc1": -15.0, "powerdc2": -3.0})
     assert pv_production_power(night) == 0.0
     assert pv_production_power(RealtimeData.from_dict({})) is None
+
+
+T0 = datetime(2026, 6, 21, 6, tzinfo=UTC)
+
+
+def pv_only(yield_total: float, ac_power: float | None = None) -> YieldSample:
+    return YieldSample(yield_total=yield_total, ac_power=ac_power)
+
+
+def test_a_long_gap_of_an_inverter_without_battery_is_bridged_by_its_yield() -> None:
+    """Two hours without uploads at 4 kW AC, 4.16 kW DC: 8 kWh of yield, 8.32 kWh of PV.
+
+    Before issue 17 the gap was left out: PV energy rose by nothing.
+    """
+    integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
+    integrator.offer(4160.0, T0, bound=pv_only(1000.0, 4000.0))
+    integrator.offer(4160.0, T0 + timedelta(minutes=5), bound=pv_only(1000.3, 4000.0))
+    before = integrator.total
+    integrator.offer(4160.0, T0 + timedelta(hours=2, minutes=5), bound=pv_only(1008.3))
+    assert integrator.total == pytest.approx(before + 8.0 * 1.04)
+    assert (integrator.gaps_bridged, integrator.gaps_left_out) == (1, 0)
+
+
+def test_the_dc_ac_ratio_is_the_mean_around_the_gap_or_one() -> None:
+    integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
+    integrator.offer(5000.0, T0, bound=pv_only(10.0, 5000.0))
+    integrator.offer(1100.0, T0 + timedelta(hours=1), bound=pv_only(12.0, 1000.0))
+    # No measured ratio before the gap: the one after; 1.0 where neither.
+    assert integrator.total == pytest.approx(2.0 * 1.05)
+    integrator.offer(900.0, T0 + timedelta(hours=2), bound=pv_only(13.0, 50.0))
+    assert integrator.total == pytest.approx(2.0 * 1.05 + 1.0 * 1.1)
+    fresh = PowerIntegrator(max_gap=timedelta(minutes=15))
+    fresh.offer(3000.0, T0, bound=pv_only(10.0, None))
+    fresh.offer(3000.0, T0 + timedelta(hours=1), bound=pv_only(12.5, 9000.0))
+    assert fresh.total == 2.5
+    assert dc_ac_ratio(3000.0, 9000.0) is None
+    assert dc_ac_ratio(None, 9000.0) is None
+
+
+def test_a_gap_the_counters_do_not_bound_is_left_out_and_counted() -> None:
+    """No yield sample (a battery), a fall, a rise faster than the plant: left out."""
+    integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
+    integrator.offer(2000.0, T0)
+    integrator.offer(2000.0, T0 + timedelta(hours=1))
+    assert (integrator.total, integrator.gaps_left_out, integrator.hours_left_out) == (0, 1, 1.0)
+    integrator.offer(2000.0, T0 + timedelta(hours=2), bound=pv_only(50.0, 2000.0))
+    assert integrator.gaps_left_out == 2
+    # A fall of the yield counter (a new meter) bounds nothing.
+    integrator.offer(2000.0, T0 + timedelta(hours=3), bound=pv_only(40.0, 2000.0))
+    # Seen at 2 kW: a rise of 20 kWh in an hour is another device's counter.
+    integrator.offer(2000.0, T0 + timedelta(hours=4), bound=pv_only(60.0, 2000.0))
+    assert integrator.total == 0
+    assert (integrator.gaps_left_out, integrator.hours_left_out) == (4, 4.0)
+    # A null power forgets the sample: the next gap is not one.
+    integrator.offer(None, T0 + timedelta(hours=5), bound=pv_only(61.0, 2000.0))
+    assert integrator.last_yield is None
+    integrator.offer(2000.0, T0 + timedelta(hours=6), bound=pv_only(62.0, 2000.0))
+    assert integrator.gaps_left_out == 4
+
+
+def test_what_the_current_release_stored_is_restored() -> None:
+    """A total and last sample stored before issue 17 restore; the new fields round-trip."""
+    old = {"total": 5.5, "last_time": T0.isoformat(), "last_power": 1000.0}
+    integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
+    integrator.restore(old)
+    assert integrator.offer(1000.0, T0 + timedelta(minutes=6)) == 5.6
+    assert integrator.last_yield is None
+    integrator.offer(3000.0, T0 + timedelta(minutes=12), bound=pv_only(100.0, 2900.0))
+    stored = json.loads(json.dumps(integrator.as_dict()))
+    restored = PowerIntegrator(max_gap=timedelta(minutes=15))
+    restored.restore(stored)
+    assert restored.as_dict() == integrator.as_dict()
+    # Restarted after two hours: the yield counter bridges them.
+    restored.offer(3000.0, T0 + timedelta(hours=2, minutes=12), bound=pv_only(105.8, 2900.0))
+    assert restored.total == pytest.approx(integrator.total + 5.8 * 3000 / 2900)
+    for junk in ({"ratio": 9.0, "peak_power": -1}, {"last_yield": -3.0}, {"peak_power": "x"}):
+        fresh = PowerIntegrator(max_gap=timedelta(minutes=15))
+        fresh.restore({**old, **junk})
+        assert (fresh.ratio, fresh.peak_power, fresh.last_yield) == (None, 0.0, None)
+
+
+def test_only_an_inverter_without_battery_has_a_yield_bound() -> None:
+    upload = {"yieldtotal": 20.5, "acpower": 900.0, "powerdc1": 950.0}
+    assert pv_yield_sample(RealtimeData.from_dict(upload)) == YieldSample(20.5, 900.0)
+    assert pv_yield_sample(RealtimeData.from_dict({**upload, "batPower": 0.0})) is None
+    assert pv_yield_sample(RealtimeData.from_dict({**upload, "soc": 50.0})) is None
+    assert pv_yield_sample(RealtimeData.from_dict({"acpower": 900.0})) is None
+
+
+async def test_an_outage_of_a_pv_only_inverter_is_bridged_in_home_assistant(
+    hass: HomeAssistant, sim_url: str, time_machine: TimeMachine, cloud: SunvecCloud
+) -> None:
+    """An hour without uploads at noon: PV energy follows the truth (it rose by 0 before)."""
+    entry = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
+    coordinator = entry.runtime_data
+    await time_machine.run(10 * 60)
+    plant = cloud.plants[PV_ONLY_WIFI_SN]
+    first = next(u for u in plant.uploads if u.time == coordinator.data.upload_time)
+    before = hass.states.get(PV_ONLY_ENERGY)
+    assert before is not None
+    cloud.inject(Fault(FaultKind.STOP_UPLOADING, wifi_sn=PV_ONLY_WIFI_SN))
+    await time_machine.run(60 * 60)
+    cloud.clear_faults()
+    await time_machine.run(10 * 60)
+    last = next(u for u in plant.uploads if u.time == coordinator.data.upload_time)
+    truth = (last.truth - first.truth).pv_dc
+    assert truth > 1.0
+    energy = hass.states.get(PV_ONLY_ENERGY)
+    assert energy is not None
+    # The bridged hour reads the yield counter (0.1 kWh steps) at each end.
+    assert float(energy.state) - float(before.state) == pytest.approx(truth, abs=0.25)
+    assert "pv_energy" not in coordinator.statistics.gaps_left_out
+    # House energy has no counter to bound it: left out, the hours counted.
+    hours = coordinator.statistics.hours_left_out
+    assert coordinator.statistics.gaps_left_out == {"house_energy": 1}
+    assert 1.0 < hours["house_energy"] < 1.0 + 2 * coordinator.schedule.cadence / 3600
