@@ -7,16 +7,27 @@ PV, battery and house energy stayed at 0.0 kWh, silently.
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
+import math
+import random
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, MAX_INTEGRATION_GAP
-from custom_components.sunvec_connect.counters import PowerIntegrator, YieldSample, dc_ac_ratio
+from custom_components.sunvec_connect.counters import (
+    COUNTER_RESOLUTION,
+    PowerIntegrator,
+    YieldSample,
+    dc_ac_ratio,
+)
 from custom_components.sunvec_connect.pacing import Pace
 from custom_components.sunvec_connect.sensor import pv_production_power, pv_yield_sample
 from simulator import Fault, FaultKind, SunvecCloud
@@ -197,3 +208,138 @@ async def test_an_outage_of_a_pv_only_inverter_is_bridged_in_home_assistant(
     hours = coordinator.statistics.hours_left_out
     assert coordinator.statistics.gaps_left_out == {"house_energy": 1}
     assert 1.0 < hours["house_energy"] < 1.0 + 2 * coordinator.schedule.cadence / 3600
+
+
+@dataclass
+class History:
+    """Uploads of a generated day and the samples an entry fetched from them."""
+
+    times: list[datetime]
+    dc: list[float]
+    """True PV power at each upload, in W (linear in between)."""
+    ratio: float
+    """The inverter's DC/AC ratio."""
+    yields: list[float]
+    """The yield counter at each upload (AC, floored to 0.1 kWh)."""
+    fetched: list[int]
+    """Indices of the uploads fetched, in order (repeats: a poll found nothing new)."""
+    max_gap: timedelta
+    restarts: set[int]
+    """Positions in `fetched` before which Home Assistant restarts."""
+
+    def energy(self, start: int, end: int) -> float:
+        """True PV energy in kWh from upload `start` to upload `end`."""
+        return sum(
+            (self.dc[i] + self.dc[i + 1]) / 2 * (self.times[i + 1] - self.times[i]).seconds / 3.6e6
+            for i in range(start, end)
+        )
+
+    def spread(self, start: int, end: int) -> float:
+        """The most the trapezoid over [start, end] can be off, in kWh."""
+        powers = self.dc[start : end + 1]
+        hours = (self.times[end] - self.times[start]).total_seconds() / 3600
+        return (max(powers) - min(powers)) * hours / 1000
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> History:
+    """A day of uploads 290-310 s apart, fetched at a fixed interval or the fair pace."""
+    cadence = draw(st.floats(290, 310))
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    count = draw(st.integers(2, 288))
+    times = [T0 + timedelta(seconds=round(i * cadence)) for i in range(count)]
+    peak = draw(st.floats(500, 20000))
+    dc = [max(0.0, peak * rng.uniform(-0.2, 1.0)) for _ in range(count)]
+    ratio = draw(st.floats(1.0, 1.1))
+    yields, ac_energy, start = [], 0.0, draw(st.floats(0, 50000))
+    for i in range(count):
+        if i:
+            ac_energy += (dc[i - 1] + dc[i]) / 2 * (times[i] - times[i - 1]).seconds / 3.6e6 / ratio
+        yields.append(math.floor((start + ac_energy) * 10 + 1e-9) / 10)
+    fixed = draw(st.one_of(st.none(), st.integers(20, 60)))
+    if fixed is not None:
+        interval = timedelta(minutes=fixed)
+        polls = [T0 + interval * k + timedelta(seconds=60) for k in range(count * 6 // fixed)]
+        fetched = [bisect.bisect_right(times, poll) - 1 for poll in polls if poll >= times[0]]
+        fetched = [i for i in fetched if i < count]
+        max_gap = interval + timedelta(seconds=cadence)
+    else:
+        per_call = draw(st.sampled_from([2, 3]))
+        fetched = list(range(rng.randrange(per_call), count, per_call))
+        max_gap = timedelta(seconds=cadence * (per_call + 1))
+    # Missed polls and outages: whole runs of fetched uploads go missing.
+    for _ in range(draw(st.integers(0, 3))):
+        if len(fetched) > 2:
+            cut = rng.randrange(len(fetched))
+            del fetched[cut : cut + rng.randint(1, 12)]
+    fetched = fetched or [0]
+    restarts = set(draw(st.lists(st.integers(1, max(1, len(fetched))), max_size=3)))
+    return History(times, dc, ratio, yields, fetched, max_gap, restarts)
+
+
+def replay(history: History, *, bounded: bool) -> tuple[PowerIntegrator, list[float], int]:
+    """Feed the fetched uploads to an integrator, restarting it through JSON; its totals."""
+    integrator = PowerIntegrator(max_gap=history.max_gap)
+    totals, left_out, bridged, hours = [], 0, 0, 0.0
+    for position, index in enumerate(history.fetched):
+        if position in history.restarts:
+            left_out += integrator.gaps_left_out
+            bridged += integrator.gaps_bridged
+            hours += integrator.hours_left_out
+            stored = json.loads(json.dumps(integrator.as_dict()))
+            integrator = PowerIntegrator(max_gap=history.max_gap)
+            integrator.restore(stored)
+        power = history.dc[index]
+        bound = YieldSample(history.yields[index], power / history.ratio) if bounded else None
+        integrator.offer(power, history.times[index], bound=bound)
+        totals.append(integrator.total)
+    integrator.gaps_left_out += left_out
+    integrator.gaps_bridged += bridged
+    integrator.hours_left_out += hours
+    return integrator, totals, len(history.fetched)
+
+
+PROPERTY_SETTINGS = settings(max_examples=400, derandomize=True, database=None, deadline=None)
+
+
+@PROPERTY_SETTINGS
+@given(histories())
+def test_without_counters_the_integral_is_the_trapezoid_of_the_gaps_it_bridges(
+    history: History,
+) -> None:
+    """Every gap up to the entry's own is bridged, none longer; those are counted."""
+    integrator, totals, _ = replay(history, bounded=False)
+    assert all(b >= a for a, b in itertools.pairwise(totals))
+    pairs = [(a, b) for a, b in itertools.pairwise(dict.fromkeys(history.fetched)) if a != b]
+    short = [(a, b) for a, b in pairs if history.times[b] - history.times[a] <= history.max_gap]
+    long = [(a, b) for a, b in pairs if (a, b) not in short]
+    truth = sum(history.energy(a, b) for a, b in short)
+    bound = sum(history.spread(a, b) for a, b in short)
+    assert abs(integrator.total - truth) <= bound + 1e-9
+    assert integrator.gaps_left_out == len(long)
+    assert integrator.hours_left_out == pytest.approx(
+        sum((history.times[b] - history.times[a]).total_seconds() / 3600 for a, b in long)
+    )
+
+
+@PROPERTY_SETTINGS
+@given(histories())
+def test_with_the_yield_counter_the_integral_never_exceeds_the_truth(history: History) -> None:
+    """Long gaps of a PV-only inverter: bridged by its yield, never above the truth.
+
+    Above it by at most the trapezoid's bound on the short gaps and the counter's
+    0.1 kWh resolution (times the DC/AC ratio) on each bridged one.
+    """
+    integrator, totals, _ = replay(history, bounded=True)
+    assert all(b >= a for a, b in itertools.pairwise(totals))
+    pairs = [(a, b) for a, b in itertools.pairwise(dict.fromkeys(history.fetched)) if a != b]
+    short = [(a, b) for a, b in pairs if history.times[b] - history.times[a] <= history.max_gap]
+    long = [(a, b) for a, b in pairs if (a, b) not in short]
+    assert integrator.gaps_left_out + integrator.gaps_bridged == len(long)
+    first, last = history.fetched[0], history.fetched[-1]
+    trapezoid = sum(history.spread(a, b) for a, b in short)
+    resolution = COUNTER_RESOLUTION * history.ratio * integrator.gaps_bridged
+    assert integrator.total <= history.energy(first, last) + trapezoid + resolution + 1e-9
+    # Each bridged gap reads at least the AC energy, less the counter's resolution.
+    covered = sum(history.energy(a, b) for a, b in short)
+    assert integrator.total >= covered - trapezoid - 1e-9
