@@ -23,7 +23,15 @@ import pytest
 
 from simulator import ManualClock, create_app
 
-from .harness import VirtualRun, bench_cloud, figures, pacing_figures, restart_figures
+from .harness import (
+    VirtualRun,
+    bench_cloud,
+    energy_figures,
+    figures,
+    pacing_figures,
+    pv_energy_snapshot,
+    restart_figures,
+)
 from .report import BenchResults, write_report
 
 START = datetime(2026, 6, 20, 22, 0, 3, tzinfo=UTC)
@@ -49,6 +57,8 @@ SCENARIOS = [
 MANY_INVERTERS = 100
 MANY_DAYS = 2
 """The 100 inverters run two days: the second, measured, paces from a learned day."""
+FIXED_LONG_INTERVAL = 30 * 60
+"""The fixed interval of the energy row: its polls are 30 minutes apart."""
 RESTART_INVERTERS = 30
 RESTART_AT = timedelta(hours=12)
 """Noon, after the morning's uploads."""
@@ -105,8 +115,24 @@ async def test_many_inverters_share_the_token(
     async with bench_run(hass, freezer, name, MANY_INVERTERS, DAILY) as run:
         await run.add_entries(None)
         end = START + MANY_DAYS * DAY
+        await run.run_until(end - DAY)
+        midnight = pv_energy_snapshot(run)
         await run.run_until(end)
         RESULTS.pacing = pacing_figures(run, end - DAY, end)
+        RESULTS.energies[name] = energy_figures(name, run, midnight, pv_energy_snapshot(run))
+        await run.stop()
+
+
+async def test_fixed_thirty_minutes_energy(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, socket_enabled: None
+) -> None:
+    """100 PV-only inverters on one token, each polled every 30 minutes: PV energy."""
+    name = f"fixed {FIXED_LONG_INTERVAL // 60} min, {MANY_INVERTERS} inverters"
+    async with bench_run(hass, freezer, name, MANY_INVERTERS, DAILY) as run:
+        await run.add_entries(FIXED_LONG_INTERVAL)
+        midnight = pv_energy_snapshot(run, starting=True)
+        await run.run_until(START + DAY)
+        RESULTS.energies[name] = energy_figures(name, run, midnight, pv_energy_snapshot(run))
         await run.stop()
 
 

@@ -577,3 +577,76 @@ def restart_figures(run: VirtualRun, wall: float, virtual: float, end: datetime)
         calls_first_5_min=sum(r.time < restarted + timedelta(minutes=5) for r in after),
         rate_limited=sum(r.outcome in ("rate_limited", "banned") for r in after),
     )
+
+
+@dataclass
+class EnergyFigures:
+    """PV energy the entities booked over a span against the simulator's 1-second truth."""
+
+    name: str
+    inverters: int
+    booked: float
+    """kWh: the rise of every inverter's PV energy sensor over the span, summed."""
+    truth: float
+    """kWh: the PV energy the simulator integrated at 1-second resolution, summed."""
+    worst: float
+    """The largest error of one inverter, in % of its truth."""
+    mean_absolute: float
+    """The mean of the inverters' absolute errors, in %."""
+    gaps_left_out: int
+    hours_left_out: float
+
+    @property
+    def error(self) -> float:
+        """The error of the sum, in % of the truth."""
+        return (self.booked - self.truth) / self.truth * 100
+
+
+def pv_energy_snapshot(
+    run: VirtualRun, *, starting: bool = False
+) -> dict[str, tuple[float, float]]:
+    """Per wifiSn: the PV energy sensor's value and the simulator's PV truth, now.
+
+    `starting`: an entry set up past the token's minute has no entities until its
+    first call; its PV energy starts from 0 then, booked from there.
+    """
+    registry = er.async_get(run.hass)
+    snapshot = {}
+    for wifi_sn, plant in run.cloud.plants.items():
+        plant.advance_to(run.clock.now())
+        entity_id = registry.async_get_entity_id("sensor", DOMAIN, f"{wifi_sn}_pv_energy")
+        if entity_id is None and starting:
+            snapshot[wifi_sn] = (0.0, plant.truth.pv_dc)
+            continue
+        assert entity_id is not None, wifi_sn
+        state = run.hass.states.get(entity_id)
+        assert state is not None, entity_id
+        snapshot[wifi_sn] = (float(state.state), plant.truth.pv_dc)
+    return snapshot
+
+
+def energy_figures(
+    name: str,
+    run: VirtualRun,
+    start: dict[str, tuple[float, float]],
+    end: dict[str, tuple[float, float]],
+) -> EnergyFigures:
+    """Reduce two snapshots of the PV energy sensors to the figures of the span."""
+    errors = []
+    booked = truth = 0.0
+    for wifi_sn, (value, true_value) in end.items():
+        shown = value - start[wifi_sn][0]
+        produced = true_value - start[wifi_sn][1]
+        booked, truth = booked + shown, truth + produced
+        errors.append((shown - produced) / produced * 100)
+    statistics_ = [entry.runtime_data.statistics for entry in run.entries]
+    return EnergyFigures(
+        name=name,
+        inverters=len(end),
+        booked=booked,
+        truth=truth,
+        worst=max(errors, key=abs),
+        mean_absolute=statistics.fmean(abs(error) for error in errors),
+        gaps_left_out=sum(s.gaps_left_out.get("pv_energy", 0) for s in statistics_),
+        hours_left_out=sum(s.hours_left_out.get("pv_energy", 0.0) for s in statistics_),
+    )

@@ -13,7 +13,7 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 
 from .frontier import DelayDistribution, Schedule, best_staleness, frontier
-from .harness import PacingFigures, RestartFigures, StrategyFigures
+from .harness import EnergyFigures, PacingFigures, RestartFigures, StrategyFigures
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 SINGLE = ("fixed 60 s", "fixed 300 s", "upload-aligned")
@@ -28,6 +28,10 @@ PUBLISH_DELAY = (20.0, 90.0)
 """The simulator's publish delays: uniform in this range in the random-delay scenario."""
 DAILY_LIMIT = 9_990
 SETUP_WALL_LIMIT = 5.0
+ENERGY_ERROR_LIMIT = 2.0
+"""%: PV energy booked over the day against the simulator's 1-second truth."""
+ENERGY_RUNS = 2
+"""Runs with an energy row: fair pacing of 100 inverters, a fixed 30-minute interval."""
 
 
 @dataclass
@@ -37,6 +41,7 @@ class BenchResults:
     strategies: dict[str, StrategyFigures] = field(default_factory=dict)
     pacing: PacingFigures | None = None
     restart: RestartFigures | None = None
+    energies: dict[str, EnergyFigures] = field(default_factory=dict)
 
     def complete(self, scenarios: int) -> bool:
         """Whether every scenario ran (the restart run adds a strategy row)."""
@@ -44,6 +49,7 @@ class BenchResults:
             self.pacing is not None
             and self.restart is not None
             and len(self.strategies) == scenarios + 1
+            and len(self.energies) == ENERGY_RUNS
         )
 
 
@@ -185,6 +191,17 @@ def targets(results: BenchResults, ours: FrontierPoint) -> list[tuple[str, str, 
             ),
             f"{ours.staleness_mean:.1f} s / {ours.best:.1f} s = {ours.ratio:.3f}",
             ours.ratio <= 1.1,
+        ),
+        *(
+            (
+                (
+                    f"{energy.name}: PV energy booked over the day against the 1-second truth,"
+                    f" within {ENERGY_ERROR_LIMIT:.0f} %"
+                ),
+                f"{energy.booked:,.1f} / {energy.truth:,.1f} kWh: {energy.error:+.2f} %",
+                abs(energy.error) <= ENERGY_ERROR_LIMIT,
+            )
+            for energy in results.energies.values()
         ),
     ]
 
@@ -402,6 +419,27 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
             "upload 'shown' is one the last-upload sensor showed; two consecutive uploads",
             "shown are at most `ceil(uploads per call)` cadences apart when every poll",
             "finds the upload it aims at.",
+            "",
+            "## Computed energies against the truth",
+            "",
+            "PV energy is the trapezoid of the string powers of the uploads an entry",
+            "fetches; a gap longer than the entry expects is bridged by the yield",
+            "counter's rise (these inverters have no battery). Booked is the rise of each",
+            "inverter's PV energy sensor from midnight to midnight (what the energy",
+            "dashboard books), truth the PV energy the simulator integrated at 1-second",
+            "resolution, both summed over the inverters.",
+            "",
+            (
+                "| run | inverters | booked | truth | error of the sum | mean / worst error of"
+                " one inverter | gaps left out (hours) |"
+            ),
+            "|---|---|---|---|---|---|---|",
+            *(
+                f"| {e.name} | {e.inverters} | {e.booked:,.1f} kWh | {e.truth:,.1f} kWh"
+                f" | {e.error:+.2f} % | {e.mean_absolute:.2f} % / {e.worst:+.2f} %"
+                f" | {e.gaps_left_out} ({e.hours_left_out:.1f} h) |"
+                for e in results.energies.values()
+            ),
             "",
             "## A restart at noon",
             "",

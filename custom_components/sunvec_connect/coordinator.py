@@ -106,6 +106,8 @@ class PollStatistics:
     """Per sensor key: persistent decreases accepted as a new meter cycle."""
     gaps_left_out: dict[str, int] = field(default_factory=dict)
     """Per integrated energy: gaps between uploads too long to bridge (an outage)."""
+    hours_left_out: dict[str, float] = field(default_factory=dict)
+    """Per integrated energy: the hours those gaps span."""
     last_error_code: int | None = None
     last_error: str | None = None
 
@@ -421,10 +423,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         rejected = self.statistics.rejected_readings
         rejected[key] = rejected.get(key, 0) + 1
 
-    def count_gap_left_out(self, key: str) -> None:
-        """Record that the integrated energy `key` left a gap between uploads out."""
+    def count_gap_left_out(self, key: str, hours: float) -> None:
+        """Record that the integrated energy `key` left a gap of `hours` out."""
         gaps = self.statistics.gaps_left_out
         gaps[key] = gaps.get(key, 0) + 1
+        spans = self.statistics.hours_left_out
+        spans[key] = round(spans.get(key, 0.0) + hours, 3)
 
     def count_meter_reset(self, key: str) -> None:
         """Record that the counter `key` accepted a persistent decrease as a new meter cycle."""

@@ -493,24 +493,62 @@ class DailyCounter(_CheckedCounter):
         self.previous = finite_number(stored.get("previous"))
 
 
+@dataclass(frozen=True, slots=True)
+class YieldSample:
+    """What bounds the PV energy of an inverter without battery across a long gap."""
+
+    yield_total: float
+    """The inverter's lifetime yield counter in kWh (AC, 0.1 kWh resolution)."""
+    ac_power: float | None
+    """The inverter's AC output in W, for the DC/AC ratio."""
+
+
+RATIO_MIN_AC_POWER: Final = 100.0
+"""W. Below this the DC/AC ratio is mostly the inverter's standby draw: not measured."""
+RATIO_RANGE: Final = (0.8, 1.5)
+"""A DC/AC ratio outside this range is a glitch of one field, not the inverter's losses."""
+
+
+def dc_ac_ratio(dc_power: float | None, ac_power: float | None) -> float | None:
+    """PV power over AC output at one sample, where it is measurable."""
+    if dc_power is None or ac_power is None or ac_power < RATIO_MIN_AC_POWER:
+        return None
+    ratio = dc_power / ac_power
+    return ratio if RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1] else None
+
+
 @dataclass(slots=True)
 class PowerIntegrator:
     """Energy in kWh as the trapezoidal integral of power samples in W.
 
-    Time comes from the uploads, never from the moment of polling, and a gap
-    longer than `max_gap` is not bridged: the integral restarts after it.
-    Computed here, it never decreases, so nothing is ever held back.
+    Time comes from the uploads, never from the moment of polling. A gap up to
+    `max_gap` (the time the entry expects between the uploads it fetches, plus a
+    cadence) is bridged by the trapezoid. A longer one is bridged only where a
+    counter bounds the energy: given `YieldSample`s (PV energy of an inverter without
+    battery), by the yield counter's rise across it, scaled by the DC/AC ratio seen
+    around it; otherwise it is left out and counted. Computed here, the total never
+    decreases, so nothing is ever held back.
     """
 
     max_gap: timedelta
     total: float = 0.0
     last_time: datetime | None = None
     last_power: float | None = None
+    last_yield: float | None = None
+    """The yield counter at `last_time` (None: no counter bounds the next gap)."""
+    ratio: float | None = None
+    """The DC/AC ratio last measured."""
+    peak_power: float = 0.0
+    """The highest power sampled, in W: a yield rise across a gap must fit it."""
     rejected: int = 0
     resets: int = 0
     jumps: int = 0
     gaps_left_out: int = 0
-    """Gaps between samples longer than `max_gap`, not bridged (this run)."""
+    """Gaps between samples longer than `max_gap`, not bridged (this run)..."""
+    hours_left_out: float = 0.0
+    """...and the hours they span."""
+    gaps_bridged: int = 0
+    """Gaps longer than `max_gap` bridged by the yield counter (this run)."""
 
     @property
     def shown(self) -> float | None:
@@ -522,34 +560,61 @@ class PowerIntegrator:
         reading: float | None,
         upload_time: datetime | None,
         plant_time: datetime | None = None,
+        *,
+        bound: YieldSample | None = None,
     ) -> float | None:
-        """Add the sample taken at `upload_time`; return the new total."""
+        """Add the sample taken at `upload_time` (with its yield `bound`); return the total."""
         if upload_time is None:
             return round(self.total, 4)
         if reading is None:
-            self.last_time, self.last_power = None, None
+            self.last_time, self.last_power, self.last_yield = None, None, None
             return round(self.total, 4)
+        ratio = dc_ac_ratio(reading, bound.ac_power) if bound else None
         if self.last_time is not None and self.last_power is not None:
             if upload_time <= self.last_time:
                 return round(self.total, 4)
-            if upload_time - self.last_time <= self.max_gap:
-                hours = (upload_time - self.last_time).total_seconds() / 3600
+            gap = upload_time - self.last_time
+            hours = gap.total_seconds() / 3600
+            if gap <= self.max_gap:
                 self.total += (self.last_power + reading) / 2 * hours / 1000
+            elif (energy := self._bridge(hours, bound, ratio)) is not None:
+                self.total += energy
+                self.gaps_bridged += 1
             else:
                 self.gaps_left_out += 1
+                self.hours_left_out += hours
         self.last_time, self.last_power = upload_time, reading
+        self.last_yield = bound.yield_total if bound else None
+        self.ratio = ratio or self.ratio
+        if 0 < reading <= INVERTER_MAX_POWER_KW * 1000:
+            self.peak_power = max(self.peak_power, reading)
         return round(self.total, 4)
 
+    def _bridge(self, hours: float, bound: YieldSample | None, ratio: float | None) -> float | None:
+        """The energy of a long gap from the yield counter's rise, or None if unbounded."""
+        if bound is None or self.last_yield is None:
+            return None
+        rise = bound.yield_total - self.last_yield
+        # The counter's rise must fit the power this plant was seen producing.
+        limit = self.peak_power / 1000 * PEAK_MARGIN * hours + COUNTER_RESOLUTION
+        if not 0 <= rise <= limit + _SLACK:
+            return None
+        ratios = [r for r in (self.ratio, ratio) if r is not None]
+        return rise * (sum(ratios) / len(ratios) if ratios else 1.0)
+
     def as_dict(self) -> dict[str, Any]:
-        """The total and the last sample."""
+        """The total, the last sample and what bounds the next gap."""
         return {
             "total": self.total,
             "last_time": self.last_time.isoformat() if self.last_time else None,
             "last_power": self.last_power,
+            "last_yield": self.last_yield,
+            "ratio": self.ratio,
+            "peak_power": self.peak_power,
         }
 
     def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
-        """Restore the total and the last sample."""
+        """Restore what `as_dict` saved (or total and last sample, as older releases saved)."""
         total = finite_number(stored.get("total"))
         if total is None or total < 0:
             return
@@ -558,3 +623,11 @@ class PowerIntegrator:
         last_power = finite_number(stored.get("last_power"))
         if last_time is not None and last_power is not None:
             self.last_time, self.last_power = last_time, last_power
+            last_yield = finite_number(stored.get("last_yield"))
+            self.last_yield = last_yield if last_yield is not None and last_yield >= 0 else None
+        ratio = finite_number(stored.get("ratio"))
+        if ratio is not None and RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1]:
+            self.ratio = ratio
+        peak = finite_number(stored.get("peak_power"))
+        if peak is not None and 0 < peak <= INVERTER_MAX_POWER_KW * 1000:
+            self.peak_power = peak

@@ -33,6 +33,7 @@ from .counters import (
     EnergyCounter,
     LifetimeCounter,
     PowerIntegrator,
+    YieldSample,
 )
 from .entity import SunvecEntity, SunvecEntityDescription, async_add_entities_with_data
 
@@ -59,6 +60,8 @@ class SunvecSensorEntityDescription(SensorEntityDescription, SunvecEntityDescrip
     rule: CounterRule = CounterRule.NONE
     max_power_kw: float = INVERTER_MAX_POWER_KW
     """Counters: the fastest rise a plant of this kind can make, in kW (kWh per hour)."""
+    bound_fn: Callable[[RealtimeData], YieldSample | None] | None = None
+    """Integrated energies: the counter that bounds the energy of a long gap, if any."""
 
     @override
     def value_known(self, data: SunvecData) -> bool:
@@ -149,6 +152,19 @@ def battery_charge_power(realtime: RealtimeData) -> float | None:
 def battery_discharge_power(realtime: RealtimeData) -> float | None:
     """Power out of the battery in W; 0 otherwise."""
     return _negative(realtime.battery_power)
+
+
+def pv_yield_sample(realtime: RealtimeData) -> YieldSample | None:
+    """What bounds PV energy across a long gap: the yield counter, without a battery.
+
+    With a battery, PV energy also charges it, and the yield counter no longer says
+    how much the strings produced.
+    """
+    if realtime.yield_total is None or realtime.battery_power is not None:
+        return None
+    if realtime.soc is not None:
+        return None
+    return YieldSample(realtime.yield_total, realtime.ac_power)
 
 
 def pv_production_power(realtime: RealtimeData) -> float | None:
@@ -268,7 +284,7 @@ SENSORS_OF_THE_UPLOAD: tuple[SunvecSensorEntityDescription, ...] = (
         # Without a grid meter both read 0 forever: no entity that stays unknown.
         exists_fn=_realtime(lambda r: r.consume_energy is not None and not shows_no_grid_meter(r)),
     ),
-    _energy("pv_energy", pv_production_power, CounterRule.INTEGRAL),
+    _energy("pv_energy", pv_production_power, CounterRule.INTEGRAL, bound_fn=pv_yield_sample),
     _energy("battery_charge_energy", battery_charge_power, CounterRule.INTEGRAL),
     _energy("battery_discharge_energy", battery_discharge_power, CounterRule.INTEGRAL),
     _energy("house_energy", house_load_power, CounterRule.INTEGRAL),
@@ -546,23 +562,25 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         data = self.coordinator.data
         reading = self.entity_description.value_fn(data)
         counter = self._counter
-        gaps = 0
-        if isinstance(counter, PowerIntegrator):
-            # The pace (and with it the gap between the uploads fetched) changes at run time.
-            counter.max_gap = self.coordinator.integration_gap
-            gaps = counter.gaps_left_out
         before = (counter.rejected, counter.resets, counter.jumps)
         shown_before = counter.shown
         day_before = counter.day if isinstance(counter, DailyCounter) else None
-        self._attr_native_value = counter.offer(
-            reading if isinstance(reading, float) else None,
-            data.upload_time,
-            data.realtime.upload_time,
-        )
-        rejected, resets, jumps = before
+        number = reading if isinstance(reading, float) else None
         key = self.entity_description.key
-        if isinstance(counter, PowerIntegrator) and counter.gaps_left_out > gaps:
-            self.coordinator.count_gap_left_out(key)
+        if isinstance(counter, PowerIntegrator):
+            # The pace (and with it the gap between the uploads fetched) changes at run time.
+            counter.max_gap = self.coordinator.integration_gap
+            gaps, hours = counter.gaps_left_out, counter.hours_left_out
+            bound_fn = self.entity_description.bound_fn
+            bound = bound_fn(data.realtime) if bound_fn else None
+            self._attr_native_value = counter.offer(number, data.upload_time, bound=bound)
+            if counter.gaps_left_out > gaps:
+                self.coordinator.count_gap_left_out(key, counter.hours_left_out - hours)
+        else:
+            self._attr_native_value = counter.offer(
+                number, data.upload_time, data.realtime.upload_time
+            )
+        rejected, resets, jumps = before
         self._zero_first = isinstance(counter, DailyCounter) and needs_zero_first(
             shown_before, counter.shown, day_before, counter.day
         )
