@@ -6,13 +6,14 @@ from datetime import timedelta
 from itertools import pairwise
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sunvec_connect.api import SunvecInvalidParameterError
+from custom_components.sunvec_connect.api import SunvecInvalidParameterError, SunvecNotSentError
 from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.issues import invalid_request_issue_id
 from custom_components.sunvec_connect.pacing import InverterDemand
@@ -126,3 +127,59 @@ async def test_refreshes_asked_for_take_from_the_entrys_share_of_the_day(
     assert data is not None
     assert data.upload_time is not None
     assert dt_util.utcnow() - data.upload_time < timedelta(minutes=10)
+
+
+async def test_calls_that_never_left_take_nothing_from_the_entrys_share(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """After a 12-hour DNS outage, a refresh asked for still calls the cloud.
+
+    The token has 20 inverters (a share of 499 calls a day). Fails on the code before
+    this fix: the 720 tries that never left the machine were given back to the token's
+    budget but still counted in the entry's share, so for a day after the outage every
+    refresh asked for was answered from the last upload.
+    """
+    coordinator = init_integration.runtime_data
+    for other in range(19):
+        coordinator.budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
+    failure = SunvecNotSentError("Cannot reach the cloud: ClientConnectorDNSError")
+    with patch.object(coordinator.client, "async_get_realtime_data", side_effect=failure):
+        await time_machine.run(12 * 3600, step=60)
+    # Back online: the next planned poll (within the minute) works.
+    await time_machine.run(120, step=10)
+    assert cloud.requests[-1].outcome == "ok"
+    before = cloud_calls(cloud)
+    await coordinator.async_request_refresh()
+    await time_machine.run(20, step=5)
+    assert cloud_calls(cloud) == before + 1
+    assert "spent its share" not in caplog.text
+
+
+async def test_a_clock_set_back_while_waiting_for_a_slot_does_not_stop_polling(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The entry waits for a slot when the system clock goes back five hours.
+
+    Its next refresh is within a minute or two of the new time. Fails on the code
+    before this fix: the entry kept the slot it had reserved (five hours ahead of the
+    new time) before the budget followed the clock, and planned its next poll then.
+    """
+    coordinator = init_integration.runtime_data
+    budget = coordinator.budget
+    now = dt_util.utcnow()
+    # The token's minute is taken: the entry's refresh gets a slot a minute ahead.
+    while budget.calls_in_last_minute(now) < budget.window_limit:
+        budget.reserve(now, spaced=False)
+    await coordinator.async_refresh()
+    assert coordinator.update_interval is not None
+    assert timedelta(seconds=30) < coordinator.update_interval <= timedelta(minutes=2)
+    freezer.move_to(now - timedelta(hours=5))
+    await coordinator.async_refresh()
+    assert coordinator.update_interval <= timedelta(minutes=2)

@@ -474,6 +474,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         The pause is checked when the call would go, not only at reservation: another
         entry on the token may have been rate limited since this slot was reserved.
         """
+        # First, so a slot reserved before the clock was set back is seen to have moved.
+        self.budget.follow_clock(now)
         slot = self._reserved_slot
         if slot is not None and not self.budget.holds(slot):
             slot = None  # moved with a clock set back
@@ -529,8 +531,10 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             realtime = await self.client.async_get_realtime_data()
         except SunvecError as err:
             if isinstance(err, SunvecNotSentError) and self._call_at is not None:
-                # Nothing reached the cloud: no call of the token's day was spent.
+                # Nothing reached the cloud: no call of the token's day (nor of this
+                # entry's share of it) was spent.
                 self.budget.release(self._call_at)
+                self._calls.pop()
             self._record_failure(err)
             self._after_failure(err)
             raise self._translate(err) from err
