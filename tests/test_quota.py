@@ -6,6 +6,7 @@ from datetime import timedelta
 from itertools import pairwise
 from unittest.mock import patch
 
+from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -17,10 +18,10 @@ from custom_components.sunvec_connect.api import SunvecInvalidParameterError, Su
 from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.issues import invalid_request_issue_id
 from custom_components.sunvec_connect.pacing import InverterDemand
-from simulator import Fault, FaultKind, SunvecCloud
-from simulator.demo import HYBRID_WIFI_SN
+from simulator import Fault, FaultKind, ManualClock, Plant, SunvecCloud, create_app
+from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, pv_only_config, started_at
 
-from .conftest import TimeMachine
+from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
 
 
 def cloud_calls(cloud: SunvecCloud) -> int:
@@ -183,3 +184,53 @@ async def test_a_clock_set_back_while_waiting_for_a_slot_does_not_stop_polling(
     freezer.move_to(now - timedelta(hours=5))
     await coordinator.async_refresh()
     assert coordinator.update_interval <= timedelta(minutes=2)
+
+
+async def test_a_long_outage_leaves_the_tokens_day_untouched(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    sim_server: TestServer,
+    sim_clock: ManualClock,
+) -> None:
+    """Ten inverters on one token, 18 hours without the cloud, then back: all at once.
+
+    The connection is refused for 18 hours; every entry tries each minute. Fails on
+    the code before issue 17: each try the budget's spacing let through took a call of
+    the token's day (5,928 of its 9,990 here; with more inverters the day is full when
+    the cloud comes back, and every inverter of the token stays dark for hours).
+    """
+    wifi_sns = [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]
+    for number in range(8):
+        wifi_sn = f"SUTOUTAGE{number}"
+        config = pv_only_config(
+            wifi_sn=wifi_sn,
+            inverter_sn=f"X1OUTAGE{number:03d}",
+            module_sn=f"SROUTAGE{number}",
+            seed=40 + number,
+            upload_offset=float(number * 31 % 300),
+        )
+        cloud.add_plant(Plant(config, started_at(sim_clock))).advance_to(sim_clock.now())
+        wifi_sns.append(wifi_sn)
+    cloud.accounts[TOKEN].wifi_sns = wifi_sns
+    url = str(sim_server.make_url("/")).rstrip("/")
+    entries = [await setup_entry(hass, entry_for(url, wifi_sn)) for wifi_sn in wifi_sns]
+    budget = entries[0].runtime_data.budget
+    await time_machine.run(1800, step=60)
+    closed_at = dt_util.utcnow() + timedelta(microseconds=1)  # after the last good call
+    port = sim_server.port
+    await sim_server.close()
+    await time_machine.run(18 * 3600, step=60)
+    # Not one try reached the cloud: not one is counted.
+    assert budget.calls_since(closed_at, dt_util.utcnow()) == 0
+    start = len(cloud.requests)
+    restarted = TestServer(create_app(cloud), host="127.0.0.1", port=port)
+    await restarted.start_server(access_log=None)
+    try:
+        await time_machine.run(120, step=10)
+    finally:
+        await restarted.close()
+    # Each inverter is polled again within two minutes of the cloud's return.
+    answered = {r.wifi_sn for r in cloud.requests[start:] if r.outcome == "ok"}
+    assert answered == set(wifi_sns)
+    assert budget.calls_since(dt_util.utcnow() - timedelta(days=1)) < budget.daily_limit / 2
