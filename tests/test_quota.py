@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -107,21 +108,25 @@ async def test_refreshes_asked_for_take_from_the_entrys_share_of_the_day(
 ) -> None:
     """An automation refreshing every 10 s: the entry's calls stop at its share.
 
-    The token has 20 inverters here: each may spend 9,990 / 20 = 499 calls a day.
-    Before issue 17 each refresh asked for made a call whenever a slot was free (about
-    6 a minute), so one automation could spend the day's calls of every inverter.
+    The token has 20 inverters here; what their planned polls leave of its 9,990 calls
+    a day is shared evenly among them. Before issue 17 each refresh asked for made a
+    call whenever a slot was free (about 6 a minute), so one automation could spend the
+    day's calls of every inverter.
     """
     coordinator = init_integration.runtime_data
+    budget = coordinator.budget
     for other in range(19):
-        coordinator.budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
-    assert coordinator.daily_share == 499
+        budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
+    share = coordinator.daily_share
+    assert share == int((budget.daily_limit - budget.pace.planned_calls_per_day) // 20)
+    assert 100 < share < 499
     before = cloud_calls(cloud)
     for _ in range(3 * 360):
         await coordinator.async_request_refresh()
         await time_machine.advance(10)
     spent = cloud_calls(cloud) - before
     # Its share, and the planned polls that go on after it (one per upload, 36 in 3 h).
-    assert 499 <= spent <= 499 + 40
+    assert share <= spent <= share + 40
     assert caplog.text.count("spent its share of the token's calls today") == 1
     # The planned polls still show every new upload.
     data = coordinator.data
@@ -137,19 +142,22 @@ async def test_calls_that_never_left_take_nothing_from_the_entrys_share(
     cloud: SunvecCloud,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """After a 12-hour DNS outage, a refresh asked for still calls the cloud.
+    """An automation refreshing each minute through a 12-hour DNS outage.
 
-    The token has 20 inverters (a share of 499 calls a day). Fails on the code before
-    this fix: the 720 tries that never left the machine were given back to the token's
-    budget but still counted in the entry's share, so for a day after the outage every
-    refresh asked for was answered from the last upload.
+    None of its 720 tries left the machine: once the cloud is back, a refresh asked for
+    calls it. Fails on the code before this fix: the tries were given back to the
+    token's budget but still counted in the entry's share, so for a day after the
+    outage every refresh asked for was answered from the last upload.
     """
     coordinator = init_integration.runtime_data
     for other in range(19):
         coordinator.budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
+    assert coordinator.daily_share < 720
     failure = SunvecNotSentError("Cannot reach the cloud: ClientConnectorDNSError")
     with patch.object(coordinator.client, "async_get_realtime_data", side_effect=failure):
-        await time_machine.run(12 * 3600, step=60)
+        for _ in range(12 * 60):
+            await coordinator.async_request_refresh()
+            await time_machine.advance(60)
     # Back online: the next planned poll (within the minute) works.
     await time_machine.run(120, step=10)
     assert cloud.requests[-1].outcome == "ok"
@@ -234,3 +242,43 @@ async def test_a_long_outage_leaves_the_tokens_day_untouched(
     answered = {r.wifi_sn for r in cloud.requests[start:] if r.outcome == "ok"}
     assert answered == set(wifi_sns)
     assert budget.calls_since(dt_util.utcnow() - timedelta(days=1)) < budget.daily_limit / 2
+
+
+async def test_an_automation_refreshing_one_inverter_leaves_the_others_their_polls(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    cloud: SunvecCloud,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`homeassistant.update_entity` on one inverter every 10 s for a day.
+
+    A token allowed 300 calls a day carries two inverters at the fair pace, which plans
+    nearly all of the day: the refreshed entry may make 4 calls of its own. The other
+    inverter keeps its polls: every few uploads by day, every hour by night. Fails on
+    the code before issue 17 (each refresh made a call when a slot was free: the token's
+    day ran out within the hour) and on its first fix (a share of the whole day, 145,
+    spent on top of the planned polls: the other inverter went dark for 8 hours).
+    """
+    assert await async_setup_component(hass, "homeassistant", {})
+    with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 300):
+        hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+        await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
+    coordinator = hybrid.runtime_data
+    budget = coordinator.budget
+    start = len(cloud.requests)
+    for _ in range(24 * 360):
+        await hass.services.async_call(
+            "homeassistant",
+            "update_entity",
+            {"entity_id": f"sensor.sunvec_{HYBRID_WIFI_SN.lower()}_ac_power"},
+            blocking=True,
+        )
+        await time_machine.advance(10)
+    calls = cloud.requests[start:]
+    assert len(calls) <= budget.daily_limit
+    assert caplog.text.count("spent its share of the token's calls today") == 1
+    other = [r.time for r in calls if r.wifi_sn == PV_ONLY_WIFI_SN and r.outcome == "ok"]
+    gaps = [b - a for a, b in pairwise([calls[0].time, *other, dt_util.utcnow()])]
+    assert max(gaps) <= timedelta(seconds=budget.pace.night_interval + 300)
+    assert coordinator.daily_share == 4
