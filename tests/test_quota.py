@@ -133,6 +133,12 @@ async def test_refreshes_asked_for_take_from_the_entrys_share_of_the_day(
     assert data is not None
     assert data.upload_time is not None
     assert dt_util.utcnow() - data.upload_time < timedelta(minutes=10)
+    # A day later the refreshes asked for have aged out: they call the cloud again.
+    await time_machine.run(24 * 3600, step=300)
+    before = cloud_calls(cloud)
+    await coordinator.async_request_refresh()
+    await time_machine.run(20, step=5)
+    assert cloud_calls(cloud) == before + 1
 
 
 async def test_calls_that_never_left_take_nothing_from_the_entrys_share(
