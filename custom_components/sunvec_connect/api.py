@@ -819,10 +819,6 @@ class SunvecClient:
                 else "Cannot reach"
             )
             failure = SunvecNotSentError(f"{what} {self._host}: {type(err).__name__}")
-        except aiohttp.ClientSSLError as err:
-            failure = SunvecConnectionError(
-                f"TLS error talking to {self._host}: {type(err).__name__}"
-            )
         except (aiohttp.ClientError, OSError, UnicodeError, ValueError) as err:
             failure = SunvecConnectionError(f"Cannot reach {self._host}: {type(err).__name__}")
         failure.args = (self._redact(str(failure)),)

@@ -49,10 +49,10 @@ MAX_PAUSE = timedelta(days=1)
 STORAGE_VERSION = 1
 STORAGE_KEY = f"{DOMAIN}.token_calls"
 SAVE_DELAY = 600.0
+"""Seconds: the calls are written at most this often (and when Home Assistant stops)."""
 CLOCK_JUMP = timedelta(minutes=10)
 """A `now` this far behind the latest seen is the system clock set back (a Raspberry Pi
 without a real-time clock getting its time), not a late timer."""
-"""Seconds: the calls are written at most this often (and when Home Assistant stops)."""
 
 
 @dataclass(slots=True)
@@ -157,7 +157,7 @@ class TokenBudget:
         spacing (not the limits), for the one call that sets an entry up. The caller
         checks `is_paused` again when the slot comes: a pause may start meanwhile.
         """
-        self._follow_clock(now)
+        self.follow_clock(now)
         slot = now
         if self.paused_until is not None:
             slot = max(slot, self.paused_until)
@@ -180,7 +180,7 @@ class TokenBudget:
         calls and slots reserved ahead alike. Refused during a pause and when the
         calls of the last 24 hours (and those reserved ahead) are used up.
         """
-        self._follow_clock(now)
+        self.follow_clock(now)
         if self.is_paused(now) or self.calls_since(now - DAY) >= self.daily_limit:
             return False
         reach = WINDOW + SLOT_SLACK
@@ -198,7 +198,7 @@ class TokenBudget:
         self._record(now, now)
         return True
 
-    def _follow_clock(self, now: datetime) -> None:
+    def follow_clock(self, now: datetime) -> None:
         """Move every call and pause with the system clock when it was set back.
 
         Otherwise the calls of the last day would lie ahead of the clock, and no slot

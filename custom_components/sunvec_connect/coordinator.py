@@ -235,7 +235,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._requested = False
         """The refresh under way was asked for (`homeassistant.update_entity`), not planned."""
         self._calls: deque[datetime] = deque()
-        """This entry's calls of the last 24 hours (this run)."""
+        """This entry's calls asked for (not planned) of the last 24 hours (this run)."""
         self._next_poll_at: datetime | None = None
         self._told_share_spent = False
         entry_id = config_entry.entry_id
@@ -448,11 +448,17 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
     @property
     def daily_share(self) -> int:
-        """The calls a day this entry may spend: an even share of the token's day."""
-        return max(1, self.budget.daily_limit // max(1, len(self.budget.demands)))
+        """The refreshes asked for that may call the cloud in 24 hours for this entry.
+
+        An even share of what the token's planned polls leave of its day: spent before
+        the planned polls that come after it, more would take their calls.
+        """
+        budget = self.budget
+        free = budget.daily_limit - budget.pace.planned_calls_per_day
+        return max(0, int(free // max(1, len(budget.demands))))
 
     def _share_spent(self, now: datetime) -> bool:
-        """Whether this entry's calls of the last 24 hours used up its share of the day."""
+        """Whether this entry's refreshes asked for in the last 24 hours used its share."""
         while self._calls and self._calls[0] <= now - timedelta(hours=24):
             self._calls.popleft()
         return len(self._calls) >= self.daily_share
@@ -478,6 +484,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         The pause is checked when the call would go, not only at reservation: another
         entry on the token may have been rate limited since this slot was reserved.
         """
+        # First, so a slot reserved before the clock was set back is seen to have moved.
+        self.budget.follow_clock(now)
         slot = self._reserved_slot
         if slot is not None and not self.budget.holds(slot):
             slot = None  # moved with a clock set back
@@ -527,14 +535,18 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         slot = self._call_slot(previous)
         if slot.action is not CallAction.CALL:
             return self._wait_until(slot, previous)
-        self._calls.append(slot.time)
+        if requested:
+            self._calls.append(slot.time)
         self.statistics.polls += 1
         try:
             realtime = await self.client.async_get_realtime_data()
         except SunvecError as err:
             if isinstance(err, SunvecNotSentError) and self._call_at is not None:
-                # Nothing reached the cloud: no call of the token's day was spent.
+                # Nothing reached the cloud: no call of the token's day (nor of this
+                # entry's share of it) was spent.
                 self.budget.release(self._call_at)
+                if requested:
+                    self._calls.pop()
             self._record_failure(err)
             self._after_failure(err)
             raise self._translate(err) from err
