@@ -49,6 +49,7 @@ from enum import StrEnum
 import math
 from typing import Any
 
+from .const import FUTURE_TOLERANCE
 from .kept import aware_time, finite_number
 
 QUARTER = timedelta(minutes=15)
@@ -65,8 +66,6 @@ SEASONAL_STEPS = frozenset({timedelta(minutes=30), timedelta(hours=1)})
 """How far a daylight-saving change moves a plant's offset."""
 HINT_TOLERANCE = timedelta(seconds=1)
 """utcDateTime may carry milliseconds that uploadTime does not."""
-FOLD_TOLERANCE = timedelta(minutes=5)
-"""In the repeated hour, the later reading is taken unless further ahead than this."""
 MAX_TEXT = 40
 MAX_MEASURED = timedelta(days=2)
 """A kept lead or measured offset further from UTC than this is junk."""
@@ -81,7 +80,7 @@ def assumed_offset(local: datetime, zone: tzinfo, now: datetime) -> timedelta:
     first = local.replace(tzinfo=zone, fold=0)
     second = local.replace(tzinfo=zone, fold=1)
     first_utc, second_utc = first.astimezone(UTC), second.astimezone(UTC)
-    chosen = second if second_utc != first_utc and second_utc - now <= FOLD_TOLERANCE else first
+    chosen = second if second_utc != first_utc and second_utc - now <= FUTURE_TOLERANCE else first
     offset = chosen.utcoffset()
     return offset if offset is not None else timedelta(0)
 
