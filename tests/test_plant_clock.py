@@ -224,6 +224,31 @@ def test_a_clock_seven_minutes_fast_raises_the_repair_and_shows_the_fetch_time()
     assert clock.measured_offset is None
 
 
+@pytest.mark.parametrize("stray", [False, True], ids=["next", "after_a_stray_stamp"])
+def test_after_uploads_shown_at_their_fetch_time_the_next_is_not_placed_before_them(
+    stray: bool,
+) -> None:
+    """An upload made before the last fetch (published after it) is placed just after it.
+
+    Also when a stray stamp (six hours ahead, rejected) came in between.
+    """
+    clock = PlantClock()
+    _uploads(clock, WINTER, SKEW_UPLOADS, skew=timedelta(minutes=7))
+    assert clock.clock_off
+    start = WINTER + timedelta(minutes=5 * SKEW_UPLOADS)
+    right = _uploads(clock, start, SKEW_UPLOADS - 1)
+    fetched = start + timedelta(minutes=5 * (SKEW_UPLOADS - 2), seconds=40)
+    assert right[-1] == Placement(Verdict.FETCHED, fetched)
+    # Made 30 s before that fetch, available 100 s after it was made.
+    made = fetched - timedelta(seconds=30)
+    if stray:
+        stamp = _place(clock, made, made + timedelta(seconds=50), skew=6 * HOUR)
+        assert stamp == Placement(Verdict.REJECTED, None)
+    placed = _place(clock, made, made + timedelta(seconds=100))
+    assert placed == Placement(Verdict.PLACED, fetched + timedelta(seconds=1))
+    assert not clock.clock_off
+
+
 def test_an_old_upload_is_placed_by_the_known_offset() -> None:
     """An inverter's last upload seen 40 minutes late (it went to sleep) keeps its time."""
     clock = PlantClock()

@@ -6,38 +6,45 @@ except the upload's local time, which is naive as the cloud writes it.
 uploadTime is the plant's local time without a zone. Its offset from UTC (the plant's
 zone, `local - utc`) is learned from the uploads seen to be new: an upload whose text
 differs from the last one seen was not in the cloud at the poll before, so it was
-made after that poll less the publish delay (`MAX_PUBLISH_DELAY`) and before this
-poll. The latest upload of an inverter that uploads every cadence is also younger
-than a cadence and a publish delay. An offset is a whole quarter hour; the one that
-makes an upload the youngest within those bounds is the upload's candidate.
+made after that poll less the publish delay (`MAX_PUBLISH_DELAY`) and after the last
+upload placed, and before this poll (`SLACK` allows for clocks a little apart). Its
+age is at least 0 (so the offset is at least its local time less the fetch time, for
+it and the two new uploads before it), and the latest upload of a live inverter is
+younger than a cadence and a publish delay. Offsets are whole quarter hours; the one
+that places an upload youngest within those bounds is the upload's candidate.
 
 - An offset is adopted when two consecutive new uploads have the same candidate.
   Until then Home Assistant's zone is assumed, as long as it places the upload within
-  the bounds (an upload may be old: an inverter gone to sleep).
-- A known offset places every upload it keeps within the bounds (the age bound of a
-  live inverter aside), so a late-seen upload stays at its own time. One it cannot
-  place (its daylight-saving change: the local clock jumped 30 or 60 minutes forward
-  or back, so an upload is in the future, or not after the last one) is placed by the
-  candidate when that is 30 or 60 minutes away, and the next upload adopts it. Any
-  other jump waits for the next upload to agree; the upload meanwhile is rejected.
+  the bounds without the age bound (an upload may be old: an inverter gone to sleep).
+- The learned offset places every upload it keeps within those bounds, so a
+  late-seen upload stays at its own time. An upload it cannot place (the plant's
+  daylight-saving change: its local clock jumped forward, so the upload would be in
+  the future, or back, so it would not come after the last one) is placed by its
+  candidate when that is 30 or 60 minutes away, and the next upload adopts it. After
+  any other jump the upload is rejected until the next one agrees.
 - Placed times of successive new uploads only ever rise and are never after the fetch.
+- Once learned, every new upload of a live inverter is placed at its true time, from
+  the third new upload after a start or a change of the offset (the property tests
+  show it over zones, polls, outages, restarts and daylight-saving changes).
 - An upload that no quarter hour places within the bounds (an inverter clock a few
   minutes off, a stray stamp) is rejected; `SKEW_UPLOADS` of them in a row mean the
-  inverter's clock is off: from then on uploads are placed at the time they were
-  fetched (`clock_off`, with the offset measured, e.g. "+1:07"), until one fits.
+  inverter's clock is off (`clock_off`): from then on uploads are placed at the time
+  they were fetched, and the offset their ages allow is named to the minute, rounded
+  up (e.g. "+1:07"; the true one is at most a publish delay more), until uploads fit.
 
-A clock off by r minutes from the nearest quarter hour below it fits while r is
-below half a minute more than the upload's age (placed up to that much late, never in
-the future), or above 7.5 minutes more than the age (placed up to 7.5 minutes early,
-as a slow clock); between, it is off.
+A clock r minutes ahead of a quarter hour fits while r is less than the upload's age
+and half a minute (placed that much late, never after its fetch), or more than 7.5
+minutes plus the age (a slow clock: placed up to 7.5 minutes early); between, it is
+off. Polled soon after each upload (ages under about 2 minutes), clocks 2.5 to 7.5
+minutes fast (or 7.5 to 12.5 slow) of any quarter hour are found.
 
-utcDateTime, which newer answers carry, is not trusted as such: of the real bodies
-known, one (v2 API, 2026) is right (uploadTime - 2 h for a plant on CEST), three (v1
-API, 2025) are uploadTime - 8 h for plants in Europe (the cloud's own zone, China, taken
-for the plant's), some carry milliseconds. So it is used as a candidate only when it
-differs from uploadTime by a whole quarter hour (to the second) and that offset places
-the upload within the bounds; then it is the candidate, and the upload is placed by
-it at once (two sources agree).
+utcDateTime, which some answers carry, is not trusted as such. Of the real bodies
+known, one (v2 API, 2026) is right (uploadTime - 2 h for a plant on CEST); three (v1
+API) are uploadTime - 8 h, two of them of plants on CEST (the cloud's own zone, China,
+taken for the plant's); some carry milliseconds. So it is used only when it is a
+whole quarter hour (to the second) from uploadTime and that offset places the upload
+within all the bounds, age included: then it is the upload's candidate, and the
+upload is placed by it at once (two sources agree).
 """
 
 from __future__ import annotations
@@ -140,7 +147,9 @@ class PlantClock:
     """The learned offset (local - UTC), a whole quarter hour; None until learned."""
     last_text: str | None = None
     last_time: datetime | None = None
-    """Where the last upload seen was placed (None: rejected, or none seen)."""
+    """Where the last new upload shown was placed."""
+    last_rejected: bool = False
+    """The last upload seen was rejected."""
     last_fit: datetime | None = None
     """Where the last upload placed by an offset was placed."""
     last_poll: datetime | None = None
@@ -183,7 +192,7 @@ class PlantClock:
         """
         previous_poll, self.last_poll = self.last_poll, now
         if text == self.last_text:
-            if self.last_time is None:
+            if self.last_rejected or self.last_time is None:
                 return Placement(Verdict.REJECTED, None)
             return Placement(Verdict.SAME, self.last_time)
         self.last_text = text
@@ -216,7 +225,7 @@ class PlantClock:
         known = self.offset if self.offset is not None else assumed
         if candidate is not None and abs(candidate - known) in SEASONAL_STEPS:
             return self._placed(bounds.time(candidate), now, fit=True)
-        self.last_time = None
+        self.last_rejected = True
         return Placement(Verdict.REJECTED, None)
 
     def _hint(
@@ -239,7 +248,7 @@ class PlantClock:
         if self.last_time is not None and placed <= self.last_time:
             placed = self.last_time + timedelta(seconds=1)
         placed = min(placed, now)
-        self.last_time = placed
+        self.last_time, self.last_rejected = placed, False
         return Placement(Verdict.PLACED if fit else Verdict.FETCHED, placed)
 
     def as_dict(self) -> dict[str, Any]:
@@ -257,6 +266,7 @@ class PlantClock:
             ),
             "last_text": self.last_text,
             "last_time": iso(self.last_time),
+            "last_rejected": self.last_rejected,
             "last_fit": iso(self.last_fit),
             "last_poll": iso(self.last_poll),
             "misfits": self.misfits,
@@ -276,6 +286,7 @@ class PlantClock:
         if isinstance(text, str) and len(text) <= MAX_TEXT:
             clock.last_text = text
             clock.last_time = aware_time(stored.get("last_time"))
+            clock.last_rejected = stored.get("last_rejected") is True
         clock.last_fit = aware_time(stored.get("last_fit"))
         clock.last_poll = aware_time(stored.get("last_poll"))
         if isinstance(leads := stored.get("leads_seconds"), list):
