@@ -84,7 +84,7 @@ type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
 
 @dataclass(frozen=True, slots=True)
 class SunvecData:
-    """The latest upload, with its time in Home Assistant's time zone."""
+    """The latest upload, with its time placed by the plant clock (UTC)."""
 
     realtime: RealtimeData
     upload_time: datetime | None
