@@ -249,6 +249,21 @@ def test_after_uploads_shown_at_their_fetch_time_the_next_is_not_placed_before_t
     assert not clock.clock_off
 
 
+def test_an_inverter_clock_reset_years_back_shows_the_fetch_time() -> None:
+    """After a power cut the inverter's clock restarts in 2000: the clock is off."""
+    clock = PlantClock()
+    _uploads(clock, WINTER, 2)
+    reset = WINTER.replace(year=2000) - WINTER
+    start = WINTER + timedelta(minutes=10)
+    placed = _uploads(clock, start, SKEW_UPLOADS, skew=reset)
+    assert [p.verdict for p in placed] == [Verdict.REJECTED] * 2 + [Verdict.FETCHED]
+    assert clock.measured_offset is not None
+    # 9,497 days back, and the plant's hour ahead of UTC.
+    assert clock.measured_offset == "-227927:00"
+    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())))
+    assert kept.measured_offset == clock.measured_offset
+
+
 def test_an_old_upload_is_placed_by_the_known_offset() -> None:
     """An inverter's last upload seen 40 minutes late (it went to sleep) keeps its time."""
     clock = PlantClock()

@@ -227,7 +227,6 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._access_issue = EntryIssue(hass, access_issue_id(entry_id))
         self._offline_issue = EntryIssue(hass, offline_issue_id(entry_id))
         self._invalid_request_issue = EntryIssue(hass, invalid_request_issue_id(entry_id))
-        self._clock_issue = EntryIssue(hass, clock_issue_id(entry_id))
         self.clock = PlantClock()
         """The plant's offset from UTC, learned from its uploads (plant_clock.py)."""
         self.statistics = PollStatistics()
@@ -589,14 +588,16 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             cadence=cadence,
             utc_hint=realtime.utc_time,
         )
+        # Made when needed: an entry keeps no more objects for a rare issue.
+        issue = EntryIssue(self.hass, clock_issue_id(self.config_entry.entry_id))
         if (offset := self.clock.measured_offset) is not None:
-            self._clock_issue.raise_issue(
+            issue.raise_issue(
                 "plant_clock_off",
                 ir.IssueSeverity.WARNING,
                 {"name": self.config_entry.title, "offset": offset},
             )
         else:
-            self._clock_issue.clear()
+            issue.clear()
         return placement
 
     def _after_failure(self, err: SunvecError) -> None:

@@ -74,8 +74,9 @@ SEASONAL_STEPS = frozenset({timedelta(minutes=30), timedelta(hours=1)})
 HINT_TOLERANCE = timedelta(seconds=1)
 """utcDateTime may carry milliseconds that uploadTime does not."""
 MAX_TEXT = 40
-MAX_MEASURED = timedelta(days=2)
-"""A kept lead or measured offset further from UTC than this is junk."""
+MAX_MEASURED = timedelta(days=36525)
+"""A kept lead or measured offset further from UTC than this is junk (an inverter clock
+reset after a power cut may be decades behind)."""
 
 
 def assumed_offset(local: datetime, zone: tzinfo, now: datetime) -> timedelta:
