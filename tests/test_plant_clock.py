@@ -329,8 +329,8 @@ def test_a_clock_off_stays_off_across_a_restart() -> None:
     junk = {
         **clock.as_dict(),
         "misfits": 99,
-        "measured_seconds": 1e9,
-        "leads_seconds": [1e9, "x", None, 60],
+        "measured_seconds": 1e12,
+        "leads_seconds": [1e12, "x", None, 60],
     }
     restored = PlantClock.restore(junk)
     assert list(restored.leads) == [timedelta(minutes=1)]
