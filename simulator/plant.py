@@ -54,6 +54,8 @@ class PlantConfig:
     meter2: bool = False
     inverter_type: str = "4"
     timezone: str = "Europe/Amsterdam"
+    clock_skew: float = 0.0
+    """Seconds the inverter's clock runs ahead of its zone (uploadTime is that far off)."""
     sunrise_hour: float = 6.5
     sunset_hour: float = 20.0
     base_load: float = 300.0
@@ -434,7 +436,9 @@ class Plant:
             "peps3": eps[2],
             "inverterType": config.inverter_type,
             "inverterStatus": self.status_override or self.status(self.time, flows),
-            "uploadTime": self.time.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S"),
+            "uploadTime": (
+                self.time.astimezone(self.zone) + timedelta(seconds=config.clock_skew)
+            ).strftime("%Y-%m-%d %H:%M:%S"),
             "batPower": round(flows.battery) if has_battery else None,
             "powerdc1": strings[0],
             "powerdc2": strings[1],

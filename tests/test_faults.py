@@ -134,7 +134,8 @@ CASES = [
     Case(FaultKind.COUNTERS_LOWER, power_available=True),
     Case(FaultKind.YIELD_TODAY_DROP, power_available=True),
     Case(FaultKind.FUTURE_UPLOAD_TIME, power_available=True),
-    Case(FaultKind.PAST_UPLOAD_TIME, power_available=False),
+    # Stamped days before the upload shown: not after it, so not new (issue 17).
+    Case(FaultKind.PAST_UPLOAD_TIME, power_available=True),
     Case(FaultKind.BAD_UPLOAD_TIME, power_available=False),
 ]
 

@@ -463,6 +463,17 @@ def parse_upload_time(value: str | None) -> datetime | None:
         return None
 
 
+def parse_utc_time(value: str | None) -> datetime | None:
+    """Parse utcDateTime (ISO 8601 with a zone, e.g. "2026-10-06T13:23:04Z"); None without."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RealtimeData:
     """One answer of realtimeInfo: the inverter's latest upload.
@@ -489,6 +500,8 @@ class RealtimeData:
     upload_time_text: str | None
     upload_time: datetime | None
     """uploadTime as a naive datetime in the plant's local time."""
+    utc_time: datetime | None = None
+    """utcDateTime, where the answer carries one with a zone (not always right)."""
     battery_power: float | None
     pv_power_1: float | None
     pv_power_2: float | None
@@ -536,6 +549,7 @@ class RealtimeData:
             inverter_status=_as_code(result.get("inverterStatus"), token),
             upload_time_text=upload_time_text,
             upload_time=parse_upload_time(upload_time_text),
+            utc_time=parse_utc_time(_as_text(result.get("utcDateTime"), token)),
             battery_power=number("batPower"),
             pv_power_1=number("powerdc1"),
             pv_power_2=number("powerdc2"),

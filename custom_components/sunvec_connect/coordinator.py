@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, override
 
@@ -59,17 +59,20 @@ from .const import (
     SLOT_TOLERANCE,
     STALE_AFTER,
     STORE_SAVE_DELAY,
+    UPLOAD_INTERVAL,
 )
 from .handover import take_checked_upload
 from .issues import (
     EntryIssue,
     access_issue_id,
     ban_issue_id,
+    clock_issue_id,
     invalid_request_issue_id,
     offline_issue_id,
 )
 from .kept import aware_time
 from .pacing import InverterDemand
+from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
 from .polling import OnlineHistory, UploadSchedule
 
 STORE_VERSION = 1
@@ -81,7 +84,7 @@ type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
 
 @dataclass(frozen=True, slots=True)
 class SunvecData:
-    """The latest upload, with its time in Home Assistant's time zone."""
+    """The latest upload, with its time placed by the plant clock (UTC)."""
 
     realtime: RealtimeData
     upload_time: datetime | None
@@ -130,23 +133,6 @@ class CallSlot:
     action: CallAction
     time: datetime
     """When the call goes (for CALL, now)."""
-
-
-def localize_upload_time(upload_time: datetime | None, now: datetime) -> datetime | None:
-    """Read a plant-local uploadTime in Home Assistant's configured time zone.
-
-    In the hour repeated when daylight-saving time ends, a local time happens twice:
-    take the later reading unless it lies in the future. The result is in UTC, so
-    that comparing two upload times never depends on the fold.
-    """
-    if upload_time is None:
-        return None
-    zone = dt_util.get_default_time_zone()
-    first = upload_time.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    second = upload_time.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    if second != first and second - now <= FUTURE_TOLERANCE:
-        return second
-    return first
 
 
 @callback
@@ -243,6 +229,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._access_issue = EntryIssue(hass, access_issue_id(entry_id))
         self._offline_issue = EntryIssue(hass, offline_issue_id(entry_id))
         self._invalid_request_issue = EntryIssue(hass, invalid_request_issue_id(entry_id))
+        self.clock = PlantClock()
+        """The plant's offset from UTC, learned from its uploads (plant_clock.py)."""
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
@@ -341,6 +329,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self.schedule.restore(schedule)
         if isinstance(online := stored.get("online"), dict):
             self.online.restore(online, now, saved_at)
+        self.clock = PlantClock.restore(stored.get("clock"))
         upload = stored.get("upload")
         if not isinstance(upload, dict) or not isinstance(raw := upload.get("raw"), dict):
             return None
@@ -349,6 +338,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if upload_time is None or upload_time - now > FUTURE_TOLERANCE:
             return None
         self.schedule.last_upload = max(upload_time, self.schedule.last_upload or upload_time)
+        if self.clock.last_text is None:
+            # Kept by a release without the plant clock: the upload as it was placed.
+            self.clock.last_text, self.clock.last_time = realtime.upload_time_text, upload_time
         self.last_raw = dict(realtime.raw)
         # Kept before a reload of the entry, it was fetched in this run: not restored.
         restored = stored.get("run") != this_run(self.hass)
@@ -375,6 +367,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             "upload": upload,
             "schedule": self.schedule.as_dict(),
             "online": self.online.as_dict(),
+            "clock": self.clock.as_dict(),
         }
 
     async def async_save(self) -> None:
@@ -562,20 +555,19 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     ) -> SunvecData:
         """Check an upload the cloud returned before entities see it; plan the next poll."""
         self.last_raw = dict(realtime.raw)
-        upload_time = localize_upload_time(realtime.upload_time, now)
-        if upload_time is not None and upload_time - now > FUTURE_TOLERANCE:
-            # An upload stamped in the future cannot be placed in time: keep what we had.
+        placement = self._place_upload(realtime, now)
+        upload_time = placement.time if placement is not None else None
+        if placement is not None and placement.verdict is Verdict.REJECTED:
+            # Not placed in time (yet): keep what we had.
             self.statistics.rejected_uploads += 1
-            LOGGER.debug("Ignoring an upload stamped in the future: %s", realtime.upload_time_text)
+            LOGGER.debug("Ignoring an upload not placed in time: %s", realtime.upload_time_text)
             if previous is not None:
                 self._poll_in(self.fixed_interval or timedelta(seconds=self.schedule.cadence))
                 return replace(previous, restored=False)
-            upload_time = None
 
         self._warn_unknown_status(realtime.inverter_status)
         self._update_offline_issue(upload_time, now)
-        last_upload = self.schedule.last_upload
-        is_new = upload_time is not None and (last_upload is None or upload_time > last_upload)
+        is_new = placement is not None and placement.is_new
         if is_new and upload_time is not None:
             self._observe_upload(upload_time, now)
         self._last_call = now
@@ -592,6 +584,37 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if is_new:
             self._schedule_save()
         return data
+
+    def _place_upload(self, realtime: RealtimeData, now: datetime) -> Placement | None:
+        """Place the upload in time by the plant's clock; None without a readable time."""
+        local, text = realtime.upload_time, realtime.upload_time_text
+        if local is None or text is None:
+            return None
+        cadence = (
+            timedelta(seconds=self.schedule.cadence)
+            if self.fixed_interval is None
+            # Polls at a fixed interval do not tell the inverter's cadence.
+            else UPLOAD_INTERVAL
+        )
+        placement = self.clock.place(
+            local,
+            text,
+            now,
+            assumed=assumed_offset(local, dt_util.get_default_time_zone(), now),
+            cadence=cadence,
+            utc_hint=realtime.utc_time,
+        )
+        # Made when needed: an entry keeps no more objects for a rare issue.
+        issue = EntryIssue(self.hass, clock_issue_id(self.config_entry.entry_id))
+        if (offset := self.clock.measured_offset) is not None:
+            issue.raise_issue(
+                "plant_clock_off",
+                ir.IssueSeverity.WARNING,
+                {"name": self.config_entry.title, "offset": offset},
+            )
+        else:
+            issue.clear()
+        return placement
 
     def _after_failure(self, err: SunvecError) -> None:
         """Plan the next call after a failed one."""

@@ -37,6 +37,11 @@ def invalid_request_issue_id(entry_id: str) -> str:
     return f"invalid_request_{entry_id}"
 
 
+def clock_issue_id(entry_id: str) -> str:
+    """The repair issue raised while an entry's inverter clock is off by minutes."""
+    return f"plant_clock_off_{entry_id}"
+
+
 def insecure_url_issue_id(entry_id: str) -> str:
     """The repair issue raised while an entry sends its token over plain http."""
     return f"insecure_url_{entry_id}"
@@ -49,6 +54,7 @@ def entry_issue_ids(entry_id: str) -> tuple[str, ...]:
         ban_issue_id(entry_id),
         access_issue_id(entry_id),
         invalid_request_issue_id(entry_id),
+        clock_issue_id(entry_id),
         insecure_url_issue_id(entry_id),
     )
 
