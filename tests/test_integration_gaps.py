@@ -24,6 +24,7 @@ from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, MAX_INTEGRATION_GAP
 from custom_components.sunvec_connect.counters import (
     COUNTER_RESOLUTION,
+    RATIO_MIN_AC_POWER,
     PowerIntegrator,
     YieldSample,
     dc_ac_ratio,
@@ -343,3 +344,34 @@ def test_with_the_yield_counter_the_integral_never_exceeds_the_truth(history: Hi
     # Each bridged gap reads at least the AC energy, less the counter's resolution.
     covered = sum(history.energy(a, b) for a, b in short)
     assert integrator.total >= covered - trapezoid - 1e-9
+
+
+@PROPERTY_SETTINGS
+@given(histories())
+def test_with_the_yield_counter_the_integral_is_the_counter_s_to_its_resolution(
+    history: History,
+) -> None:
+    """Anchored by the yield counter, the total is the truth to 0.1 kWh x the ratio, twice.
+
+    Once for the counter's own resolution over the span, once for the window the total
+    keeps around it; plus, before the first sample whose AC output tells the ratio, the
+    ratio taken as 1; plus the trapezoid's spread on a gap whose rise the plant's power
+    seen so far (x3) does not explain (early in a day, or a spike). Fails before the
+    anchor: the trapezoid of samples 15 to 60 minutes apart is off by their power's
+    spread (16 % of a day for one inverter in the bench).
+    """
+    integrator, totals, _ = replay(history, bounded=True)
+    assert all(b >= a for a, b in itertools.pairwise(totals))
+    if integrator.gaps_left_out:
+        return
+    first, last = history.fetched[0], history.fetched[-1]
+    measured = [i for i in history.fetched if history.dc[i] / history.ratio >= RATIO_MIN_AC_POWER]
+    unmeasured = history.energy(first, measured[0] if measured else last) * (history.ratio - 1)
+    unexplained, peak = 0.0, history.dc[first]
+    for a, b in itertools.pairwise(dict.fromkeys(history.fetched)):
+        peak = max(peak, history.dc[b])
+        hours = (history.times[b] - history.times[a]).total_seconds() / 3600
+        if history.yields[b] - history.yields[a] > peak / 1000 * 3 * hours + COUNTER_RESOLUTION:
+            unexplained += history.spread(a, b)
+    bound = 2 * COUNTER_RESOLUTION * history.ratio + unmeasured + unexplained + 1e-6
+    assert abs(integrator.total - history.energy(first, last)) <= bound
