@@ -16,7 +16,7 @@ import weakref
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_API_TOKEN, CONF_URL, EVENT_STATE_CHANGED
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, event
 from homeassistant.setup import async_setup_component
@@ -24,11 +24,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient
 from custom_components.sunvec_connect.budget import TOKEN_BUDGETS
-from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.sunvec_connect.coordinator import THIS_RUN, SunvecCoordinator
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import ManualClock, Plant, SunvecCloud, Weather
 from simulator.demo import pv_only_config
+from tests.conftest import coordinator_of, entry_for
 
 TOKEN = "bench-token-5d1f0c9a"
 _REAL_CLOCKS = {"wall": time.perf_counter}
@@ -174,11 +175,9 @@ class VirtualRun:
         """
         assert await async_setup_component(self.hass, DOMAIN, {})
         for wifi_sn in self.cloud.plants:
-            entry = MockConfigEntry(
-                domain=DOMAIN,
-                title=f"Sunvec {wifi_sn}",
-                unique_id=wifi_sn,
-                data={CONF_URL: self.url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: wifi_sn},
+            entry = entry_for(
+                self.url,
+                wifi_sn,
                 options={CONF_SCAN_INTERVAL: scan_interval} if scan_interval else {},
             )
             entry.add_to_hass(self.hass)
@@ -218,9 +217,9 @@ class VirtualRun:
     def instrument_entries(self) -> None:
         """Measure the refreshes of every entry's coordinator (again after a reload)."""
         for entry in self.entries:
-            if entry.runtime_data not in self._instrumented:
-                self._instrumented.add(entry.runtime_data)
-                self._instrument_coordinator(entry.runtime_data)
+            if coordinator_of(entry) not in self._instrumented:
+                self._instrumented.add(coordinator_of(entry))
+                self._instrument_coordinator(coordinator_of(entry))
 
     def _instrument_coordinator(self, coordinator: SunvecCoordinator) -> None:
         original = coordinator._async_refresh
@@ -505,7 +504,7 @@ def pacing_figures(run: VirtualRun, start: datetime, end: datetime) -> PacingFig
                 shown_gaps.append((moment_b - moment_a).total_seconds())
         shown_counts.append(count)
     staleness = figures("pacing", run, start, end)
-    budget = run.entries[0].runtime_data.budget
+    budget = coordinator_of(run.entries[0]).budget
     return PacingFigures(
         inverters=len(cloud.plants),
         calls=len(requests),
@@ -639,7 +638,7 @@ def energy_figures(
         produced = true_value - start[wifi_sn][1]
         booked, truth = booked + shown, truth + produced
         errors.append((shown - produced) / produced * 100)
-    statistics_ = [entry.runtime_data.statistics for entry in run.entries]
+    statistics_ = [coordinator_of(entry).statistics for entry in run.entries]
     return EnergyFigures(
         name=name,
         inverters=len(end),

@@ -10,9 +10,11 @@ from unittest.mock import AsyncMock, PropertyMock, patch
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry, ConfigSubentryData
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
+from homeassistant.util.ulid import ulid_now
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -22,7 +24,9 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.sunvec_connect import PLATFORMS
-from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.account import account_title, account_unique_id
+from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
+from custom_components.sunvec_connect.coordinator import SunvecCoordinator, SunvecRuntimeData
 from simulator import ManualClock, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
 
@@ -133,14 +137,37 @@ async def time_machine(
 
 
 def entry_for(url: str, wifi_sn: str = HYBRID_WIFI_SN, **kwargs: Any) -> MockConfigEntry:
-    """A config entry for one of the demo inverters."""
+    """An account with one of the demo inverters; its subentry has the entry's id.
+
+    (As the upgrade from an entry per inverter makes it: what the inverter keeps in
+    storage and its repair issues go by that id.)
+    """
+    entry_id = kwargs.pop("entry_id", None) or ulid_now()
+    token = kwargs.pop("token", TOKEN)
     return MockConfigEntry(
         domain=DOMAIN,
-        title=kwargs.pop("title", f"Sunvec {wifi_sn}"),
-        unique_id=wifi_sn,
-        data={CONF_URL: url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: wifi_sn},
+        title=account_title(url),
+        unique_id=account_unique_id(url, token),
+        data={CONF_URL: url, CONF_API_TOKEN: token},
+        version=2,
+        entry_id=entry_id,
+        subentries_data=[
+            ConfigSubentryData(
+                data={CONF_WIFI_SN: wifi_sn},
+                subentry_id=entry_id,
+                subentry_type=SUBENTRY_INVERTER,
+                title=kwargs.pop("title", f"Sunvec {wifi_sn}"),
+                unique_id=wifi_sn,
+            )
+        ],
         **kwargs,
     )
+
+
+def coordinator_of(entry: ConfigEntry) -> SunvecCoordinator:
+    """The coordinator of an account's first inverter (the one `entry_for` made)."""
+    runtime: SunvecRuntimeData = entry.runtime_data
+    return next(iter(runtime.coordinators.values()))
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from custom_components.sunvec_connect.const import CONF_CALLS_KEPT_FREE, CONF_WI
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import PLANT_TIME_ZONE, TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import PLANT_TIME_ZONE, TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
 
 ZONE = ZoneInfo(PLANT_TIME_ZONE)
 START = datetime(2026, 6, 21, 23, 30, 2, tzinfo=ZONE)
@@ -170,7 +170,7 @@ async def test_slots_reserved_ahead_are_no_calls_and_the_count_never_falls(
 ) -> None:
     await setup_entry(hass, config_entry)
     await time_machine.run(3 * 60)
-    coordinator = config_entry.runtime_data
+    coordinator = coordinator_of(config_entry)
     budget = coordinator.budget
     before, _ = shown(hass)
     now = time_machine.clock.now()

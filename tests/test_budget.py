@@ -32,7 +32,7 @@ from custom_components.sunvec_connect.pacing import InverterDemand, Pace
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 
@@ -258,12 +258,12 @@ async def test_ban_of_one_entry_stops_the_others_reserved_call(
 ) -> None:
     hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
     pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    budget = hybrid.runtime_data.budget
-    assert pv_only.runtime_data.budget is budget
+    budget = coordinator_of(hybrid).budget
+    assert coordinator_of(pv_only).budget is budget
     # Both ask for a refresh at once: the token's spacing gives each a slot ahead,
     # the hybrid's first.
-    await hybrid.runtime_data.async_refresh()
-    await pv_only.runtime_data.async_refresh()
+    await coordinator_of(hybrid).async_refresh()
+    await coordinator_of(pv_only).async_refresh()
     pv_calls = len(calls_of(cloud, PV_ONLY_WIFI_SN))
     cloud.inject(Fault(FaultKind.BAN))
 
@@ -273,7 +273,7 @@ async def test_ban_of_one_entry_stops_the_others_reserved_call(
     time, outcome = calls_of(cloud, HYBRID_WIFI_SN)[-1]
     assert outcome == "banned"
     assert budget.paused_until == time + timedelta(hours=1)
-    assert pv_only.runtime_data.last_update_success
+    assert coordinator_of(pv_only).last_update_success
 
     await time_machine.run(3500, step=60)
     assert len(calls_of(cloud, PV_ONLY_WIFI_SN)) == pv_calls
@@ -291,13 +291,13 @@ async def test_entry_set_up_during_a_pause_calls_when_it_ends(
 ) -> None:
     """The setup neither waits for the pause nor fails: the first call goes after it."""
     hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    budget = hybrid.runtime_data.budget
+    budget = coordinator_of(hybrid).budget
     now = dt_util.utcnow()
     until = budget.pause(now, 1800)
     pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
     assert pv_only.state is ConfigEntryState.LOADED
     # Nothing kept from before and nothing fetched yet: no entities until the first upload.
-    assert pv_only.runtime_data.data is None
+    assert coordinator_of(pv_only).data is None
     assert hass.states.get("sensor.sunvec_sutdemopv01_ac_power") is None
     await time_machine.run(1790, step=60)
     assert calls_of(cloud, PV_ONLY_WIFI_SN) == []
@@ -370,7 +370,7 @@ async def test_budget_of_an_entry_lives_with_the_entry(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
 ) -> None:
     entry = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    budget = entry.runtime_data.budget
+    budget = coordinator_of(entry).budget
     await time_machine.run(2 * 3600, step=300)
     assert token_budget(hass, TOKEN) is budget
     # Unloaded, the entry still uses its token: its budget (and any pause) stays.
@@ -482,7 +482,7 @@ async def test_token_calls_are_kept_in_storage_under_the_tokens_hash(
 ) -> None:
     """A restart does not forget the minute's calls: the first call waits for them."""
     entry = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    budget = entry.runtime_data.budget
+    budget = coordinator_of(entry).budget
     now = dt_util.utcnow()
     for _ in range(budget.window_limit - 1):
         assert budget.try_call_now(now)
@@ -496,7 +496,7 @@ async def test_token_calls_are_kept_in_storage_under_the_tokens_hash(
     hass.data.pop(TOKEN_BUDGETS)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    restored = entry.runtime_data.budget
+    restored = coordinator_of(entry).budget
     assert restored is not budget
     assert restored.calls_in_last_minute(now) == budget.window_limit
     calls = len(cloud.requests)

@@ -14,7 +14,7 @@ from typing import Any
 from unittest.mock import ANY, AsyncMock, MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
@@ -22,6 +22,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sunvec_connect.account import account_unique_id
 from custom_components.sunvec_connect.api import (
     RealtimeData,
     SunvecAuthenticationError,
@@ -45,16 +46,19 @@ from custom_components.sunvec_connect.const import (
     CONF_SCAN_INTERVAL,
     CONF_WIFI_SN,
     DOMAIN,
+    SUBENTRY_INVERTER,
 )
 from custom_components.sunvec_connect.pacing import InverterDemand
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
 from .replaced_answers import REAL_NOT_IN_ACCOUNT, REAL_SERVER_BUSY, replaced_answers
 
 API_URL = "https://api.example.com"
 USER_INPUT = {CONF_URL: API_URL, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
+ACCOUNT_DATA = {CONF_URL: API_URL, CONF_API_TOKEN: TOKEN}
+ACCOUNT_TITLE = "Sunvec Connect (api.example.com)"
 EXPECTED_PLACEHOLDERS = {
     "example_url": "https://api.example.com",
     "endpoint_path": "/api/v2/dataAccess/realtimeInfo/get",
@@ -93,15 +97,16 @@ def mock_client(mock_client_class: MagicMock) -> MagicMock:
 
 @pytest.fixture
 def mock_entry(hass: HomeAssistant) -> MockConfigEntry:
-    """An entry of the hybrid inverter, added but not set up."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Sunvec H34A08I6008",
-        unique_id=HYBRID_WIFI_SN,
-        data=dict(USER_INPUT),
-    )
+    """An account with the hybrid inverter, added but not set up."""
+    entry = entry_for(API_URL, HYBRID_WIFI_SN)
     entry.add_to_hass(hass)
     return entry
+
+
+def inverters_of(entry: ConfigEntry) -> dict[str, str]:
+    """An account's inverters: registration number to title."""
+    assert all(sub.subentry_type == SUBENTRY_INVERTER for sub in entry.subentries.values())
+    return {str(sub.unique_id): sub.title for sub in entry.subentries.values()}
 
 
 async def start_user_flow(hass: HomeAssistant) -> str:
@@ -134,9 +139,11 @@ async def test_user_flow_normalizes_and_creates_entry(
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Sunvec H34A08I6008"
-    assert result["data"] == USER_INPUT
-    assert result["result"].unique_id == HYBRID_WIFI_SN
+    assert result["title"] == ACCOUNT_TITLE
+    assert result["data"] == ACCOUNT_DATA
+    assert result["result"].unique_id == account_unique_id(API_URL, TOKEN)
+    assert TOKEN not in result["result"].unique_id
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: "Sunvec H34A08I6008"}
     mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN, HYBRID_WIFI_SN)
     assert len(mock_setup_entry.mock_calls) == 1
 
@@ -148,7 +155,7 @@ async def test_user_flow_title_falls_back_to_wifi_sn(
     mock_client.async_get_realtime_data.return_value = RealtimeData.from_dict({})
     result = await configure(hass, await start_user_flow(hass), USER_INPUT)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"Sunvec {HYBRID_WIFI_SN}"
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: f"Sunvec {HYBRID_WIFI_SN}"}
 
 
 @pytest.mark.usefixtures("mock_client", "mock_setup_entry")
@@ -158,7 +165,7 @@ async def test_user_flow_already_configured(
     flow_id = await start_user_flow(hass)
     result = await configure(hass, flow_id, {**USER_INPUT, CONF_WIFI_SN: "sutdemohyb1"})
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "inverter_configured"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
@@ -202,7 +209,7 @@ async def test_user_flow_recovers_from_client_error(
     mock_client.async_get_realtime_data.side_effect = None
     result = await configure(hass, flow_id, USER_INPUT)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == HYBRID_WIFI_SN
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: "Sunvec H34A08I6008"}
 
 
 @pytest.mark.parametrize(
@@ -233,7 +240,7 @@ async def test_user_flow_recovers_from_typed_error(
 
     result = await configure(hass, flow_id, USER_INPUT)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == USER_INPUT
+    assert result["data"] == ACCOUNT_DATA
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -280,10 +287,7 @@ async def test_reauth_recovers_from_error(
     result = await mock_entry.start_reauth_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
-    assert result["description_placeholders"] == {
-        **EXPECTED_PLACEHOLDERS,
-        "name": "Sunvec H34A08I6008",
-    }
+    assert result["description_placeholders"] == {**EXPECTED_PLACEHOLDERS, "name": ACCOUNT_TITLE}
 
     mock_client.async_get_realtime_data.side_effect = raised
     result = await configure(hass, result["flow_id"], {CONF_API_TOKEN: typed})
@@ -294,18 +298,19 @@ async def test_reauth_recovers_from_error(
     result = await configure(hass, result["flow_id"], {CONF_API_TOKEN: " new-token-0123456789 "})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
-    assert mock_entry.data == {**USER_INPUT, CONF_API_TOKEN: "new-token-0123456789"}
+    assert mock_entry.data == {**ACCOUNT_DATA, CONF_API_TOKEN: "new-token-0123456789"}
+    assert mock_entry.unique_id == account_unique_id(API_URL, "new-token-0123456789")
 
 
 @pytest.mark.parametrize(
     ("user_input", "raised", "errors"),
     [
         (
-            {**USER_INPUT, CONF_URL: "https://portal.example.com/login"},
+            {**ACCOUNT_DATA, CONF_URL: "https://portal.example.com/login"},
             None,
             {CONF_URL: "invalid_url_path"},
         ),
-        (USER_INPUT, SunvecConnectionError("refused"), {"base": "cannot_connect"}),
+        (ACCOUNT_DATA, SunvecConnectionError("refused"), {"base": "cannot_connect"}),
     ],
 )
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -329,21 +334,27 @@ async def test_reconfigure_recovers_from_error(
 
     mock_client.async_get_realtime_data.side_effect = None
     new_url = "https://eu.api.example.com"
-    result = await configure(hass, result["flow_id"], {**USER_INPUT, CONF_URL: f"{new_url}/"})
+    result = await configure(hass, result["flow_id"], {**ACCOUNT_DATA, CONF_URL: f"{new_url}/"})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert mock_entry.data == {**USER_INPUT, CONF_URL: new_url}
+    assert mock_entry.data == {**ACCOUNT_DATA, CONF_URL: new_url}
+    assert mock_entry.unique_id == account_unique_id(new_url, TOKEN)
 
 
 @pytest.mark.usefixtures("mock_client", "mock_setup_entry")
-async def test_reconfigure_other_inverter_aborts(
+async def test_reconfigure_to_another_account_aborts(
     hass: HomeAssistant, mock_entry: MockConfigEntry
 ) -> None:
+    """The address and token of another configured account: one account per token."""
+    other = entry_for(API_URL, PV_ONLY_WIFI_SN, token="other-token-123")
+    other.add_to_hass(hass)
     result = await mock_entry.start_reconfigure_flow(hass)
-    result = await configure(hass, result["flow_id"], {**USER_INPUT, CONF_WIFI_SN: "SUTDEMOPV01"})
+    result = await configure(
+        hass, result["flow_id"], {CONF_URL: API_URL, CONF_API_TOKEN: "other-token-123"}
+    )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "wifi_sn_mismatch"
-    assert mock_entry.data == USER_INPUT
+    assert result["reason"] == "already_configured"
+    assert mock_entry.data == ACCOUNT_DATA
 
 
 # --- Against the simulated cloud over HTTP ------------------------------------------------------
@@ -361,13 +372,8 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, sim_url: str) -> Non
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Sunvec H34A08I6008"
-    assert result["data"] == {
-        CONF_URL: sim_url,
-        CONF_API_TOKEN: TOKEN,
-        CONF_WIFI_SN: HYBRID_WIFI_SN,
-    }
-    assert result["result"].unique_id == HYBRID_WIFI_SN
+    assert result["data"] == {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN}
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: "Sunvec H34A08I6008"}
     await hass.async_block_till_done()
     assert result["result"].state is ConfigEntryState.LOADED
 
@@ -466,16 +472,12 @@ async def test_reconfigure(
 
     # Nothing listens there: a real connection error.
     result = await configure(
-        hass,
-        result["flow_id"],
-        {CONF_URL: "http://127.0.0.1:1", CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN},
+        hass, result["flow_id"], {CONF_URL: "http://127.0.0.1:1", CONF_API_TOKEN: TOKEN}
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
     result = await configure(
-        hass,
-        result["flow_id"],
-        {CONF_URL: f"{sim_url}/", CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN.lower()},
+        hass, result["flow_id"], {CONF_URL: f"{sim_url}/", CONF_API_TOKEN: TOKEN}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
@@ -488,7 +490,7 @@ async def test_options_flow_sets_and_clears_the_fixed_interval(
     hass: HomeAssistant, init_integration: MockConfigEntry, time_machine: TimeMachine
 ) -> None:
     entry = init_integration
-    assert entry.runtime_data.fixed_interval is None
+    assert coordinator_of(entry).fixed_interval is None
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
@@ -499,12 +501,12 @@ async def test_options_flow_sets_and_clears_the_fixed_interval(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_SCAN_INTERVAL: 300}
     await hass.async_block_till_done()
-    assert entry.runtime_data.fixed_interval is not None
-    assert entry.runtime_data.fixed_interval.total_seconds() == 300
+    assert coordinator_of(entry).fixed_interval is not None
+    assert coordinator_of(entry).fixed_interval.total_seconds() == 300
     # Reloaded, the entry starts from its kept upload and calls at the token's next
     # slot; from that call on it polls at the fixed interval.
     await time_machine.advance(10)
-    assert entry.runtime_data.update_interval == entry.runtime_data.fixed_interval
+    assert coordinator_of(entry).update_interval == coordinator_of(entry).fixed_interval
 
     # Emptying the field goes back to polling after each upload.
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -513,28 +515,43 @@ async def test_options_flow_sets_and_clears_the_fixed_interval(
     assert entry.options == {}
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.fixed_interval is None
+    assert coordinator_of(entry).fixed_interval is None
 
 
-async def test_two_inverters_share_a_token(hass: HomeAssistant, sim_url: str) -> None:
-    await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    entries = hass.config_entries.async_entries(DOMAIN)
-    assert [entry.state for entry in entries] == [ConfigEntryState.LOADED] * 2
+async def test_a_configured_token_gets_the_new_inverter(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, time_machine: TimeMachine
+) -> None:
+    """One account per token: adding an inverter with its token adds it to the account.
 
-
-async def test_check_takes_a_slot_of_the_shared_budget(hass: HomeAssistant, sim_url: str) -> None:
-    await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    The check takes a slot of the token's budget; the added inverter then polls on its
+    own (one call more: the account is reloaded with it).
+    """
+    account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
     budget = token_budget(hass, TOKEN)
     calls_before = budget.calls_in_last_minute(dt_util.utcnow())
+    requests_before = len(cloud.requests)
     flow_id = await start_user_flow(hass)
     result = await configure(
         hass, flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
+    assert result["description_placeholders"]["account"] == account.title
     await hass.async_block_till_done()
-    # The flow's check; the new entry starts from the upload it fetched.
-    assert budget.calls_in_last_minute(dt_util.utcnow()) == calls_before + 1
+    assert hass.config_entries.async_entries(DOMAIN) == [account]
+    assert inverters_of(account) == {
+        HYBRID_WIFI_SN: f"Sunvec {HYBRID_WIFI_SN}",
+        PV_ONLY_WIFI_SN: "Sunvec X1B30P4012",
+    }
+    assert account.state is ConfigEntryState.LOADED
+    assert len(coordinator_of(account).config_entry.runtime_data.coordinators) == 2
+    await time_machine.advance(30)
+    assert budget.calls_in_last_minute(dt_util.utcnow()) == calls_before + 2
+    assert [request.wifi_sn for request in cloud.requests[requests_before:]] == [
+        PV_ONLY_WIFI_SN,
+        PV_ONLY_WIFI_SN,
+    ]
+    assert hass.states.get("sensor.sunvec_x1b30p4012_ac_power") is not None
 
 
 @pytest.mark.parametrize(
@@ -592,7 +609,7 @@ async def test_options_flow_sets_and_clears_the_calls_kept_free(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     entry = init_integration
-    assert entry.runtime_data.budget.calls_kept_free == 1
+    assert coordinator_of(entry).budget.calls_kept_free == 1
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     # Unset, the form shows the default: one call a minute kept free, as before the option.
@@ -605,8 +622,8 @@ async def test_options_flow_sets_and_clears_the_calls_kept_free(
     await hass.async_block_till_done()
     # The entry was reloaded and its token's budget keeps the 4 calls free.
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.budget.calls_kept_free == 4
-    assert entry.runtime_data.budget.window_limit == 6
+    assert coordinator_of(entry).budget.calls_kept_free == 4
+    assert coordinator_of(entry).budget.window_limit == 6
 
     # Both options at once; 0 is a value (nothing kept free), not an emptied field.
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -616,7 +633,7 @@ async def test_options_flow_sets_and_clears_the_calls_kept_free(
     )
     assert entry.options == {CONF_SCAN_INTERVAL: 300, CONF_CALLS_KEPT_FREE: 0}
     await hass.async_block_till_done()
-    assert entry.runtime_data.budget.calls_kept_free == 0
+    assert coordinator_of(entry).budget.calls_kept_free == 0
 
     # Emptying the fields goes back to the defaults.
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -624,7 +641,7 @@ async def test_options_flow_sets_and_clears_the_calls_kept_free(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {}
     await hass.async_block_till_done()
-    assert entry.runtime_data.budget.calls_kept_free == 1
+    assert coordinator_of(entry).budget.calls_kept_free == 1
 
 
 @pytest.mark.parametrize("calls", [-1, 9, 10])
@@ -650,9 +667,9 @@ async def test_options_flow_keeps_the_most_calls_free_of_the_token(
     await hass.config_entries.options.async_configure(result["flow_id"], {CONF_CALLS_KEPT_FREE: 5})
     await hass.async_block_till_done()
     assert hybrid.options == {}
-    assert hybrid.runtime_data.budget is pv_only.runtime_data.budget
-    assert hybrid.runtime_data.budget.calls_kept_free == 5
-    assert hybrid.runtime_data.budget.daily_limit == 10_000 - 50
+    assert coordinator_of(hybrid).budget is coordinator_of(pv_only).budget
+    assert coordinator_of(hybrid).budget.calls_kept_free == 5
+    assert coordinator_of(hybrid).budget.daily_limit == 10_000 - 50
 
 
 async def test_options_flow_refuses_a_fixed_interval_the_day_cannot_carry(
@@ -664,7 +681,7 @@ async def test_options_flow_refuses_a_fixed_interval_the_day_cannot_carry(
     of the token. The form says how many calls it would take; a longer interval is taken.
     """
     entry = init_integration
-    budget = entry.runtime_data.budget
+    budget = coordinator_of(entry).budget
     for other in range(6):
         budget.register(f"other_{other}", InverterDemand(60.0, 1.0, paced=False))
     result = await hass.config_entries.options.async_init(entry.entry_id)

@@ -41,7 +41,7 @@ from custom_components.sunvec_connect.sensor import (
 from simulator import Fault, FaultKind, Plant, SunvecCloud, Upload, Weather
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import PLANT_TIME_ZONE, TimeMachine, entry_for, setup_entry
+from .conftest import PLANT_TIME_ZONE, TimeMachine, coordinator_of, entry_for, setup_entry
 
 ZONE = ZoneInfo(PLANT_TIME_ZONE)
 DERIVED_POWERS = (
@@ -286,7 +286,7 @@ async def test_hybrid_day_and_night_charging_and_discharging(
     time_machine: TimeMachine,
     cloud: SunvecCloud,
 ) -> None:
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     plant = cloud.plants[HYBRID_WIFI_SN]
     seen: dict[str, dict[str, float]] = {}
     for name, moment in (
@@ -313,7 +313,7 @@ async def test_pv_only_day_dusk_and_night(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
     entry = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN, entry_id=PV_ONLY_ENTRY_ID))
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     plant = cloud.plants[PV_ONLY_WIFI_SN]
 
     day = check_derived_powers(hass, plant, shown_upload(cloud, coordinator), PV_ONLY_WIFI_SN)
@@ -358,7 +358,7 @@ async def test_house_energy_follows_the_simulator(
     time_machine: TimeMachine,
     cloud: SunvecCloud,
 ) -> None:
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     first = shown_upload(cloud, coordinator)
     assert value(hass, "house_energy") == 0.0
     await time_machine.run(4 * 3600, step=60)
@@ -393,7 +393,7 @@ async def test_stale_upload_makes_the_derived_powers_unavailable(
     # The hour without uploads is not bridged: the energy rose only by what followed it.
     assert value(hass, "house_energy") - stalled < 0.5
     # Diagnostics say so, for every integrated energy.
-    gaps = init_integration.runtime_data.statistics.gaps_left_out
+    gaps = coordinator_of(init_integration).statistics.gaps_left_out
     assert gaps.get("house_energy") == 1
     assert gaps.get("pv_energy") == 1
 

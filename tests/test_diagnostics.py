@@ -19,7 +19,7 @@ from custom_components.sunvec_connect.const import DOMAIN
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine
+from .conftest import TOKEN, TimeMachine, coordinator_of
 
 SECRETS = (TOKEN, HYBRID_WIFI_SN, "H34A08I6008", "SRDEMOHYB")
 
@@ -93,7 +93,7 @@ async def test_diagnostics_show_held_readings(
     hass_client: ClientSessionGenerator,
     cloud: SunvecCloud,
 ) -> None:
-    shown = init_integration.runtime_data.data.realtime.yield_total
+    shown = coordinator_of(init_integration).data.realtime.yield_total
     cloud.inject(Fault(FaultKind.COUNTERS_LOWER, wifi_sn=HYBRID_WIFI_SN))
     while not any(r.outcome == FaultKind.COUNTERS_LOWER.value for r in cloud.requests):
         await time_machine.advance(10)

@@ -22,7 +22,7 @@ from custom_components.sunvec_connect.pacing import MAX_NIGHT_INTERVAL
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TimeMachine, entry_for, setup_entry
+from .conftest import TimeMachine, coordinator_of, entry_for, setup_entry
 
 AMSTERDAM = (52.37, 4.90)
 
@@ -57,7 +57,7 @@ async def test_more_inverters_than_the_budget_skip_uploads_evenly(
     """Each inverter polls every second or third upload; none goes dark or unavailable."""
     hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
     pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    budget = hybrid.runtime_data.budget
+    budget = coordinator_of(hybrid).budget
     pace = budget.pace
     assert 2.0 < pace.uploads_per_call < 3.0
     await time_machine.run(600, step=5)
@@ -72,9 +72,9 @@ async def test_more_inverters_than_the_budget_skip_uploads_evenly(
                 unavailable += entity.state == STATE_UNAVAILABLE
     # Refreshed every third upload at most, the entities never turned stale.
     assert unavailable == 0
-    assert hybrid.runtime_data.stale_after == timedelta(seconds=(3 + 2) * 300)
+    assert coordinator_of(hybrid).stale_after == timedelta(seconds=(3 + 2) * 300)
     for entry in (hybrid, pv_only):
-        wifi_sn = entry.runtime_data.client.wifi_sn
+        wifi_sn = coordinator_of(entry).client.wifi_sn
         steps = [b - a for a, b in pairwise(shown_uploads(cloud, wifi_sn))]
         # Every second or third upload as the share asks; never more than three apart.
         # (A poll that comes before its upload is out shows the one before, and retries.)
@@ -92,21 +92,21 @@ async def test_pace_is_planned_again_as_entries_come_and_go(
 ) -> None:
     with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 450):
         hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-        budget = hybrid.runtime_data.budget
+        budget = coordinator_of(hybrid).budget
         alone = budget.pace.uploads_per_call
         pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
     together = budget.pace.uploads_per_call
     assert together > alone
     await time_machine.run(900, step=5)
     # The hybrid's polls follow the shared pace...
-    assert hybrid.runtime_data.schedule.uploads_per_call == together
+    assert coordinator_of(hybrid).schedule.uploads_per_call == together
     assert await hass.config_entries.async_unload(pv_only.entry_id)
     await hass.async_block_till_done()
     # ...and, the PV-only entry gone, its pace alone again.
     assert budget.pace.uploads_per_call == alone
     assert set(budget.demands) == {hybrid.entry_id}
     await time_machine.run(1800, step=5)
-    assert hybrid.runtime_data.schedule.uploads_per_call == alone
+    assert coordinator_of(hybrid).schedule.uploads_per_call == alone
 
 
 async def test_sleeping_inverter_polls_at_the_paces_night_interval(
@@ -123,7 +123,7 @@ async def test_sleeping_inverter_polls_at_the_paces_night_interval(
     await hass.config.async_set_time_zone("Europe/Amsterdam")
     with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 150):
         entry = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    assert entry.runtime_data.budget.pace.night_interval == MAX_NIGHT_INTERVAL
+    assert coordinator_of(entry).budget.pace.night_interval == MAX_NIGHT_INTERVAL
     await machine.run(3 * 3600, step=60)
     calls = [r.time for r in cloud.requests if r.wifi_sn == PV_ONLY_WIFI_SN]
     gaps = [(b - a).total_seconds() for a, b in pairwise(calls)]

@@ -31,7 +31,7 @@ from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 from simulator.cloud import RequestRecord
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
 
-from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
 from .replaced_answers import REAL_NOT_IN_ACCOUNT, REAL_SERVER_BUSY, replaced_answers
 
 COUNTERS = (
@@ -194,7 +194,7 @@ async def test_fault(
     assert observer.shows_latest_upload()
     assert observer.state("online") == "on"
     assert_no_traceback(caplog)
-    assert init_integration.runtime_data.last_update_success
+    assert coordinator_of(init_integration).last_update_success
 
 
 async def test_hanging_response_times_out_without_blocking(
@@ -206,7 +206,7 @@ async def test_hanging_response_times_out_without_blocking(
 ) -> None:
     observer = Observer(hass, cloud)
     cloud.inject(Fault(FaultKind.HANG))
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     await time_machine.advance(10)  # past the token's spacing between two calls
     calls = len(cloud.requests)
     refresh = hass.async_create_background_task(coordinator.async_refresh(), "refresh")
@@ -240,13 +240,13 @@ async def test_connection_refused_then_back(
 ) -> None:
     observer = Observer(hass, cloud)
     port = sim_server.port
-    budget = init_integration.runtime_data.budget
+    budget = coordinator_of(init_integration).budget
     before = budget.calls_since(dt_util.utcnow() - timedelta(days=1), dt_util.utcnow())
     closed_at = dt_util.utcnow() + timedelta(microseconds=1)  # after the last good call
     await sim_server.close()
     await time_machine.run(600, step=10)
     assert observer.state("ac_power") == STATE_UNAVAILABLE
-    assert init_integration.runtime_data.statistics.last_error == "SunvecNotSentError"
+    assert coordinator_of(init_integration).statistics.last_error == "SunvecNotSentError"
     # Refused before anything was sent: the token's budget counts none of the tries
     # (before issue 17 each one took a call of the day).
     assert budget.calls_since(closed_at, dt_util.utcnow()) == 0
@@ -269,7 +269,7 @@ async def test_dns_failure(
     observer = Observer(hass, cloud)
     key = ConnectionKey("api.sunvec.invalid", 443, True, True, None, None, None)
     failure = ClientConnectorDNSError(key, OSError(-2, "Name or service not known"))
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     with patch.object(coordinator.client._session, "post", side_effect=failure):
         await time_machine.run(600, step=10)
         assert observer.state("ac_power") == STATE_UNAVAILABLE
@@ -454,7 +454,7 @@ async def test_daylight_saving_time_changes(
     # Every upload of the night was shown, in order, and none looked stale.
     assert seen == sorted(seen)
     assert len(set(seen)) >= hours * 6 - 1
-    assert entry.runtime_data.statistics.rejected_uploads == 0
+    assert coordinator_of(entry).statistics.rejected_uploads == 0
     await hass.config_entries.async_unload(entry.entry_id)
     await server.close()
 
@@ -468,7 +468,7 @@ async def test_real_1003_body_raises_the_access_issue_never_reauth(
 ) -> None:
     """The real cloud's 1003 says "no auth!": the code decides, not the text."""
     observer = Observer(hass, cloud)
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     issue_id = access_issue_id(init_integration.entry_id)
     with replaced_answers(
         cloud, lambda record: REAL_NOT_IN_ACCOUNT if record.outcome == "data_unauthorized" else None
@@ -503,7 +503,7 @@ async def test_server_busy_is_retried_like_a_5xx(
 ) -> None:
     """A code-less "server is busy" is transient: retried as soon as an HTTP 503 is."""
     observer = Observer(hass, cloud)
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
 
     async def retry_gap(outcome: str, busy: list[RequestRecord] | None = None) -> float:
         """Seconds from the first failed call to the next call."""

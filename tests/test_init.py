@@ -9,7 +9,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.issues import entry_issue_ids
+from custom_components.sunvec_connect.issues import account_issue_ids, inverter_issue_ids
 from simulator import Fault, FaultKind, SunvecCloud
 
 from .conftest import TimeMachine, entry_for, setup_entry
@@ -57,7 +57,7 @@ async def test_remove_entry_clears_its_issues(
     hass: HomeAssistant, init_integration: MockConfigEntry, issue_registry: ir.IssueRegistry
 ) -> None:
     entry_id = init_integration.entry_id
-    for issue_id in entry_issue_ids(entry_id):
+    for issue_id in (*account_issue_ids(entry_id), *inverter_issue_ids(entry_id)):
         ir.async_create_issue(
             hass,
             DOMAIN,

@@ -34,7 +34,7 @@ from custom_components.sunvec_connect.sensor import pv_production_power, pv_yiel
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import PV_ONLY_WIFI_SN
 
-from .conftest import TimeMachine, entry_for, setup_entry
+from .conftest import TimeMachine, coordinator_of, entry_for, setup_entry
 
 PV_ENERGY = "sensor.sunvec_sutdemohyb1_pv_energy"
 PV_ONLY_ENERGY = f"sensor.sunvec_{PV_ONLY_WIFI_SN.lower()}_pv_energy"
@@ -54,7 +54,7 @@ async def test_fixed_interval_bridges_its_own_gaps(
 ) -> None:
     """A fixed 30-minute interval: PV energy counts (it stayed 0.0 before issue 17)."""
     entry = await setup_entry(hass, entry_for(sim_url, options={CONF_SCAN_INTERVAL: 1800}))
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     assert coordinator.integration_gap == timedelta(seconds=1800 + coordinator.schedule.cadence)
     await time_machine.run(3 * 3600, step=60)
     state = hass.states.get(PV_ENERGY)
@@ -67,7 +67,7 @@ async def test_fair_pace_gap_is_bridged(
 ) -> None:
     """Every 3rd upload of a 302 s cadence: 906 s between samples is bridged."""
     entry = await setup_entry(hass, entry_for(sim_url))
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     assert coordinator.integration_gap == MAX_INTEGRATION_GAP
     coordinator.schedule.cadence = 302.0
     coordinator.schedule.follow(Pace(uploads_per_call=3.0))
@@ -187,7 +187,7 @@ async def test_an_outage_of_a_pv_only_inverter_is_bridged_in_home_assistant(
 ) -> None:
     """An hour without uploads at noon: PV energy follows the truth (it rose by 0 before)."""
     entry = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     await time_machine.run(10 * 60)
     plant = cloud.plants[PV_ONLY_WIFI_SN]
     first = next(u for u in plant.uploads if u.time == coordinator.data.upload_time)

@@ -19,13 +19,12 @@ import pytest
 
 from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import entry_store
 from custom_components.sunvec_connect.issues import clock_issue_id
 from custom_components.sunvec_connect.pacing import NIGHT_INTERVAL
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN
 
-from .conftest import TimeMachine, entry_for, setup_entry
+from .conftest import TimeMachine, coordinator_of, entry_for, setup_entry
 from .test_polling import calls
 from .test_sensor import state_of
 
@@ -61,7 +60,7 @@ async def test_home_assistant_an_hour_behind_the_plant_shows_the_uploads(
     machine = await _machine(hass, freezer, sim_clock, "Europe/London")
     entry = await setup_entry(hass, entry_for(sim_url, entry_id=ENTRY_ID))
     await machine.run(1800, step=10)
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     assert coordinator.statistics.rejected_uploads == 0
     assert coordinator.clock.offset == 2 * HOUR
     assert state_of(hass, "ac_power") not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
@@ -87,7 +86,7 @@ async def test_home_assistant_an_hour_ahead_polls_by_day_and_shows_the_powers(
     machine = await _machine(hass, freezer, sim_clock, "Europe/Helsinki")
     entry = await setup_entry(hass, entry_for(sim_url, entry_id=ENTRY_ID))
     await machine.run(1800, step=10)
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     start = len(calls(cloud))
     await machine.run(3600, step=10)
     polls = calls(cloud)[start:]
@@ -110,13 +109,16 @@ async def test_the_learned_offset_is_kept_across_a_restart(
     entry = await setup_entry(hass, entry_for(sim_url, entry_id=ENTRY_ID))
     await machine.run(1200, step=10)
     await hass.config_entries.async_unload(entry.entry_id)
-    stored = await entry_store(hass, entry.entry_id).async_load()
+    stored = await inverter_store(hass, entry.entry_id).async_load()
     assert stored is not None
     assert stored["clock"]["offset_minutes"] == 120
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.clock.offset == 2 * HOUR
-    assert entry.runtime_data.clock.last_text == entry.runtime_data.data.realtime.upload_time_text
+    assert coordinator_of(entry).clock.offset == 2 * HOUR
+    assert (
+        coordinator_of(entry).clock.last_text
+        == coordinator_of(entry).data.realtime.upload_time_text
+    )
 
 
 async def test_an_inverter_clock_seven_minutes_fast_raises_a_repair(
@@ -144,7 +146,7 @@ async def test_an_inverter_clock_seven_minutes_fast_raises_a_repair(
     assert placeholders["name"] == entry.title
     # Measured from the uploads' ages: 2:07 less at most the publish delay (90 s).
     assert placeholders["offset"] in {"+2:06", "+2:07"}
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     # Shown at the time of the call that fetched it, not its own (7 minutes ahead).
     assert coordinator.data.upload_time in calls(cloud)
     stamp = coordinator.data.realtime.upload_time

@@ -21,7 +21,7 @@ from custom_components.sunvec_connect.polling import OnlineHistory, UploadSchedu
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TimeMachine, entry_for, setup_entry
+from .conftest import TimeMachine, coordinator_of, entry_for, setup_entry
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 
@@ -97,7 +97,7 @@ async def test_unchanged_upload_writes_no_state(
 ) -> None:
     writes: list[Event[EventStateChangedData]] = []
     hass.bus.async_listen(EVENT_STATE_CHANGED, writes.append)
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert writes == []
@@ -118,7 +118,7 @@ async def test_ban_pauses_all_calls_and_raises_issue(
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     # The end of the ban with its date (a ban may last into the next day).
-    banned_until = dt_util.as_local(init_integration.runtime_data.budget.paused_until)
+    banned_until = dt_util.as_local(coordinator_of(init_integration).budget.paused_until)
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["until"] == banned_until.strftime("%Y-%m-%d %H:%M")
     await time_machine.run(3000)
@@ -148,7 +148,7 @@ async def test_rate_limit_backs_off(
     cloud.clear_faults()
     await time_machine.run(1200, step=5)
     assert cloud.requests[-1].outcome == "ok"
-    assert init_integration.runtime_data.budget.backoff == 0
+    assert coordinator_of(init_integration).budget.backoff == 0
     # HTTP 429 names its time (Retry-After: 120).
     cloud.inject(Fault(FaultKind.HTTP_429, count=2))
     await time_machine.run(600, step=5)
@@ -193,7 +193,7 @@ async def test_entries_on_one_token_share_the_budget(
 ) -> None:
     hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
     pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    assert hybrid.runtime_data.budget is pv_only.runtime_data.budget
+    assert coordinator_of(hybrid).budget is coordinator_of(pv_only).budget
 
 
 def test_schedule_learns_cadence_across_missed_uploads() -> None:

@@ -22,7 +22,7 @@ from custom_components.sunvec_connect.pacing import InverterDemand
 from simulator import Fault, FaultKind, ManualClock, Plant, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, pv_only_config, started_at
 
-from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
 
 
 def cloud_calls(cloud: SunvecCloud) -> int:
@@ -68,7 +68,7 @@ async def test_server_errors_back_off_to_fifteen_minutes(
     cloud.clear_faults()
     await time_machine.run(16 * 60, step=10)
     assert cloud.requests[-1].outcome == "ok"
-    assert init_integration.runtime_data._failures_in_row == 0
+    assert coordinator_of(init_integration)._failures_in_row == 0
 
 
 async def test_an_invalid_request_waits_an_hour(
@@ -81,7 +81,7 @@ async def test_an_invalid_request_waits_an_hour(
 
     A repair issue says what to do; it goes with the first call that works.
     """
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     failure = SunvecInvalidParameterError("Parameter validation failed", code=1002)
     with patch.object(coordinator.client, "async_get_realtime_data", side_effect=failure) as get:
         await time_machine.run(2 * 3600, step=60)
@@ -113,7 +113,7 @@ async def test_refreshes_asked_for_take_from_the_entrys_share_of_the_day(
     call whenever a slot was free (about 6 a minute), so one automation could spend the
     day's calls of every inverter.
     """
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     budget = coordinator.budget
     for other in range(19):
         budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
@@ -155,7 +155,7 @@ async def test_calls_that_never_left_take_nothing_from_the_entrys_share(
     token's budget but still counted in the entry's share, so for a day after the
     outage every refresh asked for was answered from the last upload.
     """
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     for other in range(19):
         coordinator.budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
     assert coordinator.daily_share < 720
@@ -186,7 +186,7 @@ async def test_a_clock_set_back_while_waiting_for_a_slot_does_not_stop_polling(
     before this fix: the entry kept the slot it had reserved (five hours ahead of the
     new time) before the budget followed the clock, and planned its next poll then.
     """
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     budget = coordinator.budget
     now = dt_util.utcnow()
     # The token's minute is taken: the entry's refresh gets a slot a minute ahead.
@@ -229,7 +229,7 @@ async def test_a_long_outage_leaves_the_tokens_day_untouched(
     cloud.accounts[TOKEN].wifi_sns = wifi_sns
     url = str(sim_server.make_url("/")).rstrip("/")
     entries = [await setup_entry(hass, entry_for(url, wifi_sn)) for wifi_sn in wifi_sns]
-    budget = entries[0].runtime_data.budget
+    budget = coordinator_of(entries[0]).budget
     await time_machine.run(1800, step=60)
     closed_at = dt_util.utcnow() + timedelta(microseconds=1)  # after the last good call
     port = sim_server.port
@@ -270,7 +270,7 @@ async def test_an_automation_refreshing_one_inverter_leaves_the_others_their_pol
     with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 300):
         hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
         await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    coordinator = hybrid.runtime_data
+    coordinator = coordinator_of(hybrid)
     budget = coordinator.budget
     start = len(cloud.requests)
     for _ in range(24 * 360):

@@ -35,7 +35,7 @@ from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 
-from .conftest import SIM_START, TOKEN, TimeMachine
+from .conftest import SIM_START, TOKEN, TimeMachine, coordinator_of
 
 AC_POWER = "sensor.sunvec_sutdemohyb1_ac_power"
 TOTAL_YIELD = "sensor.sunvec_sutdemohyb1_total_yield"
@@ -93,7 +93,7 @@ async def test_restart_restores_entities_marked_until_the_first_call_at_the_slot
     assert entry.state is ConfigEntryState.LOADED
     assert dt_util.utcnow() == started
     assert len(cloud.requests) == calls
-    coordinator = entry.runtime_data
+    coordinator = coordinator_of(entry)
     assert coordinator.data.restored
     for entity_id, shown in before.items():
         restored = state(hass, entity_id)
@@ -130,7 +130,7 @@ async def test_reload_does_not_mark_data_of_this_run_restored(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert len(cloud.requests) == calls
-    assert not entry.runtime_data.data.restored
+    assert not coordinator_of(entry).data.restored
     assert state(hass, AC_POWER).state != STATE_UNAVAILABLE
     assert ATTR_RESTORED not in state(hass, AC_POWER).attributes
     assert ATTR_RESTORED not in state(hass, TOTAL_YIELD).attributes
@@ -138,7 +138,7 @@ async def test_reload_does_not_mark_data_of_this_run_restored(
     await stop(hass, entry)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.data.restored
+    assert coordinator_of(entry).data.restored
     assert state(hass, AC_POWER).attributes[ATTR_RESTORED] is True
 
 
@@ -155,7 +155,7 @@ async def test_kept_upload_older_than_the_stale_limit_shows_powers_unavailable(
     use_up_the_minute(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.data.restored
+    assert coordinator_of(entry).data.restored
     assert state(hass, AC_POWER).state == STATE_UNAVAILABLE
     assert state(hass, ONLINE).state == STATE_OFF
     # The counters keep their restored value and history, marked restored.
@@ -177,7 +177,7 @@ async def test_entry_without_a_kept_upload_starts_without_data_and_adds_entities
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
-    assert config_entry.runtime_data.data is None
+    assert coordinator_of(config_entry).data is None
     assert hass.states.get(AC_POWER) is None
     assert cloud.requests == []
     await time_machine.run(70, step=5)
@@ -269,7 +269,7 @@ async def test_thirty_entries_set_up_at_once_with_the_minute_used_up(
     assert elapsed < 10
     # 30 slots at 9 a minute after the used-up minute: within five minutes all have data.
     await machine.run(300, step=2)
-    assert all(entry.runtime_data.data is not None for entry in entries)
+    assert all(coordinator_of(entry).data is not None for entry in entries)
     assert {record.outcome for record in cloud.requests} == {"ok"}
     calls = sorted(record.time for record in cloud.requests)
     assert all(
@@ -307,8 +307,8 @@ async def test_kept_data_that_does_not_fit_is_ignored(
     assert config_entry.state is ConfigEntryState.LOADED
     # Nothing to restore: the first call was made in the setup, as on a first start.
     assert [record.outcome for record in cloud.requests] == ["ok"]
-    assert not config_entry.runtime_data.data.restored
-    assert config_entry.runtime_data.schedule.cadence == 300
+    assert not coordinator_of(config_entry).data.restored
+    assert coordinator_of(config_entry).schedule.cadence == 300
 
 
 async def test_kept_upload_whose_successor_is_due_waits_for_it(
@@ -319,7 +319,7 @@ async def test_kept_upload_whose_successor_is_due_waits_for_it(
 ) -> None:
     """One call confirms the kept upload and fetches the next, instead of two calls."""
     entry = init_integration
-    schedule = entry.runtime_data.schedule
+    schedule = coordinator_of(entry).schedule
     upcoming = schedule.next_upload_available()
     assert upcoming is not None
     # Stop a minute before the next upload is expected.
@@ -328,9 +328,9 @@ async def test_kept_upload_whose_successor_is_due_waits_for_it(
     await stop(hass, entry)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.data.restored
+    assert coordinator_of(entry).data.restored
     await time_machine.run(55, step=5)
     assert len(cloud.requests) == calls
     await time_machine.run(30, step=5)
     assert len(cloud.requests) == calls + 1
-    assert not entry.runtime_data.data.restored
+    assert not coordinator_of(entry).data.restored

@@ -22,7 +22,7 @@ from simulator import Fault, FaultKind, SunvecCloud
 from simulator.cloud import RequestRecord
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
 from .replaced_answers import replaced_answers
 
 SERIALS = ("H34A08I6008", "SRDEMOHYB")
@@ -46,7 +46,7 @@ async def test_token_never_leaks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     exception_texts: list[str] = []
 
     # Every failure path of a poll, with the cloud echoing the token on code 103.
@@ -77,7 +77,7 @@ async def test_token_never_leaks(
             result["flow_id"], {CONF_URL: url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: "SUTOTHERAC1"}
         )
     await time_machine.run(600, step=20)
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
 
     # Called directly: the virtual hours have outlived the test client's access token.
     diagnostics = json.dumps(await async_get_config_entry_diagnostics(hass, init_integration))
@@ -220,7 +220,7 @@ async def test_echoed_token_stays_out_of_home_assistant(
     logged = [record.getMessage() for record in caplog.records]
     assert numeric.state is ConfigEntryState.SETUP_RETRY
     assert numeric.reason is not None
-    errors = [numeric.reason, *texts_of(hybrid.runtime_data.last_exception)]
+    errors = [numeric.reason, *texts_of(coordinator_of(hybrid).last_exception)]
     for where, texts in (
         ("diagnostics", [diagnostics]),
         ("device", devices),

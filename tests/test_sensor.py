@@ -38,7 +38,7 @@ from custom_components.sunvec_connect.issues import offline_issue_id
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TimeMachine, entry_for, setup_entry
+from .conftest import TimeMachine, coordinator_of, entry_for, setup_entry
 
 
 def entity_id(hass: HomeAssistant, key: str, wifi_sn: str = HYBRID_WIFI_SN) -> str:
@@ -145,7 +145,7 @@ async def test_glitch_readings_are_rejected(
         history[key].append(value(hass, key))
         assert history[key] == sorted(history[key]), key
         assert min(history[key]) > 0
-    rejected = init_integration.runtime_data.statistics.rejected_readings
+    rejected = coordinator_of(init_integration).statistics.rejected_readings
     assert rejected["yield_total"] >= 1
     assert history["yield_total"][-1] > history["yield_total"][0]
 
@@ -192,14 +192,14 @@ async def test_counters_survive_restart_and_heal(
     assert value(hass, "yield_total") == 99999.0
     assert value(hass, "yield_today") == 80.0
     assert value(hass, "pv_energy") == 12.5
-    statistics = entry.runtime_data.statistics
+    statistics = coordinator_of(entry).statistics
     assert statistics.meter_resets == {}
     # Uploads that agree with each other for an hour: a new meter cycle.
     await time_machine.run(15 * 60)
     assert value(hass, "yield_total") == 99999.0
     await time_machine.run(55 * 60)
-    assert value(hass, "yield_total") == entry.runtime_data.data.realtime.yield_total
-    assert value(hass, "yield_today") == entry.runtime_data.data.realtime.yield_today
+    assert value(hass, "yield_total") == coordinator_of(entry).data.realtime.yield_total
+    assert value(hass, "yield_today") == coordinator_of(entry).data.realtime.yield_today
     assert value(hass, "pv_energy") > 12.5
     assert statistics.meter_resets == {"yield_total": 1, "yield_today": 1}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -241,13 +241,13 @@ async def test_history_of_a_removed_entry_is_ignored(
     saved = entry.created_at - saved_before_entry
     mock_restore_cache_with_extra_data(hass, frozen_counters(owner, saved))
     await setup_entry(hass, entry)
-    realtime = entry.runtime_data.data.realtime
+    realtime = coordinator_of(entry).data.realtime
     assert value(hass, "yield_total") == realtime.yield_total
     assert value(hass, "yield_today") == realtime.yield_today
     assert value(hass, "pv_energy") == 0.0
     await time_machine.run(15 * 60)
-    assert entry.runtime_data.statistics.meter_resets == {}
-    assert entry.runtime_data.statistics.rejected_readings == {}
+    assert coordinator_of(entry).statistics.meter_resets == {}
+    assert coordinator_of(entry).statistics.rejected_readings == {}
 
 
 async def test_entry_removed_and_added_again(
@@ -265,8 +265,8 @@ async def test_entry_removed_and_added_again(
     await time_machine.advance(60)
     second = await setup_entry(hass, entry_for(sim_url, entry_id="01SECONDENTRY000000000000"))
     assert entity_id(hass, "yield_total") == TOTAL_YIELD
-    assert value(hass, "yield_total") == second.runtime_data.data.realtime.yield_total
-    assert value(hass, "yield_today") == second.runtime_data.data.realtime.yield_today
+    assert value(hass, "yield_total") == coordinator_of(second).data.realtime.yield_total
+    assert value(hass, "yield_today") == coordinator_of(second).data.realtime.yield_today
     assert value(hass, "pv_energy") == 0.0
 
 
@@ -289,7 +289,7 @@ async def test_inverter_replaced(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A new inverter behind the same Wi-Fi module: its lifetime counter starts again."""
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     old_total = value(hass, "yield_total")
     offset = old_total - 0.3
     shown: list[float] = []
@@ -325,7 +325,7 @@ async def test_spike_is_held_and_dropped(
     time_machine: TimeMachine,
 ) -> None:
     """One upload reading 99999 kWh never reaches the entity; the next ones drop it."""
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     readings: list[float] = []
     first_upload = coordinator.data.realtime.upload_time
     spiked: list[datetime | None] = []
@@ -433,7 +433,7 @@ async def test_unknown_status_and_problem(
     time_machine: TimeMachine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    coordinator = init_integration.runtime_data
+    coordinator = coordinator_of(init_integration)
     assert state_of(hass, "problem") == STATE_OFF
     original = coordinator.client.async_get_realtime_data
 
@@ -475,7 +475,7 @@ async def test_future_upload_is_ignored(
     cloud.inject(Fault(FaultKind.FUTURE_UPLOAD_TIME))
     await time_machine.run(400)
     assert state_of(hass, "last_upload") == before
-    assert init_integration.runtime_data.statistics.rejected_uploads == 1
+    assert coordinator_of(init_integration).statistics.rejected_uploads == 1
 
 
 async def test_energy_integrals_follow_the_simulator(
@@ -533,7 +533,7 @@ async def test_new_day_after_a_missed_midnight_is_booked_from_zero(
     hass.bus.async_listen(EVENT_STATE_CHANGED, record)
     await setup_entry(hass, entry)
     await time_machine.advance(1)
-    today = entry.runtime_data.data.realtime.yield_today
+    today = coordinator_of(entry).data.realtime.yield_today
     assert today is not None
     assert today >= 0.9 * 14.0
     assert [float(value) for value in written[:2]] == [0.0, today]

@@ -1,30 +1,50 @@
-"""The Sunvec Connect integration."""
+"""The Sunvec Connect integration: an account (API address and token) and its inverters."""
 
 from __future__ import annotations
 
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
-from .api import SunvecClient, SunvecInvalidInputError
+from .api import SunvecClient, SunvecInvalidInputError, exposes_token
 from .budget import token_budget, token_budgets
-from .const import CONF_WIFI_SN, DOMAIN
-from .coordinator import SunvecConfigEntry, SunvecCoordinator, entry_store
-from .issues import async_delete_entry_issues, async_update_insecure_url_issue
+from .const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
+from .coordinator import SunvecConfigEntry, SunvecCoordinator, SunvecRuntimeData, inverter_store
+from .issues import (
+    account_issue_ids,
+    async_delete_issues,
+    async_update_insecure_url_issue,
+    inverter_issue_ids,
+)
+from .migration import async_migrate_integration, merged_entries
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Merge the entries of releases with an entry per inverter into accounts."""
+    await async_migrate_integration(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
-    """Set up a Sunvec Connect inverter from a config entry."""
+    """Set up an account: a coordinator per inverter, sharing the token's budget."""
+    session = async_get_clientsession(hass)
+    url, token = entry.data[CONF_URL], entry.data[CONF_API_TOKEN]
+    inverters = [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_INVERTER
+    ]
     try:
-        client = SunvecClient(
-            async_get_clientsession(hass),
-            entry.data[CONF_URL],
-            entry.data[CONF_API_TOKEN],
-            entry.data[CONF_WIFI_SN],
-        )
+        token_exposed = exposes_token(url)
+        clients = [
+            SunvecClient(session, url, token, subentry.data[CONF_WIFI_SN]) for subentry in inverters
+        ]
     except SunvecInvalidInputError as err:
         # Saved by an older release with rules that were less strict (an address with a
         # path of its own): only the user can choose the right address.
@@ -33,36 +53,52 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
             translation_key="saved_settings_invalid",
             translation_placeholders={"reason": err.reason},
         ) from None
-    async_update_insecure_url_issue(
-        hass,
-        entry.entry_id,
-        entry.title,
-        token_exposed=not (client.is_encrypted or client.is_loopback),
-    )
+    async_update_insecure_url_issue(hass, entry.entry_id, entry.title, token_exposed=token_exposed)
     # The token's calls of the last 24 hours, kept from before a restart, count first.
     await token_budgets(hass).async_load()
-    coordinator = SunvecCoordinator(
-        hass, entry, client, token_budget(hass, entry.data[CONF_API_TOKEN])
-    )
-    # Never waits for the token's next call slot: with the minute used up the entry
-    # starts from its kept upload (or without data) and calls at its slot.
-    await coordinator.async_start()
-    entry.runtime_data = coordinator
+    runtime = entry.runtime_data = SunvecRuntimeData(token_budget(hass, token))
+    for subentry, client in zip(inverters, clients, strict=True):
+        coordinator = SunvecCoordinator(hass, entry, subentry, client, runtime.budget)
+        runtime.coordinators[subentry.subentry_id] = coordinator
+        # Never waits for the token's next call slot: with the minute used up an
+        # inverter starts from its kept upload (or without data) and calls at its slot.
+        await coordinator.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
 
 
+async def _async_entry_updated(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
+    """Reload after any change (options, token, inverters); forget a removed inverter."""
+    removed = set(entry.runtime_data.coordinators) - set(entry.subentries)
+    await hass.config_entries.async_reload(entry.entry_id)
+    for subentry_id in removed:
+        async_delete_issues(hass, inverter_issue_ids(subentry_id))
+        await inverter_store(hass, subentry_id).async_remove()
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
-    """Unload a config entry; keep its last upload and the token's calls for the next setup."""
+    """Unload an account; keep each inverter's last upload and the token's calls."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        await entry.runtime_data.async_save()
+        for coordinator in entry.runtime_data.coordinators.values():
+            await coordinator.async_save()
         await token_budgets(hass).async_save()
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
-    """Remove what the entry kept: its issues, its stored upload, its token's unused budget."""
-    async_delete_entry_issues(hass, entry.entry_id)
-    await entry_store(hass, entry.entry_id).async_remove()
+    """Remove what an account kept: its issues, its inverters' uploads, unused budgets."""
+    if entry.entry_id in merged_entries(hass):
+        # Merged into an account by the upgrade: what it kept now belongs to that one.
+        return
+    async_delete_issues(hass, account_issue_ids(entry.entry_id))
+    for subentry_id in entry.subentries:
+        async_delete_issues(hass, inverter_issue_ids(subentry_id))
+        await inverter_store(hass, subentry_id).async_remove()
     token_budgets(hass).async_drop_unused()
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
+    """Entries of version 1 are merged into accounts at setup; one left is one that failed."""
+    return entry.version == 2

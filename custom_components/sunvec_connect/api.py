@@ -741,6 +741,21 @@ async def _read_capped(content: aiohttp.StreamReader) -> bytes:
     return b"".join(chunks)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposes_token(base_url: str) -> bool:
+    """Whether a token sent to `base_url` travels unencrypted to another machine."""
+    endpoint = URL(normalize_url(base_url))
+    return endpoint.scheme != "https" and not _is_loopback(endpoint.raw_host or "")
+
+
 class SunvecClient:
     """Client for one wifiSn of one Sunvec Connect token."""
 
@@ -774,12 +789,7 @@ class SunvecClient:
     @property
     def is_loopback(self) -> bool:
         """True when the API is on this machine (such as the simulator)."""
-        if self._host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self._host.strip("[]")).is_loopback
-        except ValueError:
-            return False
+        return _is_loopback(self._host)
 
     def _redact(self, text: str) -> str:
         """Remove the token from text that may be shown or logged."""

@@ -68,14 +68,15 @@ async def async_setup_entry(
     entry: SunvecConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the binary sensors whose data the inverter reports, now and later."""
-    async_add_entities_with_data(
-        entry.runtime_data,
-        BINARY_SENSOR_DOMAIN,
-        BINARY_SENSORS,
-        SunvecBinarySensor,
-        async_add_entities,
-    )
+    """Set up each inverter's binary sensors whose data it reports, now and later."""
+    for coordinator in entry.runtime_data.coordinators.values():
+        async_add_entities_with_data(
+            coordinator,
+            BINARY_SENSOR_DOMAIN,
+            BINARY_SENSORS,
+            SunvecBinarySensor,
+            async_add_entities,
+        )
 
 
 class SunvecBinarySensor(SunvecEntity, BinarySensorEntity):

@@ -1,33 +1,34 @@
-"""Config flow for Sunvec Connect."""
+"""Config flow for Sunvec Connect: an account (address and token) and its inverters."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import math
 import re
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple, override
 
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
 )
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowHandler
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
-    SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -36,20 +37,14 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .account import account_title, account_unique_id
 from .api import (
     REALTIME_PATH,
     RealtimeData,
-    SunvecAuthenticationError,
     SunvecClient,
-    SunvecConnectionError,
     SunvecError,
     SunvecInvalidInputError,
-    SunvecInvalidParameterError,
-    SunvecMalformedResponseError,
-    SunvecNotAuthorizedError,
-    SunvecNotFoundError,
     SunvecRateLimitError,
-    SunvecServerError,
     normalize_token,
     normalize_url,
     normalize_wifi_sn,
@@ -65,22 +60,11 @@ from .const import (
     MIN_SCAN_INTERVAL,
     RATE_LIMIT_MARGIN,
     RATE_LIMIT_PER_MINUTE,
+    SUBENTRY_INVERTER,
 )
 from .coordinator import SunvecConfigEntry
-from .handover import CheckedUpload, keep_checked_upload
+from .errors import form_error_key
 from .pacing import DAY_SECONDS, MAX_NIGHT_INTERVAL
-
-ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
-    (SunvecAuthenticationError, "invalid_auth"),
-    (SunvecNotAuthorizedError, "wifi_sn_not_authorized"),
-    (SunvecNotFoundError, "wifi_sn_not_found"),
-    (SunvecInvalidParameterError, "invalid_wifi_sn"),
-    (SunvecRateLimitError, "rate_limited"),
-    (SunvecConnectionError, "cannot_connect"),
-    (SunvecServerError, "cannot_connect"),
-    (SunvecMalformedResponseError, "invalid_response"),
-)
-"""Form error for each client error, most specific first."""
 
 URL_ERROR_KEYS: Final[Mapping[str, str]] = {
     "scheme": "invalid_url_scheme",
@@ -108,41 +92,15 @@ URL_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.URL)
 TOKEN_SELECTOR: Final = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
 )
-WIFI_SN_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.TEXT))
 WIFI_SNS_SELECTOR: Final = TextSelector(
     TextSelectorConfig(type=TextSelectorType.TEXT, multiline=True)
 )
-
-
 CONNECTION_SCHEMA: Final = vol.Schema(
-    {
-        vol.Required(CONF_URL): URL_SELECTOR,
-        vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR,
-        vol.Required(CONF_WIFI_SN): WIFI_SN_SELECTOR,
-    }
+    {vol.Required(CONF_URL): URL_SELECTOR, vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR}
 )
-USER_SCHEMA: Final = vol.Schema(
-    {
-        vol.Required(CONF_URL): URL_SELECTOR,
-        vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR,
-        vol.Required(CONF_WIFI_SN): WIFI_SNS_SELECTOR,
-    }
-)
-"""The user step before any entry exists: one or several wifiSns."""
+USER_SCHEMA: Final = CONNECTION_SCHEMA.extend({vol.Required(CONF_WIFI_SN): WIFI_SNS_SELECTOR})
+INVERTERS_SCHEMA: Final = vol.Schema({vol.Required(CONF_WIFI_SN): WIFI_SNS_SELECTOR})
 
-SETTINGS_NORMALIZERS: Final[tuple[tuple[str, Callable[[str], str], str], ...]] = (
-    (CONF_URL, normalize_url, "invalid_url"),
-    (CONF_API_TOKEN, normalize_token, "invalid_token"),
-    (CONF_WIFI_SN, normalize_wifi_sn, "invalid_wifi_sn"),
-)
-"""Each setting, the function that normalizes it and the form error when it refuses it."""
-
-CONF_CONNECTION: Final = "connection"
-NEW_CONNECTION: Final = "new"
-"""The choice of the connection field that means: the address and token typed below."""
-SOURCE_LISTED_INVERTER: Final = "listed_inverter"
-"""The source of the flows the user flow starts for the second and later inverters of a
-list it checked; no user can start one (the frontend only starts user flows)."""
 WIFI_SN_SEPARATORS: Final = re.compile(r"[\s,;]+")
 MAX_WIFI_SNS: Final = 50
 """Registration numbers one form may add: checking 50 takes about 6 minutes of the
@@ -158,16 +116,8 @@ SHOWN_LENGTH: Final = 40
 NONE_SHOWN: Final = "–"  # noqa: RUF001 - a dash, shown for an empty list
 
 
-def _error_key(err: Exception) -> str:
-    """The form error for an error of a check."""
-    for error_type, key in ERROR_KEYS:
-        if isinstance(err, error_type):
-            return key
-    return "unknown"
-
-
-def _entry_title(realtime: RealtimeData, wifi_sn: str) -> str:
-    """The title of an inverter's entry: its serial number, else its wifiSn."""
+def _inverter_title(realtime: RealtimeData, wifi_sn: str) -> str:
+    """The title of an inverter's subentry: its serial number, else its wifiSn."""
     return f"Sunvec {realtime.inverter_sn or wifi_sn}"
 
 
@@ -189,6 +139,41 @@ def _markdown_list(lines: Iterable[str]) -> str:
     return "\n".join(f"- {line}" for line in lines) or NONE_SHOWN
 
 
+def normalize_connection(typed: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Normalize a typed address and token; return (data, errors by field)."""
+    data: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    try:
+        data[CONF_URL] = normalize_url(typed[CONF_URL])
+    except SunvecInvalidInputError as err:
+        errors[CONF_URL] = URL_ERROR_KEYS.get(err.reason, "invalid_url")
+    try:
+        data[CONF_API_TOKEN] = normalize_token(typed[CONF_API_TOKEN])
+    except SunvecInvalidInputError:
+        errors[CONF_API_TOKEN] = "invalid_token"
+    return data, errors
+
+
+def configured_wifi_sns(hass: HomeAssistant) -> set[str]:
+    """The registration numbers of every account's inverters."""
+    return {
+        subentry.unique_id
+        for entry in hass.config_entries.async_entries(DOMAIN, include_ignore=False)
+        for subentry in entry.subentries.values()
+        if subentry.unique_id is not None
+    }
+
+
+def inverter_subentry(wifi_sn: str, title: str) -> ConfigSubentry:
+    """An account's subentry for one inverter."""
+    return ConfigSubentry(
+        data=MappingProxyType({CONF_WIFI_SN: wifi_sn}),
+        subentry_type=SUBENTRY_INVERTER,
+        title=title,
+        unique_id=wifi_sn,
+    )
+
+
 async def async_wait_until(hass: HomeAssistant, when: datetime) -> None:
     """Wait until `when` on Home Assistant's clock (a timer, so that tests can move it)."""
     if when <= dt_util.utcnow():
@@ -204,6 +189,38 @@ async def async_wait_until(hass: HomeAssistant, when: datetime) -> None:
         await woken
     finally:
         cancel()
+
+
+async def async_fetch_upload(
+    hass: HomeAssistant, url: str, token: str, wifi_sn: str
+) -> RealtimeData | Exception:
+    """Call the cloud once (its budget slot taken): the upload, or the error (logged)."""
+    client = SunvecClient(async_get_clientsession(hass), url, token, wifi_sn)
+    try:
+        return await client.async_get_realtime_data()
+    except SunvecError as err:
+        if isinstance(err, SunvecRateLimitError):
+            # The inverters on this token must not call into the same pause.
+            token_budget(hass, token).pause(dt_util.utcnow(), err.retry_after)
+        LOGGER.debug("Checking the settings failed: %s", err)
+        return err
+    except Exception as err:  # noqa: BLE001 - the form must show "unknown", never crash
+        LOGGER.exception("Unexpected error while checking the Sunvec Connect settings")
+        return err
+
+
+async def async_check_now(
+    hass: HomeAssistant, url: str, token: str, wifi_sn: str
+) -> RealtimeData | str:
+    """Check one inverter with a call in the token's current minute; else the form error."""
+    # The check is a call like any other: it takes a slot of the token's budget, so
+    # that adding an inverter cannot push the token over the limit.
+    budget = token_budget(hass, token)
+    now = dt_util.utcnow()
+    if not budget.try_call_now(now):
+        return "rate_limited" if budget.is_paused(now) else "token_busy"
+    realtime = await async_fetch_upload(hass, url, token, wifi_sn)
+    return form_error_key(realtime) if isinstance(realtime, Exception) else realtime
 
 
 class CheckedInverter(NamedTuple):
@@ -228,244 +245,98 @@ class InverterList:
     form_error: str | None = None
     """The address or token failed at the first check: back to the form with this error."""
 
-    def entry_data(self, wifi_sn: str) -> dict[str, str]:
-        """The data of an inverter's entry, as when it is added alone."""
-        return {CONF_URL: self.url, CONF_API_TOKEN: self.token, CONF_WIFI_SN: wifi_sn}
-
-
-class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up Sunvec Connect inverters: one, or several on one token."""
-
-    VERSION = 1
-    MINOR_VERSION = 1
-
-    def __init__(self) -> None:
-        """Start with nothing typed."""
-        self._user_input: dict[str, Any] | None = None
-        self._form_errors: dict[str, str] = {}
-        self._inverters = InverterList(url="", token="", to_check=[])
-        self._check_task: asyncio.Task[None] | None = None
-
-    @staticmethod
-    @callback
-    @override
-    def async_get_options_flow(config_entry: SunvecConfigEntry) -> SunvecOptionsFlow:
-        """Options of an entry."""
-        return SunvecOptionsFlow()
-
-    def _normalize_settings(
-        self, typed: Mapping[str, str]
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        """Normalize the settings given; return (data, errors by field)."""
-        data: dict[str, str] = {}
-        errors: dict[str, str] = {}
-        for key, normalize, error in SETTINGS_NORMALIZERS:
-            if key not in typed:
-                continue
-            try:
-                data[key] = normalize(typed[key])
-            except SunvecInvalidInputError as err:
-                errors[key] = URL_ERROR_KEYS.get(err.reason, error) if key == CONF_URL else error
-        return data, errors
-
-    async def _async_fetch_upload(self, data: Mapping[str, str]) -> RealtimeData | Exception:
-        """Call the cloud once (its budget slot taken): the upload, or the error (logged)."""
-        client = SunvecClient(
-            async_get_clientsession(self.hass),
-            data[CONF_URL],
-            data[CONF_API_TOKEN],
-            data[CONF_WIFI_SN],
-        )
-        try:
-            return await client.async_get_realtime_data()
-        except SunvecError as err:
-            if isinstance(err, SunvecRateLimitError):
-                # The entries on this token must not call into the same pause.
-                token_budget(self.hass, data[CONF_API_TOKEN]).pause(
-                    dt_util.utcnow(), err.retry_after
-                )
-            LOGGER.debug("Validating the settings failed: %s", err)
-            return err
-        except Exception as err:  # noqa: BLE001 - the form must show "unknown", never crash
-            LOGGER.exception("Unexpected error while validating the Sunvec Connect settings")
-            return err
-
-    async def _async_validate(
-        self, url: str, token: str, wifi_sn: str
-    ) -> tuple[dict[str, str], dict[str, str], RealtimeData | None]:
-        """Check the settings with one call; return (data, errors, first upload)."""
-        data, errors = self._normalize_settings(
-            {CONF_URL: url, CONF_API_TOKEN: token, CONF_WIFI_SN: wifi_sn}
-        )
-        if errors:
-            return data, errors, None
-        # The check is a call like any other: it takes a slot of the token's shared
-        # budget, so that adding a second inverter cannot push the token over the limit.
-        budget = token_budget(self.hass, data[CONF_API_TOKEN])
-        now = dt_util.utcnow()
-        if not budget.try_call_now(now):
-            errors["base"] = "rate_limited" if budget.is_paused(now) else "token_busy"
-            return data, errors, None
-        realtime = await self._async_fetch_upload(data)
-        if isinstance(realtime, Exception):
-            errors["base"] = _error_key(realtime)
-            return data, errors, None
-        return data, errors, realtime
-
-    def _reusable_entries(self) -> dict[str, ConfigEntry]:
-        """The entries whose address and token a new inverter may use, by id, by title."""
-        entries = [
-            entry
-            for entry in self._async_current_entries(include_ignore=False)
-            if isinstance(entry.data.get(CONF_URL), str)
-            and isinstance(entry.data.get(CONF_API_TOKEN), str)
-        ]
-        return {
-            entry.entry_id: entry for entry in sorted(entries, key=lambda e: e.title.casefold())
-        }
-
-    @callback
-    def _async_show_user_form(
-        self, suggested: Mapping[str, Any] | None, errors: dict[str, str]
-    ) -> ConfigFlowResult:
-        """The user step's form; with entries, it offers to reuse their address and token.
-
-        The choice shows the entries' titles only: a reused token is never sent back.
-        """
-        schema = USER_SCHEMA
-        reusable = self._reusable_entries()
-        # A choice no longer offered (its entry was removed) falls back to a new address.
-        suggested = {
-            key: value
-            for key, value in (suggested or {}).items()
-            if key != CONF_CONNECTION or value in reusable
-        }
-        if reusable:
-            schema = vol.Schema(
-                {
-                    vol.Optional(CONF_CONNECTION, default=NEW_CONNECTION): SelectSelector(
-                        SelectSelectorConfig(
-                            options=[
-                                SelectOptionDict(value=NEW_CONNECTION, label=NEW_CONNECTION),
-                                *(
-                                    SelectOptionDict(value=entry_id, label=entry.title)
-                                    for entry_id, entry in reusable.items()
-                                ),
-                            ],
-                            translation_key=CONF_CONNECTION,
-                            mode=SelectSelectorMode.DROPDOWN,
-                        )
-                    ),
-                    vol.Optional(CONF_URL): URL_SELECTOR,
-                    vol.Optional(CONF_API_TOKEN): TOKEN_SELECTOR,
-                    vol.Required(CONF_WIFI_SN): WIFI_SNS_SELECTOR,
-                }
-            )
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
-            description_placeholders=FORM_PLACEHOLDERS,
-            errors=errors,
-        )
-
-    @override
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the API address and token (or an entry to take them from) and the wifiSns."""
-        if user_input is None:
-            # Shown anew after a list's check failed on the address or token.
-            shown_errors, self._form_errors = self._form_errors, {}
-            return self._async_show_user_form(self._user_input, shown_errors)
-        self._user_input = user_input
-        errors: dict[str, str] = {}
-        url: str = user_input.get(CONF_URL, "")
-        token: str = user_input.get(CONF_API_TOKEN, "")
-        if (connection := user_input.get(CONF_CONNECTION, NEW_CONNECTION)) != NEW_CONNECTION:
-            reused = self._reusable_entries().get(connection)
-            if url.strip() or token.strip():
-                errors[CONF_CONNECTION] = "reuse_or_new"
-            elif reused is None:
-                errors[CONF_CONNECTION] = "reused_entry_removed"
-            else:
-                url, token = reused.data[CONF_URL], reused.data[CONF_API_TOKEN]
-        if not errors:
-            if len(wifi_sns := split_wifi_sns(user_input[CONF_WIFI_SN])) > 1:
-                return await self._async_check_list(url, token, wifi_sns)
-            data, errors, realtime = await self._async_validate(
-                url, token, user_input[CONF_WIFI_SN]
-            )
-            if realtime is not None:
-                await self.async_set_unique_id(data[CONF_WIFI_SN])
-                self._abort_if_unique_id_configured()
-                self._hand_over(data, realtime)
-                return self.async_create_entry(
-                    title=_entry_title(realtime, data[CONF_WIFI_SN]), data=data
-                )
-        return self._async_show_user_form(user_input, errors)
-
-    async def _async_check_list(self, url: str, token: str, typed: list[str]) -> ConfigFlowResult:
-        """Start checking several wifiSns, once the address, token and list are valid."""
-        data, errors = self._normalize_settings({CONF_URL: url, CONF_API_TOKEN: token})
+    @classmethod
+    def parse(cls, hass: HomeAssistant, url: str, token: str, typed: str) -> InverterList | str:
+        """The numbers typed, sorted into those to check, configured and malformed."""
         wifi_sns: dict[str, None] = {}
         malformed: dict[str, None] = {}
-        for item in typed:
+        items = split_wifi_sns(typed)
+        for item in items:
             try:
                 wifi_sns[normalize_wifi_sn(item)] = None
             except SunvecInvalidInputError:
                 malformed[item] = None
         if len(wifi_sns) + len(malformed) > MAX_WIFI_SNS:
-            errors[CONF_WIFI_SN] = "too_many_wifi_sns"
-        elif not wifi_sns:
-            errors[CONF_WIFI_SN] = "invalid_wifi_sn"
-        if errors:
-            return self._async_show_user_form(self._user_input, errors)
-        configured = self._async_current_ids()
-        self._inverters = InverterList(
-            url=data[CONF_URL],
-            token=data[CONF_API_TOKEN],
+            return "too_many_wifi_sns"
+        if not wifi_sns:
+            return "invalid_wifi_sn"
+        configured = configured_wifi_sns(hass)
+        return cls(
+            url=url,
+            token=token,
             to_check=[wifi_sn for wifi_sn in wifi_sns if wifi_sn not in configured],
             existing=[wifi_sn for wifi_sn in wifi_sns if wifi_sn in configured],
             refused=[(item, "invalid_wifi_sn") for item in malformed],
         )
-        if not self._inverters.to_check:
-            return await self.async_step_inverters_checked()
-        return await self.async_step_check_inverters()
 
-    async def async_step_check_inverters(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Check the listed wifiSns against the cloud, across minutes when the list is long."""
-        inverters = self._inverters
-        if self._check_task is None:
-            self._check_task = self.hass.async_create_background_task(
-                self._async_check_inverters(inverters),
-                f"{DOMAIN} checks a list of inverters",
-                eager_start=False,
-            )
-        if not self._check_task.done():
-            count = len(inverters.to_check)
-            per_minute = token_budget(self.hass, inverters.token).window_limit
-            return self.async_show_progress(
-                # Also when the user step shows it: the end of the check comes back here.
-                step_id="check_inverters",
-                progress_action="check_inverters",
-                progress_task=self._check_task,
-                description_placeholders={
-                    "count": str(count),
-                    "per_minute": str(per_minute),
-                    "minutes": str(math.ceil(count / per_minute)),
-                },
-            )
-        self._check_task.result()
-        self._check_task = None
-        if inverters.form_error is not None:
-            self._form_errors = {"base": inverters.form_error}
-            return self.async_show_progress_done(next_step_id="user")
-        return self.async_show_progress_done(next_step_id="inverters_checked")
+    @property
+    def single(self) -> str | None:
+        """The number, when exactly one was typed and it is to be checked."""
+        if len(self.to_check) == 1 and not self.existing and not self.refused:
+            return self.to_check[0]
+        return None
 
-    async def _async_check_inverters(self, inverters: InverterList) -> None:
+    @property
+    def single_configured(self) -> bool:
+        """Exactly one number was typed, and it is configured already."""
+        return len(self.existing) == 1 and not self.to_check and not self.refused
+
+    def summary(self, reasons: Mapping[str, str], added: list[CheckedInverter]) -> dict[str, str]:
+        """What became of each number, for the result's text."""
+        existing = self.existing + [
+            inverter.wifi_sn for inverter in self.checked if inverter not in added
+        ]
+        return {
+            "added_count": str(len(added)),
+            "added": _markdown_list(
+                f"{inverter.title} ({_shown(inverter.wifi_sn)})" for inverter in added
+            ),
+            "existing_count": str(len(existing)),
+            "existing": _markdown_list(_shown(wifi_sn) for wifi_sn in existing),
+            "refused_count": str(len(self.refused)),
+            "refused": _markdown_list(
+                f"{_shown(typed)}: {reasons.get(key, key)}" for typed, key in self.refused
+            ),
+        }
+
+
+class InverterChecks:
+    """Checks a list of numbers against the cloud, across minutes when it is long."""
+
+    def __init__(self, flow: FlowHandler[Any, Any, Any], inverters: InverterList) -> None:
+        """Check `inverters` for `flow`, whose progress it updates."""
+        self._flow = flow
+        self.inverters = inverters
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def hass(self) -> HomeAssistant:
+        """The flow's Home Assistant."""
+        return self._flow.hass
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the check (once) and return its task."""
+        if self.task is None:
+            self.task = self.hass.async_create_background_task(
+                self._async_check(), f"{DOMAIN} checks a list of inverters", eager_start=False
+            )
+        return self.task
+
+    def placeholders(self) -> dict[str, str]:
+        """What the progress text says: how many numbers and how long."""
+        count = len(self.inverters.to_check)
+        per_minute = token_budget(self.hass, self.inverters.token).window_limit
+        return {
+            "count": str(count),
+            "per_minute": str(per_minute),
+            "minutes": str(math.ceil(count / per_minute)),
+        }
+
+    async def _async_check(self) -> None:
         """Check each wifiSn in turn, each call in a slot of the token's budget."""
+        inverters = self.inverters
         for index, wifi_sn in enumerate(inverters.to_check):
-            if (error := await self._async_check_one(inverters, wifi_sn)) is not None:
+            if (error := await self._async_check_one(wifi_sn)) is not None:
                 if error in WIFI_SN_ERRORS:
                     inverters.refused.append((wifi_sn, error))
                 elif index == 0:
@@ -476,34 +347,22 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
                     # numbers not checked yet would fail alike.
                     inverters.refused += [(sn, error) for sn in inverters.to_check[index:]]
                     return
-            self.async_update_progress((index + 1) / len(inverters.to_check))
+            self._flow.async_update_progress((index + 1) / len(inverters.to_check))
 
-    async def _async_check_one(self, inverters: InverterList, wifi_sn: str) -> str | None:
+    async def _async_check_one(self, wifi_sn: str) -> str | None:
         """Check one wifiSn in the token's next call slot; None when the cloud knows it."""
-        if (error := await self._async_wait_for_call_slot(inverters.token)) is not None:
+        inverters = self.inverters
+        if (error := await self._async_wait_for_call_slot()) is not None:
             return error
-        data = inverters.entry_data(wifi_sn)
-        realtime = await self._async_fetch_upload(data)
+        realtime = await async_fetch_upload(self.hass, inverters.url, inverters.token, wifi_sn)
         if isinstance(realtime, Exception):
-            return _error_key(realtime)
-        inverters.checked.append(CheckedInverter(wifi_sn, _entry_title(realtime, wifi_sn)))
-        self._hand_over(data, realtime)
+            return form_error_key(realtime)
+        inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(realtime, wifi_sn)))
         return None
 
-    @callback
-    def _hand_over(self, data: Mapping[str, str], realtime: RealtimeData) -> None:
-        """Let the entry made from `data` start from the upload its check fetched."""
-        keep_checked_upload(
-            self.hass,
-            data[CONF_URL],
-            data[CONF_API_TOKEN],
-            data[CONF_WIFI_SN],
-            CheckedUpload(realtime, dt_util.utcnow()),
-        )
-
-    async def _async_wait_for_call_slot(self, token: str) -> str | None:
+    async def _async_wait_for_call_slot(self) -> str | None:
         """Take the token's next call slot and wait for it; else the form error why not."""
-        budget = token_budget(self.hass, token)
+        budget = token_budget(self.hass, self.inverters.token)
         now = dt_util.utcnow()
         if budget.is_paused(now):
             return "rate_limited"
@@ -523,11 +382,11 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             return "rate_limited"
         return None
 
-    async def _async_error_texts(self) -> dict[str, str]:
+    async def async_reasons(self, section: str) -> dict[str, str]:
         """The form's error texts in Home Assistant's language, by error key."""
-        prefix = f"component.{DOMAIN}.config.error."
+        prefix = f"component.{DOMAIN}.{section}.error."
         translations = await async_get_translations(
-            self.hass, self.hass.config.language, "config", {DOMAIN}
+            self.hass, self.hass.config.language, section.split(".", 1)[0], {DOMAIN}
         )
         return {
             key.removeprefix(prefix): text
@@ -535,90 +394,169 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             if key.startswith(prefix)
         }
 
+
+class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a Sunvec Connect account (address and token) with one or several inverters."""
+
+    VERSION = 2
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing typed."""
+        self._user_input: dict[str, Any] | None = None
+        self._form_errors: dict[str, str] = {}
+        self._checks = InverterChecks(self, InverterList(url="", token="", to_check=[]))
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: SunvecConfigEntry) -> SunvecOptionsFlow:
+        """Options of an account."""
+        return SunvecOptionsFlow()
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """An account's inverters are its subentries."""
+        return {SUBENTRY_INVERTER: InverterSubentryFlow}
+
+    def _account(self, data: Mapping[str, str]) -> ConfigEntry | None:
+        """The account of this address and token, if it is configured."""
+        unique_id = account_unique_id(data[CONF_URL], data[CONF_API_TOKEN])
+        return self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
+
+    def _show_user_form(self, errors: dict[str, str]) -> ConfigFlowResult:
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(USER_SCHEMA, self._user_input),
+            description_placeholders=FORM_PLACEHOLDERS,
+            errors=errors,
+        )
+
+    @override
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the API address, the token and the registration numbers."""
+        if user_input is None:
+            # Shown anew after a list's check failed on the address or token.
+            shown_errors, self._form_errors = self._form_errors, {}
+            return self._show_user_form(shown_errors)
+        self._user_input = user_input
+        data, errors = normalize_connection(user_input)
+        inverters = InverterList.parse(
+            self.hass,
+            data.get(CONF_URL, ""),
+            data.get(CONF_API_TOKEN, ""),
+            user_input[CONF_WIFI_SN],
+        )
+        if isinstance(inverters, str):
+            errors[CONF_WIFI_SN] = inverters
+        if errors or isinstance(inverters, str):
+            return self._show_user_form(errors)
+        url, token = inverters.url, inverters.token
+        if inverters.single_configured:
+            return self.async_abort(reason="inverter_configured")
+        if inverters.single is not None:
+            # One number: checked at once, its errors shown on the form.
+            wifi_sn = inverters.single
+            checked = await async_check_now(self.hass, url, token, wifi_sn)
+            if isinstance(checked, str):
+                return self._show_user_form({"base": checked})
+            inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(checked, wifi_sn)))
+            self._checks = InverterChecks(self, inverters)
+            return await self.async_step_inverters_checked()
+        self._checks = InverterChecks(self, inverters)
+        if not inverters.to_check:
+            return await self.async_step_inverters_checked()
+        return await self.async_step_check_inverters()
+
+    async def async_step_check_inverters(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Check the listed numbers against the cloud, with progress."""
+        task = self._checks.start()
+        if not task.done():
+            return self.async_show_progress(
+                step_id="check_inverters",
+                progress_action="check_inverters",
+                progress_task=task,
+                description_placeholders=self._checks.placeholders(),
+            )
+        task.result()
+        if (error := self._checks.inverters.form_error) is not None:
+            self._form_errors = {"base": error}
+            return self.async_show_progress_done(next_step_id="user")
+        return self.async_show_progress_done(next_step_id="inverters_checked")
+
     async def async_step_inverters_checked(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Add every inverter the cloud accepted and say what became of each number."""
-        inverters = self._inverters
+        """Add the account with every inverter the cloud accepted, or add them to it."""
+        inverters = self._checks.inverters
         if user_input is not None:
             # Nothing was added: back to the form, with the refused numbers to correct.
-            return self._async_show_user_form(
-                {
-                    **(self._user_input or {}),
-                    CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused),
-                },
-                {},
-            )
-        configured = self._async_current_ids()
+            self._user_input = {
+                **(self._user_input or {}),
+                CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused),
+            }
+            return self._show_user_form({})
+        configured = configured_wifi_sns(self.hass)
         added = [inverter for inverter in inverters.checked if inverter.wifi_sn not in configured]
-        # Added meanwhile by another flow: already configured as well.
-        existing = inverters.existing + [
-            inverter.wifi_sn for inverter in inverters.checked if inverter.wifi_sn in configured
-        ]
-        reasons = await self._async_error_texts()
-        summary = {
-            "existing_count": str(len(existing)),
-            "existing": _markdown_list(_shown(wifi_sn) for wifi_sn in existing),
-            "refused_count": str(len(inverters.refused)),
-            "refused": _markdown_list(
-                f"{_shown(typed)}: {reasons.get(key, key)}" for typed, key in inverters.refused
-            ),
-        }
+        summary = inverters.summary(await self._checks.async_reasons("config"), added)
         if not added:
             return self.async_show_form(
                 step_id="inverters_checked", description_placeholders=summary
             )
-        first, *others = added
-        for other in others:
-            # Each in its own flow, so that it becomes an entry exactly as if added alone.
-            self.hass.async_create_task(
-                self.hass.config_entries.flow.async_init(
-                    DOMAIN,
-                    context={"source": SOURCE_LISTED_INVERTER},
-                    data={"title": other.title, "data": inverters.entry_data(other.wifi_sn)},
-                ),
-                f"{DOMAIN} adds a listed inverter",
+        data = {CONF_URL: inverters.url, CONF_API_TOKEN: inverters.token}
+        subentries = [inverter_subentry(i.wifi_sn, i.title) for i in added]
+        if (account := self._account(data)) is not None:
+            # One account per token: the inverters join it.
+            for subentry in subentries:
+                self.hass.config_entries.async_add_subentry(account, subentry)
+            return self.async_abort(
+                reason="added_to_account",
+                description_placeholders={**summary, "account": account.title},
             )
-        await self.async_set_unique_id(first.wifi_sn)
+        await self.async_set_unique_id(account_unique_id(inverters.url, inverters.token))
         self._abort_if_unique_id_configured()
         return self.async_create_entry(
-            title=first.title,
-            data=inverters.entry_data(first.wifi_sn),
+            title=account_title(inverters.url),
+            data=data,
+            subentries=[
+                {
+                    "subentry_type": subentry.subentry_type,
+                    "data": dict(subentry.data),
+                    "title": subentry.title,
+                    "unique_id": subentry.unique_id,
+                }
+                for subentry in subentries
+            ],
             description="inverters_added",
-            description_placeholders={
-                **summary,
-                "added_count": str(len(added)),
-                "added": _markdown_list(
-                    f"{inverter.title} ({_shown(inverter.wifi_sn)})" for inverter in added
-                ),
-            },
+            description_placeholders=summary,
         )
 
-    async def async_step_listed_inverter(self, listed: dict[str, Any]) -> ConfigFlowResult:
-        """Add one inverter of a list that the user's flow has checked."""
-        data: dict[str, str] = listed["data"]
-        await self.async_set_unique_id(data[CONF_WIFI_SN])
-        self._abort_if_unique_id_configured()
-        return self.async_create_entry(title=listed["title"], data=data)
-
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """Start re-authentication when the token stopped working."""
+        """Start re-authentication when the account's token stopped working."""
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for a new token and check it against the same inverter."""
+        """Ask for the account's new token; every inverter polls with it afterwards."""
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors, realtime = await self._async_validate(
-                entry.data[CONF_URL], user_input[CONF_API_TOKEN], entry.data[CONF_WIFI_SN]
-            )
-            if realtime is not None:
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]}
+            data, errors = normalize_connection({**entry.data, **user_input})
+            if not errors and (error := await self._async_check_account(data, entry)) is None:
+                # The account reloads (its update listener): every inverter polls with it.
+                return self.async_update_and_abort(
+                    entry,
+                    unique_id=account_unique_id(data[CONF_URL], data[CONF_API_TOKEN]),
+                    data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]},
                 )
+            errors = errors or {"base": error or "unknown"}
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema({vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR}),
@@ -629,21 +567,23 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the API address and token of an existing inverter."""
+        """Change the API address and token of an account."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors, realtime = await self._async_validate(
-                user_input[CONF_URL], user_input[CONF_API_TOKEN], user_input[CONF_WIFI_SN]
-            )
-            if realtime is not None:
-                await self.async_set_unique_id(data[CONF_WIFI_SN])
-                self._abort_if_unique_id_mismatch(reason="wifi_sn_mismatch")
-                return self.async_update_reload_and_abort(entry, data_updates=data)
-        suggested = user_input or {
-            CONF_URL: entry.data[CONF_URL],
-            CONF_WIFI_SN: entry.data[CONF_WIFI_SN],
-        }
+            data, errors = normalize_connection(user_input)
+            if not errors:
+                other = self._account(data)
+                if other is not None and other.entry_id != entry.entry_id:
+                    return self.async_abort(reason="already_configured")
+                if (error := await self._async_check_account(data, entry)) is None:
+                    return self.async_update_and_abort(
+                        entry,
+                        unique_id=account_unique_id(data[CONF_URL], data[CONF_API_TOKEN]),
+                        data_updates=data,
+                    )
+                errors = {"base": error}
+        suggested = user_input or {CONF_URL: entry.data[CONF_URL]}
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(CONNECTION_SCHEMA, suggested),
@@ -651,13 +591,118 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    async def _async_check_account(self, data: Mapping[str, str], entry: ConfigEntry) -> str | None:
+        """Check an address and token with one of the account's inverters; the error if any."""
+        wifi_sns = [
+            subentry.data[CONF_WIFI_SN]
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_INVERTER
+        ]
+        if not wifi_sns:
+            # Nothing to ask the cloud about: the token is checked with the first inverter.
+            return None
+        checked = await async_check_now(
+            self.hass, data[CONF_URL], data[CONF_API_TOKEN], wifi_sns[0]
+        )
+        return checked if isinstance(checked, str) else None
+
+
+class InverterSubentryFlow(ConfigSubentryFlow):
+    """Add one or several inverters to an account."""
+
+    def __init__(self) -> None:
+        """Start with nothing typed."""
+        self._typed: dict[str, Any] | None = None
+        self._form_errors: dict[str, str] = {}
+        self._checks = InverterChecks(self, InverterList(url="", token="", to_check=[]))
+
+    def _show_form(self, errors: dict[str, str]) -> SubentryFlowResult:
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(INVERTERS_SCHEMA, self._typed),
+            errors=errors,
+        )
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask for the registration numbers of the inverters to add."""
+        if user_input is None:
+            shown_errors, self._form_errors = self._form_errors, {}
+            return self._show_form(shown_errors)
+        self._typed = user_input
+        entry = self._get_entry()
+        url, token = entry.data[CONF_URL], entry.data[CONF_API_TOKEN]
+        inverters = InverterList.parse(self.hass, url, token, user_input[CONF_WIFI_SN])
+        if isinstance(inverters, str):
+            return self._show_form({CONF_WIFI_SN: inverters})
+        self._checks = InverterChecks(self, inverters)
+        if inverters.single_configured:
+            return self.async_abort(reason="already_configured")
+        if inverters.single is not None:
+            wifi_sn = inverters.single
+            checked = await async_check_now(self.hass, url, token, wifi_sn)
+            if isinstance(checked, str):
+                return self._show_form({"base": checked})
+            inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(checked, wifi_sn)))
+            return await self.async_step_inverters_checked()
+        if not inverters.to_check:
+            return await self.async_step_inverters_checked()
+        return await self.async_step_check_inverters()
+
+    async def async_step_check_inverters(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Check the listed numbers against the cloud, with progress."""
+        task = self._checks.start()
+        if not task.done():
+            return self.async_show_progress(
+                step_id="check_inverters",
+                progress_action="check_inverters",
+                progress_task=task,
+                description_placeholders=self._checks.placeholders(),
+            )
+        task.result()
+        if (error := self._checks.inverters.form_error) is not None:
+            self._form_errors = {"base": error}
+            return self.async_show_progress_done(next_step_id="user")
+        return self.async_show_progress_done(next_step_id="inverters_checked")
+
+    async def async_step_inverters_checked(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add every inverter the cloud accepted and say what became of each number."""
+        inverters = self._checks.inverters
+        if user_input is not None:
+            self._typed = {CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused)}
+            return self._show_form({})
+        configured = configured_wifi_sns(self.hass)
+        added = [inverter for inverter in inverters.checked if inverter.wifi_sn not in configured]
+        reasons = await self._checks.async_reasons(f"config_subentries.{SUBENTRY_INVERTER}")
+        summary = inverters.summary(reasons, added)
+        if not added:
+            return self.async_show_form(
+                step_id="inverters_checked", description_placeholders=summary
+            )
+        first, *others = added
+        entry = self._get_entry()
+        for other in others:
+            self.hass.config_entries.async_add_subentry(
+                entry, inverter_subentry(other.wifi_sn, other.title)
+            )
+        return self.async_create_entry(
+            title=first.title,
+            data={CONF_WIFI_SN: first.wifi_sn},
+            unique_id=first.wifi_sn,
+            description="inverters_added",
+            description_placeholders=summary,
+        )
+
 
 MIN_PACED_CALLS: Final = DAY_SECONDS / MAX_NIGHT_INTERVAL
 """Calls a day an inverter under the token's pace needs at the least (one an hour)."""
 
 
-class SunvecOptionsFlow(OptionsFlowWithReload):
-    """Options of a Sunvec Connect entry."""
+class SunvecOptionsFlow(OptionsFlow):
+    """Options of an account: its polling and what its token leaves to other apps."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose how often the cloud is polled and what the token leaves to other apps."""
@@ -708,17 +753,17 @@ class SunvecOptionsFlow(OptionsFlowWithReload):
     def _calls_a_day(self, options: Mapping[str, int]) -> tuple[int, int]:
         """The calls a day the token's inverters need with `options`, and what it allows.
 
-        Inverters polled at a fixed interval take what they ask; each paced inverter
+        At a fixed interval an inverter takes what it asks; under the token's pace each
         needs at least a call an hour (the slowest pace). A fixed interval that the day
         cannot carry would leave every inverter of the token dark for hours.
         """
+        mine = set(self.config_entry.subentries)
         budget = token_budget(self.hass, self.config_entry.data[CONF_API_TOKEN])
-        entry_id = self.config_entry.entry_id
-        kept_free = options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)
-        others = [demand for key, demand in budget.demands.items() if key != entry_id]
+        others = [demand for key, demand in budget.demands.items() if key not in mine]
         calls = sum(DAY_SECONDS / d.cadence if not d.paced else MIN_PACED_CALLS for d in others)
         interval = options.get(CONF_SCAN_INTERVAL)
-        calls += DAY_SECONDS / interval if interval else MIN_PACED_CALLS
-        kept = max([kept_free, *(v for k, v in budget.kept_free.items() if k != entry_id)])
+        calls += max(1, len(mine)) * (DAY_SECONDS / interval if interval else MIN_PACED_CALLS)
+        kept_free = options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)
+        kept = max([kept_free, *(v for k, v in budget.kept_free.items() if k not in mine)])
         limit = max(1, budget.per_day - 10 * kept)
         return math.ceil(calls), limit

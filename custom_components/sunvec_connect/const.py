@@ -9,6 +9,8 @@ LOGGER = logging.getLogger(__package__)
 MANUFACTURER: Final = "Sunvec"
 
 CONF_WIFI_SN: Final = "wifi_sn"
+SUBENTRY_INVERTER: Final = "inverter"
+"""The type of an account's subentries: one inverter each."""
 CONF_SCAN_INTERVAL: Final = "scan_interval"
 CONF_CALLS_KEPT_FREE: Final = "calls_kept_free"
 """Option: calls per minute of the token kept free for other apps (0-8, default 1)."""

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, override
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_API_TOKEN, CONF_URL, SUN_EVENT_SUNRISE, SUN_EVENT_SUNSET
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.const import CONF_API_TOKEN, SUN_EVENT_SUNRISE, SUN_EVENT_SUNSET
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
@@ -29,7 +29,6 @@ from .api import (
     SunvecClient,
     SunvecError,
     SunvecInvalidParameterError,
-    SunvecMalformedResponseError,
     SunvecNotAuthorizedError,
     SunvecNotFoundError,
     SunvecNotSentError,
@@ -61,7 +60,7 @@ from .const import (
     STORE_SAVE_DELAY,
     UPLOAD_INTERVAL,
 )
-from .handover import take_checked_upload
+from .errors import error_key
 from .issues import (
     EntryIssue,
     access_issue_id,
@@ -76,10 +75,22 @@ from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
 from .polling import OnlineHistory, UploadSchedule
 
 STORE_VERSION = 1
+INVERTER_ERRORS = (SunvecNotAuthorizedError, SunvecNotFoundError, SunvecInvalidParameterError)
+"""Errors about one inverter, not the account: its setup does not fail the account's."""
 THIS_RUN: HassKey[str] = HassKey(f"{DOMAIN}_run")
 """An id of this run of Home Assistant: an upload kept in this run (a reload) is not restored."""
 
-type SunvecConfigEntry = ConfigEntry[SunvecCoordinator]
+type SunvecConfigEntry = ConfigEntry[SunvecRuntimeData]
+
+
+@dataclass(slots=True)
+class SunvecRuntimeData:
+    """What an account's entry holds while it runs."""
+
+    budget: TokenBudget
+    """The token's calls, shared by the account's inverters and its forms' checks."""
+    coordinators: dict[str, SunvecCoordinator] = field(default_factory=dict)
+    """A coordinator per inverter, by subentry id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +154,13 @@ def this_run(hass: HomeAssistant) -> str:
     return run
 
 
-def entry_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """Where an entry keeps its last upload and what it learned, across restarts."""
-    return Store(hass, STORE_VERSION, f"{DOMAIN}.{entry_id}")
+def inverter_store(hass: HomeAssistant, subentry_id: str) -> Store[dict[str, Any]]:
+    """Where an inverter keeps its last upload and what it learned, across restarts.
+
+    Keyed by its subentry's id: the upgrade to accounts gave each subentry the id of
+    the entry the inverter had before, so what it kept stays where it was.
+    """
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.{subentry_id}")
 
 
 def daylight_fraction(hass: HomeAssistant, now: datetime) -> float | None:
@@ -181,7 +196,7 @@ def is_deep_night(hass: HomeAssistant, moment: datetime) -> bool:
 
 
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
-    """Polls realtimeInfo for one inverter.
+    """Polls realtimeInfo for one inverter of an account.
 
     Polls follow the inverter's uploads at the pace of its token (see pacing.py). The
     last upload and what was learned about the inverter are kept in storage, so that
@@ -195,17 +210,21 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self,
         hass: HomeAssistant,
         config_entry: SunvecConfigEntry,
+        subentry: ConfigSubentry,
         client: SunvecClient,
         budget: TokenBudget,
     ) -> None:
-        """Poll aligned to the uploads, or at the interval the options fix."""
+        """Poll aligned to the uploads, or at the interval the account's options fix."""
         seconds = config_entry.options.get(CONF_SCAN_INTERVAL)
         self.fixed_interval = timedelta(seconds=seconds) if seconds else None
+        self.subentry_id = subentry.subentry_id
+        self.wifi_sn: str = subentry.data[CONF_WIFI_SN]
+        self.title = subentry.title
         super().__init__(
             hass,
             LOGGER,
             config_entry=config_entry,
-            name=f"{DOMAIN} {config_entry.title}",
+            name=f"{DOMAIN} {subentry.title}",
             update_interval=self.fixed_interval or ERROR_RETRY_INTERVAL,
             # A poll that returns the upload the entities already show writes no state.
             always_update=False,
@@ -218,24 +237,25 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._call_at: datetime | None = None
         """The budget slot of the call under way (given back if it never left)."""
         self._failures_in_row = 0
+        self._last_error: SunvecError | None = None
         self._requested = False
         """The refresh under way was asked for (`homeassistant.update_entity`), not planned."""
         self._calls: deque[datetime] = deque()
         """This entry's calls asked for (not planned) of the last 24 hours (this run)."""
         self._next_poll_at: datetime | None = None
         self._told_share_spent = False
-        entry_id = config_entry.entry_id
-        self._ban_issue = EntryIssue(hass, ban_issue_id(entry_id))
-        self._access_issue = EntryIssue(hass, access_issue_id(entry_id))
-        self._offline_issue = EntryIssue(hass, offline_issue_id(entry_id))
-        self._invalid_request_issue = EntryIssue(hass, invalid_request_issue_id(entry_id))
+        inverter_id = subentry.subentry_id
+        self._ban_issue = EntryIssue(hass, ban_issue_id(config_entry.entry_id))
+        self._access_issue = EntryIssue(hass, access_issue_id(inverter_id))
+        self._offline_issue = EntryIssue(hass, offline_issue_id(inverter_id))
+        self._invalid_request_issue = EntryIssue(hass, invalid_request_issue_id(inverter_id))
         self.clock = PlantClock()
         """The plant's offset from UTC, learned from its uploads (plant_clock.py)."""
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
         self._cancel_stale_timer: CALLBACK_TYPE | None = None
-        self._store = entry_store(hass, entry_id)
+        self._store = inverter_store(hass, inverter_id)
         self._save_pending = False
         self._last_call: datetime | None = None
         self.demand: InverterDemand | None = None
@@ -243,7 +263,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
     @property
     def calls_kept_free(self) -> int:
-        """Calls per minute this entry asks its token to leave to other apps."""
+        """Calls per minute the account asks its token to leave to other apps."""
         value = self.config_entry.options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)
         return int(value)
 
@@ -289,29 +309,31 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             # Banned before the restart: no call until then, so say so now.
             self._raise_ban_issue(budget.paused_until or budget.banned_until)
         if restored is None:
-            entry_data = self.config_entry.data
-            checked = take_checked_upload(
-                self.hass,
-                entry_data[CONF_URL],
-                entry_data[CONF_API_TOKEN],
-                entry_data[CONF_WIFI_SN],
-                now,
-            )
-            if checked is not None:
-                # The setup form's check fetched it moments ago (its call is in the
-                # budget): the entry starts from it and polls from the next upload on.
-                self.data = self._accept_upload(checked.realtime, None, now)
-                return
             slot = self._reserved_slot = self.budget.reserve(now, spaced=False)
             if slot - now <= SLOT_TOLERANCE:
                 # The refresh takes the slot just reserved.
-                await self.async_config_entry_first_refresh()
+                try:
+                    await self.async_config_entry_first_refresh()
+                except ConfigEntryNotReady:
+                    if not isinstance(self._last_error, INVERTER_ERRORS):
+                        raise
+                    # This inverter's own problem (a repair says so): the account's
+                    # other inverters go on, and this one tries again at its time.
             else:
                 self._poll_in(slot - now, minimum=SLOT_TOLERANCE / 2)
             return
         self.data = restored
         self._schedule_stale_update(restored.upload_time, restored.stale_after)
         upcoming = self.schedule.next_upload_available()
+        if not restored.restored:
+            # Reloaded in this run (an option, the token or the inverters changed): what
+            # was fetched needs no confirming call; polling goes on where it was.
+            if self.fixed_interval is not None:
+                self._poll_in(self.fixed_interval)
+                return
+            if upcoming is not None and upcoming > now:
+                self._poll_in(upcoming - now)
+                return
         if upcoming is not None and now < upcoming <= now + FIRST_CALL_HOLD:
             # Its successor is due soon: the call that fetches it confirms both.
             self._poll_in(upcoming - now)
@@ -390,7 +412,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if force or hourly or demand.cadence != (self.demand and self.demand.cadence):
             self.demand = demand
             self._demand_told = now
-            self.budget.register(self.config_entry.entry_id, demand, self.calls_kept_free)
+            self.budget.register(self.subentry_id, demand, self.calls_kept_free)
 
     def _observe_upload(self, upload_time: datetime, now: datetime) -> None:
         """Note a new upload for the online fraction (an upload at night: awake all day)."""
@@ -463,7 +485,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             LOGGER.info(
                 "%s spent its share of the token's calls today (%s); refreshes asked for"
                 " are answered from the last upload, planned polls go on",
-                self.config_entry.title,
+                self.title,
                 self.daily_share,
             )
         # The planned poll stays where it was.
@@ -605,12 +627,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             utc_hint=realtime.utc_time,
         )
         # Made when needed: an entry keeps no more objects for a rare issue.
-        issue = EntryIssue(self.hass, clock_issue_id(self.config_entry.entry_id))
+        issue = EntryIssue(self.hass, clock_issue_id(self.subentry_id))
         if (offset := self.clock.measured_offset) is not None:
             issue.raise_issue(
                 "plant_clock_off",
                 ir.IssueSeverity.WARNING,
-                {"name": self.config_entry.title, "offset": offset},
+                {"name": self.title, "offset": offset},
             )
         else:
             issue.clear()
@@ -636,7 +658,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self._invalid_request_issue.raise_issue(
                 "invalid_request",
                 ir.IssueSeverity.ERROR,
-                {"name": self.config_entry.title, "wifi_sn": self.client.wifi_sn},
+                {"name": self.title, "wifi_sn": self.wifi_sn},
             )
             self._poll_in(INVALID_REQUEST_RETRY_INTERVAL)
             return
@@ -657,7 +679,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             if isinstance(err, SunvecNotAuthorizedError)
             else "wifi_sn_not_found",
             ir.IssueSeverity.ERROR,
-            {"name": self.config_entry.title, "wifi_sn": self.client.wifi_sn},
+            {"name": self.title, "wifi_sn": self.wifi_sn},
         )
 
     def _raise_ban_issue(self, until: datetime) -> None:
@@ -701,36 +723,25 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if self._reserved_slot is not None:
             self.budget.release(self._reserved_slot)
             self._reserved_slot = None
-        self.budget.unregister(self.config_entry.entry_id)
+        self.budget.unregister(self.subentry_id)
         await super().async_shutdown()
 
     def _record_failure(self, err: SunvecError) -> None:
+        self._last_error = err
         self.statistics.failures += 1
         self.statistics.last_error = type(err).__name__
         self.statistics.last_error_code = err.code if isinstance(err, SunvecApiError) else None
 
     def _translate(self, err: SunvecError) -> Exception:
-        """The Home Assistant exception for a client error."""
-        placeholders = {"error": str(err)}
+        """The Home Assistant exception for a client error (keys from the one error table)."""
+        key = error_key(err) or "cannot_connect"
         if isinstance(err, SunvecAuthenticationError):
-            return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_auth")
-        if isinstance(err, SunvecNotAuthorizedError):
-            key = "wifi_sn_not_authorized"
-        elif isinstance(err, SunvecNotFoundError):
-            key = "wifi_sn_not_found"
-        elif isinstance(err, SunvecRateLimitError):
-            return UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                translation_placeholders=placeholders,
-                retry_after=err.retry_after,
-            )
-        elif isinstance(err, SunvecMalformedResponseError):
-            key = "malformed_response"
-        else:
-            key = "cannot_connect"
+            return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key=key)
         return UpdateFailed(
-            translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+            translation_domain=DOMAIN,
+            translation_key=key,
+            translation_placeholders={"error": str(err)},
+            retry_after=err.retry_after if isinstance(err, SunvecRateLimitError) else None,
         )
 
     def _warn_unknown_status(self, code: str | None) -> None:
@@ -739,14 +750,14 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._warned_status_codes.add(code)
         LOGGER.warning(
             "Inverter %s reported the unknown status code %s; its status shows as unknown",
-            self.config_entry.title,
+            self.title,
             code,
         )
 
     def _update_offline_issue(self, upload_time: datetime | None, now: datetime) -> None:
         if upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER:
             self._offline_issue.raise_issue(
-                "inverter_offline", ir.IssueSeverity.WARNING, {"name": self.config_entry.title}
+                "inverter_offline", ir.IssueSeverity.WARNING, {"name": self.title}
             )
         else:
             self._offline_issue.clear()

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import async_get_platforms
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_WIFI_SN, DOMAIN
-from .coordinator import SunvecConfigEntry
+from .coordinator import SunvecConfigEntry, SunvecCoordinator
 from .sensor import SunvecCounterSensor
 
 TO_REDACT = {
@@ -33,10 +33,28 @@ TO_REDACT = {
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: SunvecConfigEntry
 ) -> dict[str, Any]:
-    """Return diagnostics for a config entry."""
-    coordinator = entry.runtime_data
-    data = coordinator.data
-    budget = coordinator.budget
+    """Return diagnostics for an account and each of its inverters."""
+    return {
+        **_account(entry),
+        "inverters": [
+            _inverter(hass, coordinator) for coordinator in entry.runtime_data.coordinators.values()
+        ],
+    }
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: SunvecConfigEntry, device: DeviceEntry
+) -> dict[str, Any]:
+    """Return diagnostics for one inverter's device, or the account's."""
+    for coordinator in entry.runtime_data.coordinators.values():
+        if (DOMAIN, coordinator.wifi_sn) in device.identifiers:
+            return {**_account(entry), "inverter": _inverter(hass, coordinator)}
+    return await async_get_config_entry_diagnostics(hass, entry)
+
+
+def _account(entry: SunvecConfigEntry) -> dict[str, Any]:
+    """The account's settings and its token's calls."""
+    budget = entry.runtime_data.budget
     now = dt_util.utcnow()
     return {
         "entry": async_redact_data(
@@ -46,33 +64,41 @@ async def async_get_config_entry_diagnostics(
                 "data": dict(entry.data),
                 "options": dict(entry.options),
                 "url_scheme": entry.data[CONF_URL].split("://", 1)[0],
+                "inverters": len(entry.subentries),
             },
             TO_REDACT,
         ),
+        "token": {
+            "inverters_on_token": len(budget.demands),
+            "calls_last_minute": budget.calls_in_last_minute(now),
+            "uploads_per_call": round(budget.pace.uploads_per_call, 3),
+            "night_interval_seconds": round(budget.pace.night_interval),
+            "planned_calls_per_day": round(budget.pace.planned_calls_per_day),
+            "calls_last_24_hours": budget.calls_since(now - timedelta(hours=24)),
+            "daily_limit": budget.daily_limit,
+            "calls_per_minute_limit": budget.window_limit,
+            "calls_kept_free_per_minute": budget.calls_kept_free,
+        },
+    }
+
+
+def _inverter(hass: HomeAssistant, coordinator: SunvecCoordinator) -> dict[str, Any]:
+    """One inverter's polling, counters and latest upload."""
+    data = coordinator.data
+    now = dt_util.utcnow()
+    interval = coordinator.update_interval
+    return {
         "polling": {
-            "update_interval_seconds": (
-                coordinator.update_interval.total_seconds() if coordinator.update_interval else None
-            ),
+            "update_interval_seconds": interval.total_seconds() if interval else None,
             "last_update_success": coordinator.last_update_success,
             "upload_cadence_seconds": coordinator.schedule.cadence,
             "publish_delay_estimate_seconds": round(coordinator.schedule.publish_delay, 1),
-            "token_calls_last_minute": budget.calls_in_last_minute(now),
             "stale_after_seconds": coordinator.stale_after.total_seconds(),
-            **asdict(coordinator.statistics),
-        },
-        "pacing": {
-            "inverters_on_token": len(budget.demands),
             "online_fraction": coordinator.demand.online_fraction if coordinator.demand else None,
             "online_fraction_measured": coordinator.online.observed_a_day(now),
-            "uploads_per_call": round(budget.pace.uploads_per_call, 3),
-            "night_interval_seconds": round(budget.pace.night_interval),
-            "planned_token_calls_per_day": round(budget.pace.planned_calls_per_day),
-            "token_calls_last_24_hours": budget.calls_since(now - timedelta(hours=24)),
-            "token_daily_limit": budget.daily_limit,
-            "token_calls_per_minute_limit": budget.window_limit,
-            "calls_kept_free_per_minute": budget.calls_kept_free,
+            **asdict(coordinator.statistics),
         },
-        "counters": counter_histories(hass, entry),
+        "counters": counter_histories(hass, coordinator),
         "latest_upload": {
             "upload_time": data.upload_time.isoformat() if data and data.upload_time else None,
             "restored": data.restored if data else None,
@@ -81,19 +107,12 @@ async def async_get_config_entry_diagnostics(
     }
 
 
-def counter_histories(hass: HomeAssistant, entry: SunvecConfigEntry) -> dict[str, Any]:
+def counter_histories(hass: HomeAssistant, coordinator: SunvecCoordinator) -> dict[str, Any]:
     """Each counter sensor's history: the value shown, its upload time, what is held back."""
     return {
         entity.entity_description.key: entity.counter.as_dict()
         for platform in async_get_platforms(hass, DOMAIN)
-        if platform.config_entry is entry
+        if platform.config_entry is coordinator.config_entry
         for entity in sorted(platform.entities.values(), key=lambda entity: str(entity.unique_id))
-        if isinstance(entity, SunvecCounterSensor)
+        if isinstance(entity, SunvecCounterSensor) and entity.coordinator is coordinator
     }
-
-
-async def async_get_device_diagnostics(
-    hass: HomeAssistant, entry: SunvecConfigEntry, device: DeviceEntry
-) -> dict[str, Any]:
-    """Return diagnostics for the inverter's device (the entry has exactly one)."""
-    return await async_get_config_entry_diagnostics(hass, entry)

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_WIFI_SN, DOMAIN, MANUFACTURER
+from .const import DOMAIN, MANUFACTURER
 from .coordinator import SunvecCoordinator, SunvecData
 
 ATTR_RESTORED: Final = "restored"
@@ -41,7 +41,7 @@ class SunvecEntityDescription(EntityDescription):
 
 
 class SunvecEntity(CoordinatorEntity[SunvecCoordinator]):
-    """An entity of the inverter behind one config entry."""
+    """An entity of one inverter of an account."""
 
     _attr_has_entity_name = True
     entity_description: SunvecEntityDescription
@@ -52,7 +52,7 @@ class SunvecEntity(CoordinatorEntity[SunvecCoordinator]):
         """Attach the entity to the inverter's device."""
         super().__init__(coordinator)
         self.entity_description = description
-        wifi_sn: str = coordinator.config_entry.data[CONF_WIFI_SN]
+        wifi_sn = coordinator.wifi_sn
         self._attr_unique_id = f"{wifi_sn}_{description.key}"
         # Without an upload yet (set up while the token's minute was used up), the
         # device gets its model and serial number with the first entity that has data.
@@ -61,7 +61,7 @@ class SunvecEntity(CoordinatorEntity[SunvecCoordinator]):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, wifi_sn)},
             manufacturer=MANUFACTURER,
-            name=coordinator.config_entry.title,
+            name=coordinator.title,
             model=f"Inverter type {inverter_type}" if inverter_type else None,
             serial_number=realtime.inverter_sn if realtime is not None else None,
         )
@@ -91,14 +91,14 @@ def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
     create: Callable[[SunvecCoordinator, DescriptionT], Entity],
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add an entity per description once its field carries data.
+    """Add an entity per description once its field carries data, on the inverter's subentry.
 
     Entities already in the entity registry are added with the first data (kept
     from before a restart, or the first upload), so a restart at night (when some
     fields are null) does not orphan them.
     """
     entry = coordinator.config_entry
-    wifi_sn: str = entry.data[CONF_WIFI_SN]
+    wifi_sn = coordinator.wifi_sn
     registry = er.async_get(coordinator.hass)
     added: set[str] = set()
 
@@ -117,7 +117,7 @@ def async_add_entities_with_data[DescriptionT: SunvecEntityDescription](
                 added.add(description.key)
                 new_entities.append(create(coordinator, description))
         if new_entities:
-            async_add_entities(new_entities)
+            async_add_entities(new_entities, config_subentry_id=coordinator.subentry_id)
 
     add_new_entities()
     entry.async_on_unload(coordinator.async_add_listener(add_new_entities))

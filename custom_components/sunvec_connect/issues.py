@@ -1,4 +1,4 @@
-"""Repair issues of an entry, raised and cleared as what they describe changes.
+"""Repair issues of an account and its inverters, raised and cleared as what they describe changes.
 
 The issue registry is the only record of whether an issue is shown. Home Assistant
 reloads non-persistent issues from storage as inactive (not shown) after a restart,
@@ -17,45 +17,48 @@ from homeassistant.helpers import issue_registry as ir
 from .const import DOMAIN
 
 
-def offline_issue_id(entry_id: str) -> str:
-    """The repair issue raised while an entry's inverter has not uploaded for a day."""
-    return f"inverter_offline_{entry_id}"
+def offline_issue_id(subentry_id: str) -> str:
+    """The repair issue raised while an inverter has not uploaded for a day."""
+    return f"inverter_offline_{subentry_id}"
 
 
-def access_issue_id(entry_id: str) -> str:
-    """The repair issue raised while the token may not read the entry's inverter."""
-    return f"wifi_sn_unavailable_{entry_id}"
+def access_issue_id(subentry_id: str) -> str:
+    """The repair issue raised while the token may not read an inverter."""
+    return f"wifi_sn_unavailable_{subentry_id}"
 
 
 def ban_issue_id(entry_id: str) -> str:
-    """The repair issue raised while the cloud bans an entry's token."""
+    """The repair issue raised while the cloud bans an account's token."""
     return f"token_banned_{entry_id}"
 
 
-def invalid_request_issue_id(entry_id: str) -> str:
-    """The issue raised while the cloud refuses the entry's requests as invalid (1002)."""
-    return f"invalid_request_{entry_id}"
+def invalid_request_issue_id(subentry_id: str) -> str:
+    """The issue raised while the cloud refuses an inverter's requests as invalid (1002)."""
+    return f"invalid_request_{subentry_id}"
 
 
-def clock_issue_id(entry_id: str) -> str:
-    """The repair issue raised while an entry's inverter clock is off by minutes."""
-    return f"plant_clock_off_{entry_id}"
+def clock_issue_id(subentry_id: str) -> str:
+    """The repair issue raised while an inverter's clock is off by minutes."""
+    return f"plant_clock_off_{subentry_id}"
 
 
 def insecure_url_issue_id(entry_id: str) -> str:
-    """The repair issue raised while an entry sends its token over plain http."""
+    """The repair issue raised while an account sends its token over plain http."""
     return f"insecure_url_{entry_id}"
 
 
-def entry_issue_ids(entry_id: str) -> tuple[str, ...]:
-    """Every repair issue an entry may raise."""
+def account_issue_ids(entry_id: str) -> tuple[str, ...]:
+    """Every repair issue about an account (its token, its address)."""
+    return (ban_issue_id(entry_id), insecure_url_issue_id(entry_id))
+
+
+def inverter_issue_ids(subentry_id: str) -> tuple[str, ...]:
+    """Every repair issue about one inverter of an account."""
     return (
-        offline_issue_id(entry_id),
-        ban_issue_id(entry_id),
-        access_issue_id(entry_id),
-        invalid_request_issue_id(entry_id),
-        clock_issue_id(entry_id),
-        insecure_url_issue_id(entry_id),
+        offline_issue_id(subentry_id),
+        access_issue_id(subentry_id),
+        invalid_request_issue_id(subentry_id),
+        clock_issue_id(subentry_id),
     )
 
 
@@ -101,7 +104,7 @@ def async_update_insecure_url_issue(
 
 
 @callback
-def async_delete_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Remove everything an entry left in the issue registry."""
-    for issue_id in entry_issue_ids(entry_id):
+def async_delete_issues(hass: HomeAssistant, issue_ids: tuple[str, ...]) -> None:
+    """Remove these issues from the issue registry."""
+    for issue_id in issue_ids:
         ir.async_delete_issue(hass, DOMAIN, issue_id)

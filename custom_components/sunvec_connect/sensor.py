@@ -18,13 +18,14 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, State, callback
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
 from .api import BATTERY_STATUS, INVERTER_STATUS, RealtimeData
-from .const import LOGGER, MAX_INTEGRATION_GAP
+from .const import DOMAIN, LOGGER, MANUFACTURER, MAX_INTEGRATION_GAP
 from .coordinator import SunvecConfigEntry, SunvecCoordinator, SunvecData
 from .counters import (
     GRID_IMPORT_MAX_POWER_KW,
@@ -293,8 +294,8 @@ SENSORS_OF_THE_UPLOAD: tuple[SunvecSensorEntityDescription, ...] = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class SunvecApiCallsEntityDescription(SensorEntityDescription, SunvecEntityDescription):
-    """Describes the sensor of the calls the entry's token made (added with the entry)."""
+class SunvecApiCallsEntityDescription(SensorEntityDescription):
+    """Describes the sensor of the calls the account's token made (added with the account)."""
 
 
 API_CALLS_TODAY = SunvecApiCallsEntityDescription(
@@ -305,7 +306,6 @@ API_CALLS_TODAY = SunvecApiCallsEntityDescription(
     # A count that starts again at midnight, like an energy counter of the day: the
     # recorder's statistics then sum the calls over any period.
     state_class=SensorStateClass.TOTAL_INCREASING,
-    requires_fresh_upload=False,
 )
 
 SENSORS: tuple[SensorEntityDescription, ...] = (*SENSORS_OF_THE_UPLOAD, API_CALLS_TODAY)
@@ -324,19 +324,20 @@ async def async_setup_entry(
     entry: SunvecConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the sensors whose data the inverter reports, now and later."""
-    async_add_entities([SunvecApiCallsSensor(entry.runtime_data, API_CALLS_TODAY)])
-    async_add_entities_with_data(
-        entry.runtime_data,
-        SENSOR_DOMAIN,
-        SENSORS_OF_THE_UPLOAD,
-        lambda coordinator, description: (
-            SunvecSensor(coordinator, description)
-            if description.rule is CounterRule.NONE
-            else SunvecCounterSensor(coordinator, description)
-        ),
-        async_add_entities,
-    )
+    """Set up the account's calls sensor and each inverter's sensors, now and later."""
+    async_add_entities([SunvecApiCallsSensor(entry, API_CALLS_TODAY)])
+    for coordinator in entry.runtime_data.coordinators.values():
+        async_add_entities_with_data(
+            coordinator,
+            SENSOR_DOMAIN,
+            SENSORS_OF_THE_UPLOAD,
+            lambda coordinator, description: (
+                SunvecSensor(coordinator, description)
+                if description.rule is CounterRule.NONE
+                else SunvecCounterSensor(coordinator, description)
+            ),
+            async_add_entities,
+        )
 
 
 class SunvecSensor(SunvecEntity, SensorEntity):
@@ -351,28 +352,32 @@ class SunvecSensor(SunvecEntity, SensorEntity):
         return self.entity_description.value_fn(self.coordinator.data)
 
 
-class SunvecApiCallsSensor(SunvecEntity, SensorEntity):
-    """The calls of the entry's token since local midnight, made by all its entries.
+class SunvecApiCallsSensor(SensorEntity):
+    """The calls of the account's token since local midnight, made by all its inverters.
 
-    Counted from the token's shared budget once a minute and at each update of the
-    entry, so that the calls of the token's other entries show within a minute.
+    Counted from the token's budget once a minute and at each update of an inverter,
+    so that every call shows within a minute. It sits on the account's service device.
     """
 
+    _attr_has_entity_name = True
     entity_description: SunvecApiCallsEntityDescription
 
     def __init__(
-        self, coordinator: SunvecCoordinator, description: SunvecApiCallsEntityDescription
+        self, entry: SunvecConfigEntry, description: SunvecApiCallsEntityDescription
     ) -> None:
         """Start without a count."""
-        super().__init__(coordinator, description)
+        self.entity_description = description
+        self._entry = entry
+        self.budget = entry.runtime_data.budget
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, entry.entry_id)},
+            manufacturer=MANUFACTURER,
+            name=entry.title,
+            entry_type=DeviceEntryType.SERVICE,
+        )
         self._day: date | None = None
         self._shown: tuple[int, dict[str, int]] | None = None
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Counted here, not read from the cloud: known while the entry runs."""
-        return True
 
     @property
     @override
@@ -388,27 +393,27 @@ class SunvecApiCallsSensor(SunvecEntity, SensorEntity):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Count now and once a minute."""
+        """Count now, once a minute and whenever an inverter of the account updates."""
         await super().async_added_to_hass()
         self._recount()
         self.async_on_remove(
             async_track_time_interval(self.hass, self._handle_refresh, API_CALLS_REFRESH)
         )
+        for coordinator in self._entry.runtime_data.coordinators.values():
+            self.async_on_remove(coordinator.async_add_listener(self._handle_update))
 
     @callback
-    @override
-    def _handle_coordinator_update(self) -> None:
-        self._recount()
-        super()._handle_coordinator_update()
-
-    @callback
-    def _handle_refresh(self, _now: datetime) -> None:
+    def _handle_update(self) -> None:
         if self._recount():
             self.async_write_ha_state()
 
+    @callback
+    def _handle_refresh(self, _now: datetime) -> None:
+        self._handle_update()
+
     def _recount(self) -> bool:
         """Count the token's calls again; return whether what the sensor shows changed."""
-        budget = self.coordinator.budget
+        budget = self.budget
         now = dt_util.now()
         ahead = budget.calls_since(now + CALL_TIME_RESOLUTION)
         count = budget.calls_since(dt_util.start_of_local_day(now)) - ahead
@@ -456,7 +461,8 @@ def needs_zero_first(
 
 
 ENTRY_ID_KEY = "entry_id"
-"""The key of the config entry's id in a counter's stored history."""
+"""The key of the inverter's subentry id in a counter's stored history (before accounts,
+the id of the inverter's entry: the upgrade gave each subentry that id)."""
 
 
 @dataclass(slots=True)
@@ -464,6 +470,7 @@ class CounterStoredData(ExtraStoredData):
     """What a counter sensor keeps across restarts: its history and whose it is."""
 
     entry_id: str
+    """The inverter's subentry id."""
     history: dict[str, Any]
 
     @override
@@ -471,19 +478,18 @@ class CounterStoredData(ExtraStoredData):
         return {**self.history, ENTRY_ID_KEY: self.entry_id}
 
 
-def history_belongs_to_entry(
-    stored: dict[str, Any], last_state: State | None, entry: SunvecConfigEntry
+def history_belongs_to_inverter(
+    stored: dict[str, Any], last_state: State | None, subentry_id: str, entry: SunvecConfigEntry
 ) -> bool:
-    """Whether restored counter history was written by `entry`'s own entity.
+    """Whether restored counter history was written by this inverter's own entity.
 
-    Removing an entry and adding the same inverter again gives the new entity the
-    old one's entity id, and with it the old one's stored history. History carries
-    the id of the entry that wrote it; history of older releases has none, and is
-    taken only if its state was written after the entry was created (history of a
-    removed entry always predates the entry that replaced it).
+    Removing an inverter and adding it again gives the new entity the old one's
+    entity id, and with it the old one's stored history. History carries the id of
+    the subentry that wrote it; history of releases before 0.1 has none, and is taken
+    only if its state was written after the account was created.
     """
     if (owner := stored.get(ENTRY_ID_KEY)) is not None:
-        return isinstance(owner, str) and owner == entry.entry_id
+        return isinstance(owner, str) and owner == subentry_id
     return last_state is not None and last_state.last_updated >= entry.created_at
 
 
@@ -509,11 +515,14 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         if stored is not None:
             last_state = await self.async_get_last_state()
             history = stored.as_dict()
-            if history_belongs_to_entry(history, last_state, self.coordinator.config_entry):
+            coordinator = self.coordinator
+            if history_belongs_to_inverter(
+                history, last_state, coordinator.subentry_id, coordinator.config_entry
+            ):
                 self._counter.restore(history, last_state.last_updated if last_state else None)
             else:
                 LOGGER.info(
-                    "%s: not restoring the history of a removed entry with the same inverter;"
+                    "%s: not restoring the history of a removed entry of the same inverter;"
                     " starting from the cloud's reading",
                     self.entity_id,
                 )
@@ -551,7 +560,7 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
     @property
     @override
     def extra_restore_state_data(self) -> CounterStoredData:
-        return CounterStoredData(self.coordinator.config_entry.entry_id, self._counter.as_dict())
+        return CounterStoredData(self.coordinator.subentry_id, self._counter.as_dict())
 
     @property
     def counter(self) -> EnergyCounter:

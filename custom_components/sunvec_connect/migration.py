@@ -1,0 +1,230 @@
+"""The upgrade from an entry per inverter (version 1) to accounts with inverter subentries.
+
+Entries with the same API address and token become one account: the first of them
+(an enabled one if any) keeps its id and becomes the account, every inverter becomes
+a subentry with the id of the entry it had, so what each kept in storage, its repair
+issues and its counters' restore data stay where they were. Entities keep their
+unique ids, entity ids and the user's choices; devices keep their ids and names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import inspect
+from types import MappingProxyType
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.const import CONF_API_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util.hass_dict import HassKey
+
+from .account import account_title, account_unique_id
+from .const import (
+    CONF_CALLS_KEPT_FREE,
+    CONF_SCAN_INTERVAL,
+    CONF_WIFI_SN,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_INVERTER,
+)
+from .issues import account_issue_ids, async_delete_issues
+
+ACCOUNT_VERSION = 2
+MERGED: HassKey[set[str]] = HassKey(f"{DOMAIN}_merged")
+API_CALLS_KEY = "api_calls_today"
+
+
+@callback
+def merged_entries(hass: HomeAssistant) -> set[str]:
+    """Ids of the entries the upgrade merged into an account (removed, nothing to clean)."""
+    return hass.data.setdefault(MERGED, set())
+
+
+@dataclass(frozen=True, slots=True)
+class _Inverter:
+    entry: ConfigEntry
+    wifi_sn: str
+
+
+def _inverter(entry: ConfigEntry) -> tuple[str, str, _Inverter] | None:
+    """An entry of version 1 as (address, token, inverter); None if its data is not one."""
+    url, token, wifi_sn = (entry.data.get(key) for key in (CONF_URL, CONF_API_TOKEN, CONF_WIFI_SN))
+    if not all(isinstance(value, str) and value for value in (url, token, wifi_sn)):
+        return None
+    return str(url), str(token), _Inverter(entry, str(wifi_sn))
+
+
+async def async_migrate_integration(hass: HomeAssistant) -> None:
+    """Merge the entries of version 1 into accounts; leave a group that cannot be merged."""
+    entries = sorted(
+        hass.config_entries.async_entries(DOMAIN), key=lambda entry: entry.disabled_by is not None
+    )
+    accounts = {entry.unique_id: entry for entry in entries if entry.version >= ACCOUNT_VERSION}
+    groups: dict[tuple[str, str], list[_Inverter]] = {}
+    for entry in entries:
+        if entry.version >= ACCOUNT_VERSION:
+            continue
+        if (parsed := _inverter(entry)) is None:
+            LOGGER.error(
+                "The entry %s has no address, token and inverter: not upgraded", entry.title
+            )
+            continue
+        url, token, inverter = parsed
+        groups.setdefault((url, token), []).append(inverter)
+    for (url, token), inverters in groups.items():
+        account = accounts.get(account_unique_id(url, token))
+        if (problem := _why_not(account, inverters)) is not None:
+            LOGGER.error(
+                "The entries %s cannot become one account (%s); they stay as they are",
+                ", ".join(inverter.entry.title for inverter in inverters),
+                problem,
+            )
+            continue
+        await _async_merge(hass, account, url, token, inverters)
+
+
+def _why_not(account: ConfigEntry | None, inverters: list[_Inverter]) -> str | None:
+    """Why these inverters cannot become one account's subentries, if they cannot."""
+    wifi_sns = [inverter.wifi_sn for inverter in inverters]
+    if account is not None:
+        wifi_sns += [subentry.unique_id or "" for subentry in account.subentries.values()]
+    if len(set(wifi_sns)) != len(wifi_sns):
+        return "an inverter is in two of them"
+    return None
+
+
+async def _async_merge(
+    hass: HomeAssistant,
+    account: ConfigEntry | None,
+    url: str,
+    token: str,
+    inverters: list[_Inverter],
+) -> None:
+    """Make the inverters subentries of `account` (or of the first of them)."""
+    target = account or inverters[0].entry
+    enabled = target.disabled_by is None
+    for inverter in inverters:
+        subentry = ConfigSubentry(
+            data=MappingProxyType({CONF_WIFI_SN: inverter.wifi_sn}),
+            subentry_type=SUBENTRY_INVERTER,
+            title=inverter.entry.title,
+            unique_id=inverter.wifi_sn,
+            subentry_id=inverter.entry.entry_id,
+        )
+        hass.config_entries.async_add_subentry(target, subentry)
+        was_disabled = inverter.entry.disabled_by is not None
+        _move_entities(hass, inverter, target, subentry, keep_calls=inverter.entry is target)
+        _move_device(hass, inverter, target, subentry, disable=was_disabled and enabled)
+    options = _merged_options([*(i.entry for i in inverters), *([account] if account else [])])
+    for inverter in inverters:
+        if inverter.entry is not target:
+            merged_entries(hass).add(inverter.entry.entry_id)
+            async_delete_issues(hass, account_issue_ids(inverter.entry.entry_id))
+            await hass.config_entries.async_remove(inverter.entry.entry_id)
+    hass.config_entries.async_update_entry(
+        target,
+        data={CONF_URL: url, CONF_API_TOKEN: token},
+        options=options,
+        title=target.title if account else account_title(url),
+        unique_id=account_unique_id(url, token),
+        version=ACCOUNT_VERSION,
+        minor_version=1,
+    )
+    LOGGER.info("%d inverters now belong to the account %s", len(inverters), target.title)
+
+
+def _merged_options(entries: list[ConfigEntry]) -> dict[str, Any]:
+    """One account's options: the most calls kept free; a fixed interval only if all had one.
+
+    The longest of the fixed intervals: the account's inverters share the token's day.
+    """
+    options: dict[str, Any] = {}
+    kept_free = [
+        e.options[CONF_CALLS_KEPT_FREE] for e in entries if CONF_CALLS_KEPT_FREE in e.options
+    ]
+    if kept_free:
+        options[CONF_CALLS_KEPT_FREE] = max(kept_free)
+    intervals = [int(e.options.get(CONF_SCAN_INTERVAL) or 0) for e in entries]
+    if all(intervals):
+        options[CONF_SCAN_INTERVAL] = max(intervals)
+    return options
+
+
+def _move_entities(
+    hass: HomeAssistant,
+    inverter: _Inverter,
+    target: ConfigEntry,
+    subentry: ConfigSubentry,
+    *,
+    keep_calls: bool,
+) -> None:
+    """Put the inverter's entities on its subentry; one calls sensor stays, the account's."""
+    registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(registry, inverter.entry.entry_id):
+        if entity.unique_id == f"{inverter.wifi_sn}_{API_CALLS_KEY}":
+            if keep_calls:
+                # The account's sensor: the same entity id and statistics go on.
+                registry.async_update_entity(
+                    entity.entity_id,
+                    new_unique_id=f"{target.entry_id}_{API_CALLS_KEY}",
+                    device_id=None,
+                )
+            else:
+                registry.async_remove(entity.entity_id)
+            continue
+        disabled_by = entity.disabled_by
+        if disabled_by is er.RegistryEntryDisabler.CONFIG_ENTRY and target.disabled_by is None:
+            # Its entry was disabled; the account is not: keep it off, with its device.
+            disabled_by = er.RegistryEntryDisabler.DEVICE
+        registry.async_update_entity(
+            entity.entity_id,
+            config_entry_id=target.entry_id,
+            config_subentry_id=subentry.subentry_id,
+            disabled_by=disabled_by,
+        )
+
+
+def _move_device(
+    hass: HomeAssistant,
+    inverter: _Inverter,
+    target: ConfigEntry,
+    subentry: ConfigSubentry,
+    *,
+    disable: bool,
+) -> None:
+    """Put the inverter's device on its subentry, with its id and the user's name."""
+    registry = dr.async_get(hass)
+    device = next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(registry, inverter.entry.entry_id)
+            if (DOMAIN, inverter.wifi_sn) in device.identifiers
+        ),
+        None,
+    )
+    if device is None:
+        return
+    if _DEVICES_MOVE:
+        registry.async_update_device(
+            device.id,
+            new_config_entry_id=target.entry_id,
+            new_config_subentry_id=subentry.subentry_id,
+        )
+    else:  # Home Assistant before devices belonged to one entry (2026.3)
+        registry.async_update_device(
+            device.id,
+            add_config_entry_id=target.entry_id,
+            add_config_subentry_id=subentry.subentry_id,
+            remove_config_entry_id=inverter.entry.entry_id,
+            remove_config_subentry_id=None,
+        )
+    if disable:
+        registry.async_update_device(device.id, disabled_by=dr.DeviceEntryDisabler.USER)
+
+
+_DEVICES_MOVE = (
+    "new_config_entry_id" in inspect.signature(dr.DeviceRegistry.async_update_device).parameters
+)
+"""Whether this Home Assistant moves a device with `new_config_entry_id`."""

@@ -1,0 +1,251 @@
+"""The upgrade from an entry per inverter to one account per token with inverter subentries.
+
+The old release's configuration is built as it left it: entries of version 1, their
+devices and entities in the registries (with the user's choices), what each entry kept
+in storage and the token's calls. Home Assistant then starts with this code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
+from homeassistant.const import CONF_API_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sunvec_connect.account import account_title, account_unique_id
+from custom_components.sunvec_connect.budget import token_budget
+from custom_components.sunvec_connect.const import (
+    CONF_CALLS_KEPT_FREE,
+    CONF_SCAN_INTERVAL,
+    CONF_WIFI_SN,
+    DOMAIN,
+    SUBENTRY_INVERTER,
+)
+from custom_components.sunvec_connect.coordinator import inverter_store
+from simulator import Fault, FaultKind, Plant, SunvecCloud
+from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
+
+from .conftest import TOKEN, TimeMachine
+
+OTHER_TOKEN = "sunvec-other-token-0c91d2"
+THIRD_WIFI_SN = "SUTTHIRD001"
+
+
+def old_entry(
+    hass: HomeAssistant, url: str, wifi_sn: str, token: str = TOKEN, **kwargs: Any
+) -> MockConfigEntry:
+    """An entry of the release with an entry per inverter, with its device and entities."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        version=1,
+        title=f"Sunvec {wifi_sn}",
+        unique_id=wifi_sn,
+        data={CONF_URL: url, CONF_API_TOKEN: token, CONF_WIFI_SN: wifi_sn},
+        **kwargs,
+    )
+    entry.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, wifi_sn)},
+        manufacturer="Sunvec",
+        name=entry.title,
+    )
+    registry = er.async_get(hass)
+    for key in ("ac_power", "total_yield", "api_calls_today"):
+        registry.async_get_or_create(
+            "sensor",
+            DOMAIN,
+            f"{wifi_sn}_{key}",
+            config_entry=entry,
+            device_id=device.id,
+            suggested_object_id=f"sunvec_{wifi_sn.lower()}_{key}",
+            disabled_by=(
+                er.RegistryEntryDisabler.INTEGRATION if key == "api_calls_today" else None
+            ),
+        )
+    return entry
+
+
+def device_of(hass: HomeAssistant, entry_id: str, wifi_sn: str) -> dr.DeviceEntry | None:
+    """The inverter's device among the entry's (works on every Home Assistant lane)."""
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+    return next((d for d in devices if (DOMAIN, wifi_sn) in d.identifiers), None)
+
+
+@pytest.fixture
+def third_plant(cloud: SunvecCloud) -> None:
+    """A third inverter on the token, and the other token's own."""
+    config = replace(cloud.plants[OTHER_ACCOUNT_WIFI_SN].config, wifi_sn=THIRD_WIFI_SN)
+    plant = cloud.add_plant(Plant(config, dt_util.utcnow() - timedelta(days=1)))
+    plant.advance_to(dt_util.utcnow())
+    cloud.add_account(TOKEN, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, OTHER_ACCOUNT_WIFI_SN])
+    cloud.add_account(OTHER_TOKEN, [THIRD_WIFI_SN])
+
+
+async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    cloud: SunvecCloud,
+    third_plant: None,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Three entries of one token, one of another: two accounts, nothing of the user's lost.
+
+    The entity ids, unique ids (so the statistics), device ids, the user's names, area,
+    disabled choices, kept uploads and the token's calls all carry over.
+    """
+    hybrid = old_entry(hass, sim_url, HYBRID_WIFI_SN, options={CONF_CALLS_KEPT_FREE: 3})
+    pv_only = old_entry(
+        hass, sim_url, PV_ONLY_WIFI_SN, options={CONF_CALLS_KEPT_FREE: 2, CONF_SCAN_INTERVAL: 300}
+    )
+    disabled = old_entry(hass, sim_url, OTHER_ACCOUNT_WIFI_SN, disabled_by=ConfigEntryDisabler.USER)
+    other = old_entry(hass, sim_url, THIRD_WIFI_SN, token=OTHER_TOKEN)
+    entities = er.async_get(hass)
+    devices = dr.async_get(hass)
+    # The user's choices.
+    renamed = entities.async_update_entity(
+        f"sensor.sunvec_{PV_ONLY_WIFI_SN.lower()}_ac_power",
+        new_entity_id="sensor.roof_power",
+        name="Roof power",
+        icon="mdi:solar-panel",
+    )
+    turned_off = entities.async_update_entity(
+        f"sensor.sunvec_{HYBRID_WIFI_SN.lower()}_total_yield",
+        disabled_by=er.RegistryEntryDisabler.USER,
+    )
+    hybrid_device = device_of(hass, hybrid.entry_id, HYBRID_WIFI_SN)
+    assert hybrid_device is not None
+    devices.async_update_device(hybrid_device.id, name_by_user="Garage inverter")
+    # Disabled with its entry, as Home Assistant does.
+    for entity in er.async_entries_for_config_entry(entities, disabled.entry_id):
+        entities.async_update_entity(
+            entity.entity_id, disabled_by=er.RegistryEntryDisabler.CONFIG_ENTRY
+        )
+    before = {
+        entity.entity_id: (entity.unique_id, entity.device_id, entity.disabled_by)
+        for entity in entities.entities.values()
+        if entity.platform == DOMAIN and not entity.unique_id.endswith("api_calls_today")
+    }
+    device_ids = {device.id for device in devices.devices}
+    # What the pv-only inverter's entry kept, and the token's calls of the last day.
+    await inverter_store(hass, pv_only.entry_id).async_save({"saved_at": "kept"})
+    budget_calls_before = 7
+    for _ in range(budget_calls_before):
+        token_budget(hass, TOKEN).try_call_now(dt_util.utcnow() - timedelta(minutes=30))
+
+    cloud.inject(Fault(FaultKind.HTTP_503, wifi_sn=THIRD_WIFI_SN))
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+
+    accounts = hass.config_entries.async_entries(DOMAIN)
+    assert [entry.entry_id for entry in accounts] == [hybrid.entry_id, other.entry_id]
+    account = accounts[0]
+    assert account.version == 2
+    assert account.data == {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN}
+    assert account.unique_id == account_unique_id(sim_url, TOKEN)
+    assert account.title == account_title(sim_url)
+    # The most calls kept free; not every inverter had a fixed interval: paced.
+    assert account.options == {CONF_CALLS_KEPT_FREE: 3}
+    assert {
+        subentry.subentry_id: (subentry.unique_id, subentry.title, subentry.subentry_type)
+        for subentry in account.subentries.values()
+    } == {
+        hybrid.entry_id: (HYBRID_WIFI_SN, f"Sunvec {HYBRID_WIFI_SN}", SUBENTRY_INVERTER),
+        pv_only.entry_id: (PV_ONLY_WIFI_SN, f"Sunvec {PV_ONLY_WIFI_SN}", SUBENTRY_INVERTER),
+        disabled.entry_id: (
+            OTHER_ACCOUNT_WIFI_SN,
+            f"Sunvec {OTHER_ACCOUNT_WIFI_SN}",
+            SUBENTRY_INVERTER,
+        ),
+    }
+    assert account.state is ConfigEntryState.LOADED
+    # The other token's account: its cloud answered 503, it retries; migrated all the same.
+    assert other.version == 2
+    assert other.state is ConfigEntryState.SETUP_RETRY
+    assert list(other.subentries) == [other.entry_id]
+
+    after = {
+        entity.entity_id: (entity.unique_id, entity.device_id, entity.disabled_by)
+        for entity in entities.entities.values()
+        if entity.platform == DOMAIN and not entity.unique_id.endswith("api_calls_today")
+    }
+    disabled_ids = {entity_id for entity_id, value in before.items() if value[2] is not None} - {
+        turned_off.entity_id
+    }
+    # Entities of the disabled entry stay off, now because their device is.
+    expected = {
+        entity_id: (
+            unique_id,
+            device_id,
+            er.RegistryEntryDisabler.DEVICE if entity_id in disabled_ids else disabled_by,
+        )
+        for entity_id, (unique_id, device_id, disabled_by) in before.items()
+    }
+    assert {entity_id: after[entity_id] for entity_id in before} == expected
+    roof = entities.async_get("sensor.roof_power")
+    assert roof is not None
+    assert (roof.name, roof.icon) == ("Roof power", "mdi:solar-panel")
+    assert roof.unique_id == renamed.unique_id
+    assert roof.config_entry_id == account.entry_id
+    assert roof.config_subentry_id == pv_only.entry_id
+    assert {device.id for device in devices.devices} >= device_ids
+    hybrid_device = devices.async_get(hybrid_device.id)
+    assert hybrid_device is not None
+    assert hybrid_device.name_by_user == "Garage inverter"
+    moved = device_of(hass, account.entry_id, HYBRID_WIFI_SN)
+    assert moved is not None
+    assert moved.id == hybrid_device.id
+    off_device = device_of(hass, account.entry_id, OTHER_ACCOUNT_WIFI_SN)
+    assert off_device is not None
+    assert off_device.disabled_by is dr.DeviceEntryDisabler.USER
+    # One calls sensor per token: the first entry's, on the account's service device.
+    calls = [
+        entity
+        for entity in entities.entities.values()
+        if entity.platform == DOMAIN and entity.unique_id.endswith("api_calls_today")
+    ]
+    assert sorted(entity.entity_id for entity in calls) == [
+        f"sensor.sunvec_{HYBRID_WIFI_SN.lower()}_api_calls_today",
+        f"sensor.sunvec_{THIRD_WIFI_SN.lower()}_api_calls_today",
+    ]
+    # What the entries kept stays with their inverters; the token's calls count on.
+    assert f"{DOMAIN}.{pv_only.entry_id}" in hass_storage
+    assert token_budget(hass, TOKEN).calls_since(dt_util.utcnow() - timedelta(hours=1)) >= (
+        budget_calls_before
+    )
+
+
+async def test_a_group_that_cannot_be_merged_stays_as_it_was(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+) -> None:
+    """Two entries of one token with the same inverter: left as they were, not set up."""
+    first = old_entry(hass, sim_url, HYBRID_WIFI_SN)
+    second = MockConfigEntry(
+        domain=DOMAIN,
+        version=1,
+        title="Sunvec copy",
+        unique_id="copy",
+        data=dict(first.data),
+    )
+    second.add_to_hass(hass)
+    entities = er.async_get(hass)
+    before = {entity.entity_id: entity for entity in entities.entities.values()}
+
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+
+    for entry in (first, second):
+        assert entry.version == 1
+        assert entry.subentries == {}
+        assert entry.state is ConfigEntryState.MIGRATION_ERROR
+    assert first.data[CONF_WIFI_SN] == HYBRID_WIFI_SN
+    assert {entity.entity_id: entity for entity in entities.entities.values()} == before
