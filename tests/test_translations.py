@@ -58,7 +58,20 @@ STEP_KEYS = {
     "menu_option_descriptions", "submit", "sections",
 }  # fmt: skip
 ENTITY_KEYS = {"name", "state", "state_attributes", "unit_of_measurement"}
-TOP_LEVEL_KEYS = {"title", "config", "options", "entity", "exceptions", "issues", "selector"}
+TOP_LEVEL_KEYS = {
+    "title", "config", "config_subentries", "options", "entity", "exceptions", "issues",
+    "selector",
+}  # fmt: skip
+SUBENTRY_SECTION_KEYS = FLOW_SECTION_KEYS | {"entry_type"}
+SECTIONS = ["config", "options", "subentry"]
+"""The flows: the config flow, the options flow and the inverter subentry flow."""
+
+
+def section_strings(section: str) -> Mapping[str, Any]:
+    """A flow's strings in the English file."""
+    if section == "subentry":
+        return EN["config_subentries"]["inverter"]  # type: ignore[no-any-return]
+    return EN[section]  # type: ignore[no-any-return]
 
 
 def leaves(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -112,9 +125,15 @@ def string_problems(path: str, text: object) -> list[str]:
 def structure_problems(strings: Mapping[str, Any]) -> list[str]:
     """What hassfest's strings schema would reject in the file's layout and keys."""
     problems = [f"{key}: not a section hassfest knows" for key in set(strings) - TOP_LEVEL_KEYS]
-    for section in ("config", "options"):
-        flow = strings.get(section, {})
-        problems += [f"{section}.{key}: unknown" for key in set(flow) - FLOW_SECTION_KEYS]
+    flows = [
+        (section, strings.get(section, {}), FLOW_SECTION_KEYS) for section in ("config", "options")
+    ]
+    flows += [
+        (f"config_subentries.{kind}", flow, SUBENTRY_SECTION_KEYS)
+        for kind, flow in strings.get("config_subentries", {}).items()
+    ]
+    for section, flow, known in flows:
+        problems += [f"{section}.{key}: unknown" for key in set(flow) - known]
         for step_id, step in flow.get("step", {}).items():
             where = f"{section}.step.{step_id}"
             problems += [f"{where}.{key}: unknown" for key in set(step) - STEP_KEYS]
@@ -261,18 +280,36 @@ class CodeReader:
             case ast.Call(func=ast.Attribute(value=ast.Name() as mapping, attr="get"), args=args):
                 values = set(self.global_value(mapping).values())
                 return values | (self.strings(args[1]) if len(args) > 1 else set())
+            case ast.BoolOp(values=values):
+                return set().union(*map(self.strings, values))
+            case ast.Await(value=value):
+                return self.strings(value)
             case ast.Call(func=ast.Name(id=name), args=[*_]) if isinstance(
-                function := self._module_function(expr, name), ast.FunctionDef
+                function := self._module_function(expr, name),
+                ast.FunctionDef | ast.AsyncFunctionDef,
             ):
                 returns = self.nodes(ast.Return, function)
-                return set().union(*(self.strings(ret.value) for ret in returns if ret.value))
+                return set().union(
+                    *(
+                        self.strings(ret.value)
+                        for ret in returns
+                        if ret.value is not None
+                        and not (isinstance(ret.value, ast.Constant) and ret.value.value is None)
+                    )
+                )
             case ast.Name():
                 return self._name_strings(expr)
         raise self.fail(expr, f"cannot tell which strings {ast.unparse(expr)} can be")
 
     def _module_function(self, node: ast.AST, name: str) -> ast.AST | None:
+        """A function of the node's module, or one it imports from a sibling module."""
         tree = self.enclosing(node, ast.Module)
         assert tree is not None
+        imported = getattr(self.modules[tree], name, None)
+        home = getattr(imported, "__module__", None)
+        for other, module in self.modules.items():
+            if home is not None and module.__name__ == home:
+                tree = other
         return next((item for item in tree.body if getattr(item, "name", None) == name), None)
 
     def _name_strings(self, node: ast.Name) -> set[str]:
@@ -368,6 +405,15 @@ class CodeReader:
                 value = self.global_value(expr)
                 assert isinstance(value, Mapping), expr.id
                 return set(value)
+            case ast.Call(func=ast.Attribute(attr=name) | ast.Name(id=name)):
+                tree = self.enclosing(expr, ast.Module)
+                assert tree is not None
+                functions = [
+                    node for node in self.nodes(ast.FunctionDef, tree) if node.name == name
+                ]
+                if functions:
+                    returns = [r for f in functions for r in self.nodes(ast.Return, f)]
+                    return set().union(*(self.mapping_keys(r.value) for r in returns))
         raise self.fail(expr, f"cannot tell the keys of {ast.unparse(expr)}")
 
     # Translation keys passed as `translation_key=`.
@@ -434,6 +480,8 @@ class CodeReader:
             section = (
                 "options"
                 if any("OptionsFlow" in base for base in bases)
+                else "subentry"
+                if any("ConfigSubentryFlow" in base for base in bases)
                 else "config"
                 if any("ConfigFlow" in base for base in bases)
                 else None
@@ -457,14 +505,18 @@ class CodeReader:
                         shows_errors=_keyword(call, "errors") is not None,
                     )
                 case ast.Attribute(attr="async_abort"):
-                    flow.aborts |= self.strings(_required_keyword(call, "reason"))
+                    for reason in self.strings(_required_keyword(call, "reason")):
+                        flow.aborts.add(reason)
+                        flow.abort_placeholders[reason] = self.mapping_keys(
+                            _keyword(call, "description_placeholders")
+                        )
                 case ast.Attribute(attr="_abort_if_unique_id_mismatch"):
                     reason = _keyword(call, "reason")
                     flow.aborts |= self.strings(reason) if reason else {"unique_id_mismatch"}
                 case ast.Attribute(attr="_abort_if_unique_id_configured"):
                     reason = _keyword(call, "error")
                     flow.aborts |= self.strings(reason) if reason else {"already_configured"}
-                case ast.Attribute(attr="async_update_reload_and_abort"):
+                case ast.Attribute(attr="async_update_reload_and_abort" | "async_update_and_abort"):
                     flow.aborts |= self._update_abort_reasons(call)
                 case ast.Attribute(attr="async_set_unique_id"):
                     # Another flow for the same unique id aborts this one (the default).
@@ -542,6 +594,8 @@ class FlowUsage:
     steps: dict[str, FormUsage] = field(default_factory=dict)
     errors: set[str] = field(default_factory=set)
     aborts: set[str] = field(default_factory=set)
+    abort_placeholders: dict[str, set[str]] = field(default_factory=dict)
+    """What an abort passes for its text, by reason (none for the others)."""
 
 
 def _evaluate(expr: ast.expr, module: ModuleType) -> Any:
@@ -572,10 +626,10 @@ def code() -> CodeReader:
     return CodeReader()
 
 
-@pytest.mark.parametrize("section", ["config", "options"])
+@pytest.mark.parametrize("section", SECTIONS)
 def test_flow_forms_are_translated(section: str) -> None:
     flow = code().flows()[section]
-    strings = EN[section]
+    strings = section_strings(section)
     assert flow.steps.keys() == strings["step"].keys()
     for step_id, form in flow.steps.items():
         step = strings["step"][step_id]
@@ -588,14 +642,15 @@ def test_flow_forms_are_translated(section: str) -> None:
         assert form.placeholders == needed, step_id
 
 
-@pytest.mark.parametrize("section", ["config", "options"])
+@pytest.mark.parametrize("section", SECTIONS)
 def test_flow_errors_and_aborts_are_translated(section: str) -> None:
     flow = code().flows()[section]
-    strings = EN[section]
+    strings = section_strings(section)
     assert flow.errors == set(strings.get("error", {}))
     assert flow.aborts == set(strings.get("abort", {}))
-    # Aborts are shown without placeholders.
-    assert all(not placeholders(text) for text in strings.get("abort", {}).values())
+    # An abort's text gets exactly the placeholders its abort passes (most pass none).
+    for reason, text in strings.get("abort", {}).items():
+        assert placeholders(text) == flow.abort_placeholders.get(reason, set()), reason
 
 
 def test_flow_reading_found_the_flows() -> None:
@@ -604,7 +659,9 @@ def test_flow_reading_found_the_flows() -> None:
     assert {"invalid_url", "invalid_url_path", "invalid_auth", "token_busy", "unknown"} <= (
         flows["config"].errors
     )
-    assert flows["config"].steps["user"].fields == {"connection", "url", "api_token", "wifi_sn"}
+    assert flows["config"].steps["user"].fields == {"url", "api_token", "wifi_sn"}
+    assert flows["subentry"].steps["user"].fields == {"wifi_sn"}
+    assert {"invalid_wifi_sn", "wifi_sn_not_found", "token_busy"} <= flows["subentry"].errors
     assert flows["options"].steps["init"].fields == {"scan_interval", "calls_kept_free"}
 
 

@@ -139,21 +139,6 @@ def _markdown_list(lines: Iterable[str]) -> str:
     return "\n".join(f"- {line}" for line in lines) or NONE_SHOWN
 
 
-def normalize_connection(typed: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Normalize a typed address and token; return (data, errors by field)."""
-    data: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    try:
-        data[CONF_URL] = normalize_url(typed[CONF_URL])
-    except SunvecInvalidInputError as err:
-        errors[CONF_URL] = URL_ERROR_KEYS.get(err.reason, "invalid_url")
-    try:
-        data[CONF_API_TOKEN] = normalize_token(typed[CONF_API_TOKEN])
-    except SunvecInvalidInputError:
-        errors[CONF_API_TOKEN] = "invalid_token"
-    return data, errors
-
-
 def configured_wifi_sns(hass: HomeAssistant) -> set[str]:
     """The registration numbers of every account's inverters."""
     return {
@@ -209,18 +194,52 @@ async def async_fetch_upload(
         return err
 
 
-async def async_check_now(
-    hass: HomeAssistant, url: str, token: str, wifi_sn: str
-) -> RealtimeData | str:
-    """Check one inverter with a call in the token's current minute; else the form error."""
+async def async_check_now(hass: HomeAssistant, inverters: InverterList, wifi_sn: str) -> str | None:
+    """Check one inverter with a call in the token's current minute; the form error if any.
+
+    An inverter the cloud knows is added to `inverters.checked`.
+    """
     # The check is a call like any other: it takes a slot of the token's budget, so
     # that adding an inverter cannot push the token over the limit.
-    budget = token_budget(hass, token)
+    budget = token_budget(hass, inverters.token)
     now = dt_util.utcnow()
     if not budget.try_call_now(now):
         return "rate_limited" if budget.is_paused(now) else "token_busy"
-    realtime = await async_fetch_upload(hass, url, token, wifi_sn)
-    return form_error_key(realtime) if isinstance(realtime, Exception) else realtime
+    realtime = await async_fetch_upload(hass, inverters.url, inverters.token, wifi_sn)
+    if isinstance(realtime, Exception):
+        return form_error_key(realtime)
+    inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(realtime, wifi_sn)))
+    return None
+
+
+async def async_check_account(
+    hass: HomeAssistant, data: Mapping[str, str], entry: ConfigEntry
+) -> str | None:
+    """Check an address and token with one of the account's inverters; the error if any."""
+    wifi_sns = [
+        subentry.data[CONF_WIFI_SN]
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_INVERTER
+    ]
+    if not wifi_sns:
+        # Nothing to ask the cloud about: the token is checked with the first inverter.
+        return None
+    inverters = InverterList(url=data[CONF_URL], token=data[CONF_API_TOKEN], to_check=[])
+    return await async_check_now(hass, inverters, wifi_sns[0])
+
+
+def wifi_sns_error(typed: str) -> str | None:
+    """The form error of the registration numbers field, if any."""
+    items = split_wifi_sns(typed)
+    if len(items) > MAX_WIFI_SNS:
+        return "too_many_wifi_sns"
+    for item in items:
+        try:
+            normalize_wifi_sn(item)
+        except SunvecInvalidInputError:
+            continue
+        return None
+    return "invalid_wifi_sn"
 
 
 class CheckedInverter(NamedTuple):
@@ -242,24 +261,21 @@ class InverterList:
     refused: list[tuple[str, str]] = field(default_factory=list)
     """As typed, with the form error that refused it."""
     checked: list[CheckedInverter] = field(default_factory=list)
+    added: list[CheckedInverter] = field(default_factory=list)
+    """Checked and not configured meanwhile: what the flow adds."""
     form_error: str | None = None
     """The address or token failed at the first check: back to the form with this error."""
 
     @classmethod
-    def parse(cls, hass: HomeAssistant, url: str, token: str, typed: str) -> InverterList | str:
-        """The numbers typed, sorted into those to check, configured and malformed."""
+    def parse(cls, hass: HomeAssistant, url: str, token: str, typed: str) -> InverterList:
+        """The numbers typed (see `wifi_sns_error`): to check, configured or malformed."""
         wifi_sns: dict[str, None] = {}
         malformed: dict[str, None] = {}
-        items = split_wifi_sns(typed)
-        for item in items:
+        for item in split_wifi_sns(typed):
             try:
                 wifi_sns[normalize_wifi_sn(item)] = None
             except SunvecInvalidInputError:
                 malformed[item] = None
-        if len(wifi_sns) + len(malformed) > MAX_WIFI_SNS:
-            return "too_many_wifi_sns"
-        if not wifi_sns:
-            return "invalid_wifi_sn"
         configured = configured_wifi_sns(hass)
         return cls(
             url=url,
@@ -281,21 +297,26 @@ class InverterList:
         """Exactly one number was typed, and it is configured already."""
         return len(self.existing) == 1 and not self.to_check and not self.refused
 
-    def summary(self, reasons: Mapping[str, str], added: list[CheckedInverter]) -> dict[str, str]:
-        """What became of each number, for the result's text."""
-        existing = self.existing + [
-            inverter.wifi_sn for inverter in self.checked if inverter not in added
-        ]
+    def refusals(self, reasons: Mapping[str, str]) -> dict[str, str]:
+        """The numbers configured already and those refused, for the result's text."""
+        added = {inverter.wifi_sn for inverter in self.added}
+        existing = self.existing + [i.wifi_sn for i in self.checked if i.wifi_sn not in added]
         return {
-            "added_count": str(len(added)),
-            "added": _markdown_list(
-                f"{inverter.title} ({_shown(inverter.wifi_sn)})" for inverter in added
-            ),
             "existing_count": str(len(existing)),
             "existing": _markdown_list(_shown(wifi_sn) for wifi_sn in existing),
             "refused_count": str(len(self.refused)),
             "refused": _markdown_list(
                 f"{_shown(typed)}: {reasons.get(key, key)}" for typed, key in self.refused
+            ),
+        }
+
+    def summary(self, reasons: Mapping[str, str]) -> dict[str, str]:
+        """What became of each number, for the result's text."""
+        return {
+            **self.refusals(reasons),
+            "added_count": str(len(self.added)),
+            "added": _markdown_list(
+                f"{inverter.title} ({_shown(inverter.wifi_sn)})" for inverter in self.added
             ),
         }
 
@@ -423,6 +444,21 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         """An account's inverters are its subentries."""
         return {SUBENTRY_INVERTER: InverterSubentryFlow}
 
+    @staticmethod
+    def _normalize_connection(typed: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Normalize a typed address and token; return (data, errors by field)."""
+        data: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        try:
+            data[CONF_URL] = normalize_url(typed[CONF_URL])
+        except SunvecInvalidInputError as err:
+            errors[CONF_URL] = URL_ERROR_KEYS.get(err.reason, "invalid_url")
+        try:
+            data[CONF_API_TOKEN] = normalize_token(typed[CONF_API_TOKEN])
+        except SunvecInvalidInputError:
+            errors[CONF_API_TOKEN] = "invalid_token"
+        return data, errors
+
     def _account(self, data: Mapping[str, str]) -> ConfigEntry | None:
         """The account of this address and token, if it is configured."""
         unique_id = account_unique_id(data[CONF_URL], data[CONF_API_TOKEN])
@@ -444,27 +480,21 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             shown_errors, self._form_errors = self._form_errors, {}
             return self._show_user_form(shown_errors)
         self._user_input = user_input
-        data, errors = normalize_connection(user_input)
-        inverters = InverterList.parse(
-            self.hass,
-            data.get(CONF_URL, ""),
-            data.get(CONF_API_TOKEN, ""),
-            user_input[CONF_WIFI_SN],
-        )
-        if isinstance(inverters, str):
-            errors[CONF_WIFI_SN] = inverters
-        if errors or isinstance(inverters, str):
+        data, errors = self._normalize_connection(user_input)
+        if (error := wifi_sns_error(user_input[CONF_WIFI_SN])) is not None:
+            errors[CONF_WIFI_SN] = error
+        if errors:
             return self._show_user_form(errors)
-        url, token = inverters.url, inverters.token
+        inverters = InverterList.parse(
+            self.hass, data[CONF_URL], data[CONF_API_TOKEN], user_input[CONF_WIFI_SN]
+        )
         if inverters.single_configured:
             return self.async_abort(reason="inverter_configured")
         if inverters.single is not None:
             # One number: checked at once, its errors shown on the form.
-            wifi_sn = inverters.single
-            checked = await async_check_now(self.hass, url, token, wifi_sn)
-            if isinstance(checked, str):
-                return self._show_user_form({"base": checked})
-            inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(checked, wifi_sn)))
+            if (error := await async_check_now(self.hass, inverters, inverters.single)) is not None:
+                errors["base"] = error
+                return self._show_user_form(errors)
             self._checks = InverterChecks(self, inverters)
             return await self.async_step_inverters_checked()
         self._checks = InverterChecks(self, inverters)
@@ -503,14 +533,15 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             }
             return self._show_user_form({})
         configured = configured_wifi_sns(self.hass)
-        added = [inverter for inverter in inverters.checked if inverter.wifi_sn not in configured]
-        summary = inverters.summary(await self._checks.async_reasons("config"), added)
-        if not added:
+        inverters.added = [i for i in inverters.checked if i.wifi_sn not in configured]
+        reasons = await self._checks.async_reasons("config")
+        if not inverters.added:
             return self.async_show_form(
-                step_id="inverters_checked", description_placeholders=summary
+                step_id="inverters_checked", description_placeholders=inverters.refusals(reasons)
             )
+        summary = inverters.summary(reasons)
         data = {CONF_URL: inverters.url, CONF_API_TOKEN: inverters.token}
-        subentries = [inverter_subentry(i.wifi_sn, i.title) for i in added]
+        subentries = [inverter_subentry(i.wifi_sn, i.title) for i in inverters.added]
         if (account := self._account(data)) is not None:
             # One account per token: the inverters join it.
             for subentry in subentries:
@@ -548,15 +579,16 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = normalize_connection({**entry.data, **user_input})
-            if not errors and (error := await self._async_check_account(data, entry)) is None:
+            data, errors = self._normalize_connection({**entry.data, **user_input})
+            if not errors and (error := await async_check_account(self.hass, data, entry)) is None:
                 # The account reloads (its update listener): every inverter polls with it.
                 return self.async_update_and_abort(
                     entry,
                     unique_id=account_unique_id(data[CONF_URL], data[CONF_API_TOKEN]),
                     data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]},
                 )
-            errors = errors or {"base": error or "unknown"}
+            if not errors:
+                errors["base"] = error or "unknown"
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema({vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR}),
@@ -571,18 +603,18 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = normalize_connection(user_input)
+            data, errors = self._normalize_connection(user_input)
             if not errors:
                 other = self._account(data)
                 if other is not None and other.entry_id != entry.entry_id:
                     return self.async_abort(reason="already_configured")
-                if (error := await self._async_check_account(data, entry)) is None:
+                if (error := await async_check_account(self.hass, data, entry)) is None:
                     return self.async_update_and_abort(
                         entry,
                         unique_id=account_unique_id(data[CONF_URL], data[CONF_API_TOKEN]),
                         data_updates=data,
                     )
-                errors = {"base": error}
+                errors["base"] = error
         suggested = user_input or {CONF_URL: entry.data[CONF_URL]}
         return self.async_show_form(
             step_id="reconfigure",
@@ -590,21 +622,6 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders=FORM_PLACEHOLDERS,
             errors=errors,
         )
-
-    async def _async_check_account(self, data: Mapping[str, str], entry: ConfigEntry) -> str | None:
-        """Check an address and token with one of the account's inverters; the error if any."""
-        wifi_sns = [
-            subentry.data[CONF_WIFI_SN]
-            for subentry in entry.subentries.values()
-            if subentry.subentry_type == SUBENTRY_INVERTER
-        ]
-        if not wifi_sns:
-            # Nothing to ask the cloud about: the token is checked with the first inverter.
-            return None
-        checked = await async_check_now(
-            self.hass, data[CONF_URL], data[CONF_API_TOKEN], wifi_sns[0]
-        )
-        return checked if isinstance(checked, str) else None
 
 
 class InverterSubentryFlow(ConfigSubentryFlow):
@@ -629,20 +646,20 @@ class InverterSubentryFlow(ConfigSubentryFlow):
             shown_errors, self._form_errors = self._form_errors, {}
             return self._show_form(shown_errors)
         self._typed = user_input
+        errors: dict[str, str] = {}
+        if (error := wifi_sns_error(user_input[CONF_WIFI_SN])) is not None:
+            errors[CONF_WIFI_SN] = error
+            return self._show_form(errors)
         entry = self._get_entry()
         url, token = entry.data[CONF_URL], entry.data[CONF_API_TOKEN]
         inverters = InverterList.parse(self.hass, url, token, user_input[CONF_WIFI_SN])
-        if isinstance(inverters, str):
-            return self._show_form({CONF_WIFI_SN: inverters})
         self._checks = InverterChecks(self, inverters)
         if inverters.single_configured:
             return self.async_abort(reason="already_configured")
         if inverters.single is not None:
-            wifi_sn = inverters.single
-            checked = await async_check_now(self.hass, url, token, wifi_sn)
-            if isinstance(checked, str):
-                return self._show_form({"base": checked})
-            inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(checked, wifi_sn)))
+            if (error := await async_check_now(self.hass, inverters, inverters.single)) is not None:
+                errors["base"] = error
+                return self._show_form(errors)
             return await self.async_step_inverters_checked()
         if not inverters.to_check:
             return await self.async_step_inverters_checked()
@@ -675,14 +692,14 @@ class InverterSubentryFlow(ConfigSubentryFlow):
             self._typed = {CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused)}
             return self._show_form({})
         configured = configured_wifi_sns(self.hass)
-        added = [inverter for inverter in inverters.checked if inverter.wifi_sn not in configured]
+        inverters.added = [i for i in inverters.checked if i.wifi_sn not in configured]
         reasons = await self._checks.async_reasons(f"config_subentries.{SUBENTRY_INVERTER}")
-        summary = inverters.summary(reasons, added)
-        if not added:
+        if not inverters.added:
             return self.async_show_form(
-                step_id="inverters_checked", description_placeholders=summary
+                step_id="inverters_checked", description_placeholders=inverters.refusals(reasons)
             )
-        first, *others = added
+        summary = inverters.summary(reasons)
+        first, *others = inverters.added
         entry = self._get_entry()
         for other in others:
             self.hass.config_entries.async_add_subentry(

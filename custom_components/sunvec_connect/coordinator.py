@@ -735,12 +735,17 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     def _translate(self, err: SunvecError) -> Exception:
         """The Home Assistant exception for a client error (keys from the one error table)."""
         key = error_key(err) or "cannot_connect"
+        placeholders = {"error": str(err)}
         if isinstance(err, SunvecAuthenticationError):
-            return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key=key)
+            return ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key=key,
+                translation_placeholders=placeholders,
+            )
         return UpdateFailed(
             translation_domain=DOMAIN,
             translation_key=key,
-            translation_placeholders={"error": str(err)},
+            translation_placeholders=placeholders,
             retry_after=err.retry_after if isinstance(err, SunvecRateLimitError) else None,
         )
 
