@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import AsyncMock, PropertyMock, patch
@@ -159,6 +159,29 @@ def entry_for(url: str, wifi_sn: str = HYBRID_WIFI_SN, **kwargs: Any) -> MockCon
                 title=kwargs.pop("title", f"Sunvec {wifi_sn}"),
                 unique_id=wifi_sn,
             )
+        ],
+        **kwargs,
+    )
+
+
+def account_for(
+    url: str, wifi_sns: Iterable[str], token: str = TOKEN, **kwargs: Any
+) -> MockConfigEntry:
+    """An account with several inverters (subentry ids of their own)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=account_title(url),
+        unique_id=account_unique_id(url, token),
+        data={CONF_URL: url, CONF_API_TOKEN: token},
+        version=2,
+        subentries_data=[
+            ConfigSubentryData(
+                data={CONF_WIFI_SN: wifi_sn},
+                subentry_type=SUBENTRY_INVERTER,
+                title=f"Sunvec {wifi_sn}",
+                unique_id=wifi_sn,
+            )
+            for wifi_sn in wifi_sns
         ],
         **kwargs,
     )

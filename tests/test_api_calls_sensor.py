@@ -41,7 +41,14 @@ def sim_clock() -> ManualClock:
 
 
 def calls_sensor(hass: HomeAssistant, wifi_sn: str = HYBRID_WIFI_SN) -> str:
-    found = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{wifi_sn}_api_calls_today")
+    """The calls sensor of the account the inverter belongs to."""
+    (entry,) = [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if any(sub.unique_id == wifi_sn for sub in entry.subentries.values())
+    ]
+    unique_id = f"{entry.entry_id}_api_calls_today"
+    found = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, unique_id)
     assert found is not None
     return found
 

@@ -28,6 +28,7 @@ from custom_components.sunvec_connect.budget import (
     token_budgets,
 )
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.pacing import InverterDemand, Pace
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
@@ -322,7 +323,9 @@ async def test_form_check_has_room_beside_later_slots(
         result["flow_id"],
         {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN},
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # Added to the token's account.
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
     assert calls_of(cloud, PV_ONLY_WIFI_SN)[0][0] == now
 
 
@@ -494,6 +497,7 @@ async def test_token_calls_are_kept_in_storage_under_the_tokens_hash(
 
     # Home Assistant restarts at once: the budgets come back from storage.
     hass.data.pop(TOKEN_BUDGETS)
+    hass.data.pop(THIS_RUN)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     restored = coordinator_of(entry).budget

@@ -46,7 +46,10 @@ async def test_entry_and_device_diagnostics(
     text = json.dumps(diagnostics)
     for secret in SECRETS:
         assert secret.lower() not in text.lower(), secret
-    polling = diagnostics["polling"]
+    assert diagnostics["entry"]["inverters"] == 1
+    assert diagnostics["token"]["calls_last_24_hours"] == 4
+    (inverter,) = diagnostics["inverters"]
+    polling = inverter["polling"]
     # Upload-aligned: the first call, one per new upload, and the failed one.
     assert polling["polls"] == 4
     assert polling["last_update_success"] is False
@@ -54,10 +57,10 @@ async def test_entry_and_device_diagnostics(
     assert polling["last_error_code"] == 103
     assert polling["rejected_readings"]["yield_total"] >= 1
     assert polling["meter_resets"] == {}
-    raw = diagnostics["latest_upload"]["raw"]
+    raw = inverter["latest_upload"]["raw"]
     assert raw["acpower"] is not None
     # The zero glitch was held back and dropped: the counters show the upload's values.
-    counters = diagnostics["counters"]
+    counters = inverter["counters"]
     assert counters["yield_total"]["value"] == raw["yieldtotal"]
     assert counters["yield_total"]["held"] is None
     assert counters["yield_today"]["value"] == raw["yieldtoday"]
@@ -83,7 +86,11 @@ async def test_entry_and_device_diagnostics(
     device_diagnostics = await get_diagnostics_for_device(
         hass, hass_client, init_integration, device
     )
-    assert device_diagnostics == diagnostics
+    assert device_diagnostics == {
+        "entry": diagnostics["entry"],
+        "token": diagnostics["token"],
+        "inverter": inverter,
+    }
 
 
 async def test_diagnostics_show_held_readings(
@@ -101,9 +108,10 @@ async def test_diagnostics_show_held_readings(
     diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
         hass, hass_client, init_integration
     )
-    held = diagnostics["counters"]["yield_total"]["held"]
-    lower = diagnostics["latest_upload"]["raw"]["yieldtotal"]
-    assert diagnostics["counters"]["yield_total"]["value"] == shown
+    (inverter,) = diagnostics["inverters"]
+    held = inverter["counters"]["yield_total"]["held"]
+    lower = inverter["latest_upload"]["raw"]["yieldtotal"]
+    assert inverter["counters"]["yield_total"]["value"] == shown
     assert held["value"] == lower < shown
     assert held["uploads"] == 1
-    assert held["time"] == diagnostics["latest_upload"]["upload_time"]
+    assert held["time"] == inverter["latest_upload"]["upload_time"]

@@ -19,6 +19,7 @@ import pytest
 
 from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import DOMAIN
+from custom_components.sunvec_connect.coordinator import inverter_store
 from custom_components.sunvec_connect.issues import clock_issue_id
 from custom_components.sunvec_connect.pacing import NIGHT_INTERVAL
 from simulator import ManualClock, SunvecCloud
@@ -143,7 +144,7 @@ async def test_an_inverter_clock_seven_minutes_fast_raises_a_repair(
     assert issue.severity is ir.IssueSeverity.WARNING
     placeholders = issue.translation_placeholders
     assert placeholders is not None
-    assert placeholders["name"] == entry.title
+    assert placeholders["name"] == coordinator_of(entry).title
     # Measured from the uploads' ages: 2:07 less at most the publish delay (90 s).
     assert placeholders["offset"] in {"+2:06", "+2:07"}
     coordinator = coordinator_of(entry)

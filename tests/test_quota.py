@@ -91,7 +91,7 @@ async def test_an_invalid_request_waits_an_hour(
     assert issue is not None
     assert issue.translation_key == "invalid_request"
     assert issue.translation_placeholders == {
-        "name": init_integration.title,
+        "name": coordinator_of(init_integration).title,
         "wifi_sn": HYBRID_WIFI_SN,
     }
     await time_machine.run(3600, step=60)

@@ -21,7 +21,7 @@ from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.issues import ban_issue_id, offline_issue_id
 from simulator import Fault, FaultKind, SunvecCloud
 
-from .conftest import TimeMachine
+from .conftest import TimeMachine, coordinator_of
 
 
 async def restart(
@@ -87,7 +87,7 @@ async def test_offline_issue_is_shown_again_after_a_restart(
     assert shown is not None
     assert shown.active
     assert shown.translation_key == "inverter_offline"
-    assert shown.translation_placeholders == {"name": init_integration.title}
+    assert shown.translation_placeholders == {"name": coordinator_of(init_integration).title}
 
     cloud.clear_faults()
     # Offline, the integration polls every 15 minutes.

@@ -17,8 +17,6 @@ from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
-    CONF_API_TOKEN,
-    CONF_URL,
     STATE_OFF,
     STATE_UNAVAILABLE,
 )
@@ -30,12 +28,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from benchmarks.harness import TOKEN as BENCH_TOKEN, bench_cloud
 from custom_components.sunvec_connect.budget import TOKEN_BUDGETS, token_budget
-from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 
-from .conftest import SIM_START, TOKEN, TimeMachine, coordinator_of
+from .conftest import SIM_START, TOKEN, TimeMachine, account_for, coordinator_of
 
 AC_POWER = "sensor.sunvec_sutdemohyb1_ac_power"
 TOTAL_YIELD = "sensor.sunvec_sutdemohyb1_total_yield"
@@ -247,29 +245,23 @@ async def test_thirty_entries_set_up_at_once_with_the_minute_used_up(
     cloud, url = thirty_inverters
     machine = TimeMachine(hass, freezer, sim_clock)
     await hass.config.async_set_time_zone("Europe/Amsterdam")
-    entries = []
-    for wifi_sn in cloud.plants:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title=f"Sunvec {wifi_sn}",
-            unique_id=wifi_sn,
-            data={CONF_URL: url, CONF_API_TOKEN: BENCH_TOKEN, CONF_WIFI_SN: wifi_sn},
-        )
-        entry.add_to_hass(hass)
-        entries.append(entry)
+    account = account_for(url, cloud.plants, token=BENCH_TOKEN)
+    account.add_to_hass(hass)
     use_up_the_minute(hass, BENCH_TOKEN)
     started, wall = dt_util.utcnow(), REAL_CLOCKS["wall"]()
     assert await async_setup_component(hass, DOMAIN, {})
     await hass.async_block_till_done()
     elapsed = REAL_CLOCKS["wall"]() - wall
-    assert all(entry.state is ConfigEntryState.LOADED for entry in entries)
+    assert account.state is ConfigEntryState.LOADED
+    coordinators = list(account.runtime_data.coordinators.values())
+    assert len(coordinators) == INVERTERS
     assert dt_util.utcnow() == started == SIM_START
     assert cloud.requests == []
     # Real time, generous for a loaded machine: the point is that nothing waited.
     assert elapsed < 10
     # 30 slots at 9 a minute after the used-up minute: within five minutes all have data.
     await machine.run(300, step=2)
-    assert all(coordinator_of(entry).data is not None for entry in entries)
+    assert all(coordinator.data is not None for coordinator in coordinators)
     assert {record.outcome for record in cloud.requests} == {"ok"}
     calls = sorted(record.time for record in cloud.requests)
     assert all(

@@ -200,12 +200,7 @@ async def test_echoed_token_stays_out_of_home_assistant(
 
     with replaced_answers(cloud, echo) as replaced:
         hybrid = await setup_entry(hass, entry_for(sim_url, entry_id="01HYBRIDECHO"))
-        numeric = MockConfigEntry(
-            domain=DOMAIN,
-            title="Sunvec numeric",
-            unique_id=PV_ONLY_WIFI_SN,
-            data={CONF_URL: sim_url, CONF_API_TOKEN: NUMERIC_TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN},
-        )
+        numeric = entry_for(sim_url, PV_ONLY_WIFI_SN, token=NUMERIC_TOKEN)
         await setup_entry(hass, numeric)
         await time_machine.run(900, step=20)
     assert {record.wifi_sn for record in replaced} == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN}
