@@ -785,6 +785,35 @@ async def test_mixed_list_against_the_simulator(
     assert all(request.outcome != "rate_limited" for request in cloud.requests)
 
 
+async def test_every_inverter_added_to_a_loaded_account_polls(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, sim_clock: ManualClock
+) -> None:
+    """Inverters added to a set-up account are each polled once the account reloads.
+
+    Fails on 58abe75: the flow adds the subentries one at a time; the first addition's
+    update listener starts the reload at once, and it sets the account up with the
+    inverters added so far. The listener is gone while the account reloads, so the later
+    additions reload nothing: the last inverter has a subentry but no coordinator, no
+    entities and no polls until the account is reloaded for another reason.
+    """
+    account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN, title=HYBRID[0]))
+    extra = add_inverter_to_account(cloud, sim_clock, 1)
+    flow_id = await start_flow(hass)
+    result = await submit_list(
+        hass,
+        flow_id,
+        {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: f"{PV_ONLY_WIFI_SN} {extra}"},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
+    await hass.async_block_till_done()
+    assert account.state is ConfigEntryState.LOADED
+    assert len(account.subentries) == 3
+    polled = {c.wifi_sn for c in account.runtime_data.coordinators.values()}
+    assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, extra}
+    assert hass.states.get("sensor.sunvec_x1many0001_ac_power") is not None
+
+
 def busiest_minute(times: list[datetime]) -> int:
     """The most calls within any 60 s (a call at the window's start counts)."""
     return max(sum(1 for other in times if start <= other < start + WINDOW) for start in times)
