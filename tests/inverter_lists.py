@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 import json
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from custom_components.sunvec_connect.account import account_title, account_uniq
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient, SunvecNotFoundError
 from custom_components.sunvec_connect.budget import SLOT_SLACK, WINDOW, token_budget
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
+from simulator import ManualClock, SunvecCloud
+from simulator.demo import pv_only_config
+from simulator.plant import Plant
 
 from .conftest import TOKEN
 
@@ -168,3 +171,15 @@ async def move_clock(hass: HomeAssistant, freezer: FrozenDateTimeFactory, to: da
     freezer.move_to(to)
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
+
+
+def add_inverter_to_account(cloud: SunvecCloud, clock: ManualClock, number: int) -> str:
+    """A new PV-only plant on the test token's account; return its wifiSn."""
+    wifi_sn = f"SUTMANY{number:04}"
+    config = pv_only_config(
+        wifi_sn=wifi_sn, inverter_sn=f"X1MANY{number:04}", module_sn=f"SRMANY{number:02}"
+    )
+    # A short history is enough for a first upload, and quick to simulate.
+    cloud.add_plant(Plant(config, clock.now() - timedelta(minutes=15)))
+    cloud.accounts[TOKEN].wifi_sns.append(wifi_sn)
+    return wifi_sn

@@ -41,8 +41,7 @@ from custom_components.sunvec_connect.config_flow import (
 )
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from simulator import ManualClock, SunvecCloud
-from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN, pv_only_config
-from simulator.plant import Plant
+from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
 from .inverter_lists import (
@@ -55,6 +54,7 @@ from .inverter_lists import (
     TRANSLATIONS,
     TYPED,
     add_account,
+    add_inverter_to_account,
     checked_wifi_sns,
     client_answering,
     inverter,
@@ -711,18 +711,6 @@ async def test_slot_too_far_ahead_is_refused(
 
 
 # --- Against the simulated cloud over HTTP ----------------------------------------------------
-
-
-def add_inverter_to_account(cloud: SunvecCloud, clock: ManualClock, number: int) -> str:
-    """A new PV-only plant on the test token's account; return its wifiSn."""
-    wifi_sn = f"SUTMANY{number:04}"
-    config = pv_only_config(
-        wifi_sn=wifi_sn, inverter_sn=f"X1MANY{number:04}", module_sn=f"SRMANY{number:02}"
-    )
-    # A short history is enough for a first upload, and quick to simulate.
-    cloud.add_plant(Plant(config, clock.now() - timedelta(minutes=15)))
-    cloud.accounts[TOKEN].wifi_sns.append(wifi_sn)
-    return wifi_sn
 
 
 async def test_mixed_list_against_the_simulator(
