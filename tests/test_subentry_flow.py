@@ -30,7 +30,7 @@ from custom_components.sunvec_connect.api import (
 )
 from custom_components.sunvec_connect.budget import token_budget
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
-from simulator import SunvecCloud
+from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
@@ -42,6 +42,7 @@ from .inverter_lists import (
     OTHER_TOKEN,
     TRANSLATIONS,
     add_account,
+    add_inverter_to_account,
     checked_wifi_sns,
     client_answering,
     inverter,
@@ -552,3 +553,27 @@ async def test_errors_from_the_simulator(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert account.state is ConfigEntryState.LOADED
+
+
+async def test_several_inverters_added_to_a_loaded_account_all_poll(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, sim_clock: ManualClock
+) -> None:
+    """Every inverter the flow adds is polled once the account reloads.
+
+    Fails on 58abe75: the flow adds the others with async_add_subentry one at a time
+    and Home Assistant adds the flow's own subentry last; the first addition's update
+    listener reloads the account at once (an eager task), with the inverters added so
+    far, and the later additions find no listener while it reloads.
+    """
+    account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    extra = add_inverter_to_account(cloud, sim_clock, 1)
+    flow_id = await start_flow(hass, account)
+    result = await submit_list(hass, flow_id, f"{PV_ONLY_WIFI_SN} {extra} SUTNOSUCHSN")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["description_placeholders"]["added_count"] == "2"
+    await hass.async_block_till_done()
+    assert account.state is ConfigEntryState.LOADED
+    assert len(account.subentries) == 3
+    polled = {c.wifi_sn for c in account.runtime_data.coordinators.values()}
+    assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, extra}
+    assert hass.states.get("sensor.sunvec_x1many0001_ac_power") is not None
