@@ -773,6 +773,40 @@ async def test_mixed_list_against_the_simulator(
     assert all(request.outcome != "rate_limited" for request in cloud.requests)
 
 
+async def test_list_creates_an_account_that_polls_every_inverter(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud
+) -> None:
+    flow_id = await start_flow(hass)
+    result = await submit_list(
+        hass,
+        flow_id,
+        {
+            CONF_URL: sim_url,
+            CONF_API_TOKEN: TOKEN,
+            CONF_WIFI_SN: f"{HYBRID_WIFI_SN} {PV_ONLY_WIFI_SN} {OTHER_ACCOUNT_WIFI_SN}",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    account = the_account(hass)
+    assert account is result["result"]
+    assert inverters_of(account) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
+    assert account.state is ConfigEntryState.LOADED
+    polled = {c.wifi_sn for c in account.runtime_data.coordinators.values()}
+    assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN}
+    # Each inverter has its device and entities.
+    assert hass.states.get("sensor.sunvec_h34a08i6008_ac_power") is not None
+    assert hass.states.get("sensor.sunvec_x1b30p4012_ac_power") is not None
+    # The three checks, then a first poll for each inverter.
+    assert [(request.wifi_sn, request.outcome) for request in cloud.requests] == [
+        (HYBRID_WIFI_SN, "ok"),
+        (PV_ONLY_WIFI_SN, "ok"),
+        (OTHER_ACCOUNT_WIFI_SN, "data_unauthorized"),
+        (HYBRID_WIFI_SN, "ok"),
+        (PV_ONLY_WIFI_SN, "ok"),
+    ]
+
+
 async def test_every_inverter_added_to_a_loaded_account_polls(
     hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, sim_clock: ManualClock
 ) -> None:

@@ -149,9 +149,12 @@ async def test_one_number_adds_an_inverter(
     mock_client_class: MagicMock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    budget = token_budget(hass, TOKEN)
     flow_id = await start_flow(hass, account)
     result = await submit(hass, flow_id, " sutdemopv01 ")
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    # The check is a call of the account's token like any other: it took a slot.
+    assert budget.calls_in_last_minute(dt_util.utcnow()) == 1
     assert result["title"] == "Sunvec X1B30P4012"
     assert result["data"] == {CONF_WIFI_SN: PV_ONLY_WIFI_SN}
     assert result["unique_id"] == PV_ONLY_WIFI_SN
