@@ -580,3 +580,31 @@ async def test_several_inverters_added_to_a_loaded_account_all_poll(
     polled = {c.wifi_sn for c in account.runtime_data.coordinators.values()}
     assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, extra}
     assert hass.states.get("sensor.sunvec_x1many0001_ac_power") is not None
+
+
+async def test_account_removed_during_the_check_ends_the_flow(
+    hass: HomeAssistant,
+    account: MockConfigEntry,
+    mock_client_class: MagicMock,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Removing the account while its list waits for the token ends the check and the flow.
+
+    Fails on 58abe75: Home Assistant does not abort a removed entry's subentry flows, and
+    the check goes on calling the cloud with the removed account's token (both numbers);
+    continuing then raises UnknownEntry (the dialog shows an unknown error).
+    """
+    next_slot = use_up_the_minute(hass)
+    flow_id = await start_flow(hass, account)
+    result = await submit(hass, flow_id, f"{PV_ONLY_WIFI_SN} {EXTRA_WIFI_SN}")
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await hass.async_block_till_done()
+
+    assert await hass.config_entries.async_remove(account.entry_id)
+    await move_clock(hass, freezer, next_slot)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.config_entries.async_entries(DOMAIN) == []
+    assert checked_wifi_sns(mock_client_class) == []
+    if hass.config_entries.subentries.async_progress():
+        result = await configure(hass, flow_id, None)
+        assert result["type"] is FlowResultType.ABORT
