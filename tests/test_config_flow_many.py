@@ -1,4 +1,4 @@
-"""Tests for adding several inverters in one flow and for reusing an entry's connection.
+"""Tests for adding several inverters in one flow: one account per token, a subentry each.
 
 The error paths run against an autospec'd client that answers per wifiSn (every error
 test ends in a created entry or an abort); the mixed list and the long list that needs
@@ -10,63 +10,69 @@ from __future__ import annotations
 from collections.abc import Generator
 from datetime import datetime, timedelta
 import json
-from pathlib import Path
 from typing import Any
-from unittest.mock import ANY, MagicMock, create_autospec, patch
+from unittest.mock import MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESS_UPDATE, FlowResultType
-from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 from hypothesis import given, settings, strategies as st
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.sunvec_connect.account import account_unique_id
 from custom_components.sunvec_connect.api import (
     RealtimeData,
     SunvecAuthenticationError,
-    SunvecClient,
     SunvecConnectionError,
     SunvecMalformedResponseError,
     SunvecNotAuthorizedError,
-    SunvecNotFoundError,
     SunvecRateLimitError,
 )
 from custom_components.sunvec_connect.budget import SLOT_SLACK, WINDOW, token_budget
 from custom_components.sunvec_connect.config_flow import (
-    CONF_CONNECTION,
     MAX_WIFI_SNS,
-    NEW_CONNECTION,
-    SOURCE_LISTED_INVERTER,
     InverterList,
+    inverter_subentry,
     split_wifi_sns,
 )
-from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
+from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from simulator import ManualClock, SunvecCloud
-from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN, pv_only_config
-from simulator.plant import Plant
+from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .inverter_lists import (
+    ACCOUNT_TITLE,
+    API_URL,
+    EN,
+    EXTRA_WIFI_SN,
+    NONE_LISTED,
+    OTHER_TOKEN,
+    TRANSLATIONS,
+    TYPED,
+    add_account,
+    add_inverter_to_account,
+    checked_wifi_sns,
+    client_answering,
+    inverter,
+    inverters_of,
+    listed,
+    move_clock,
+    refused,
+    schema_fields,
+    shown_to_the_user,
+    suggested,
+    upload,
+    use_up_the_minute,
+)
 
-try:
-    from probatio import to_field_list as serialize_schema
-except ImportError:  # Home Assistant before probatio (the minimum lane) serializes so
-    from voluptuous_serialize import convert as serialize_schema
-
-API_URL = "https://api.example.com"
-TYPED = {CONF_URL: API_URL, CONF_API_TOKEN: TOKEN}
-TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations"
-EN_ERRORS: dict[str, str] = json.loads((TRANSLATIONS / "en.json").read_text())["config"]["error"]
-EXTRA_WIFI_SN = "SUTEXTRA001"
-"""A third inverter of the test token's account, added by the tests that need it."""
-
-
-def upload(inverter_sn: str) -> RealtimeData:
-    """An upload of the inverter with this serial number."""
-    return RealtimeData.from_dict({"inverterSN": inverter_sn, "acpower": 1200.0})
+EN_ERRORS: dict[str, str] = EN["config"]["error"]
+HYBRID = inverter(HYBRID_WIFI_SN, "Sunvec H34A08I6008")
+PV_ONLY = inverter(PV_ONLY_WIFI_SN, "Sunvec X1B30P4012")
+EXTRA = inverter(EXTRA_WIFI_SN, "Sunvec X1EXTRA0001")
 
 
 @pytest.fixture(autouse=True)
@@ -88,38 +94,8 @@ def answers() -> dict[str, RealtimeData | Exception]:
 @pytest.fixture
 def mock_client_class(answers: dict[str, RealtimeData | Exception]) -> Generator[MagicMock]:
     """The flow's client class, autospec'd; each client answers for its wifiSn."""
-
-    def client_for(_session: object, _url: str, _token: str, wifi_sn: str) -> MagicMock:
-        client = create_autospec(SunvecClient, instance=True)
-        answer = answers.get(wifi_sn, SunvecNotFoundError("Data not found", 2002))
-        if isinstance(answer, Exception):
-            client.async_get_realtime_data.side_effect = answer
-        else:
-            client.async_get_realtime_data.return_value = answer
-        return client
-
-    with patch(
-        "custom_components.sunvec_connect.config_flow.SunvecClient", autospec=True
-    ) as client_class:
-        client_class.side_effect = client_for
+    with client_answering(answers) as client_class:
         yield client_class
-
-
-def checked_wifi_sns(client_class: MagicMock) -> list[str]:
-    """The wifiSns the flow called the cloud for, in order."""
-    return [call.args[3] for call in client_class.call_args_list]
-
-
-def add_entry(hass: HomeAssistant, wifi_sn: str, title: str, url: str = API_URL) -> MockConfigEntry:
-    """An entry on the test token, added but not set up."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=title,
-        unique_id=wifi_sn,
-        data={CONF_URL: url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: wifi_sn},
-    )
-    entry.add_to_hass(hass)
-    return entry
 
 
 async def start_flow(hass: HomeAssistant) -> str:
@@ -148,43 +124,11 @@ async def submit_list(hass: HomeAssistant, flow_id: str, user_input: dict[str, A
     return await finish_check(hass, flow_id)
 
 
-def shown_to_the_user(result: Any) -> str:
-    """What the frontend receives of a result: its serialized form and texts."""
-    shown = {key: value for key, value in result.items() if key not in ("data", "result")}
-    if (schema := shown.pop("data_schema", None)) is not None:
-        # As Home Assistant's flow view sends it.
-        shown["data_schema"] = serialize_schema(schema, custom_serializer=cv.custom_serializer)
-    return json.dumps(shown, default=str)
-
-
-def schema_fields(result: Any) -> dict[str, Any]:
-    """The form's fields: name -> (required, selector config, default)."""
-    return {
-        str(key): (
-            type(key).__name__,
-            value.serialize()["selector"],
-            key.default() if callable(key.default) else None,
-        )
-        for key, value in result["data_schema"].schema.items()
-    }
-
-
-def suggested(result: Any, name: str) -> Any:
-    """The value a form suggests for a field."""
-    for key in result["data_schema"].schema:
-        if key == name:
-            return (key.description or {}).get("suggested_value")
-    raise AssertionError(f"{name} is not on the form")
-
-
-def listed(*lines: str) -> str:
-    """A markdown list as the result shows it."""
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def refused(typed: str, error: str) -> str:
-    """A refused number's line: the number, and the text of the form error that refused it."""
-    return f"`{typed}`: {EN_ERRORS[error]}"
+def the_account(hass: HomeAssistant) -> Any:
+    """The only entry of the integration: one account for the test token."""
+    entries = hass.config_entries.async_entries(DOMAIN)
+    assert len(entries) == 1
+    return entries[0]
 
 
 # --- Splitting the field ---------------------------------------------------------------------
@@ -215,124 +159,44 @@ def test_split_wifi_sns_finds_every_number(numbers: list[str], separators: list[
 def test_inverter_list_repr_hides_the_token() -> None:
     inverters = InverterList(url=API_URL, token=TOKEN, to_check=[HYBRID_WIFI_SN])
     assert TOKEN not in repr(inverters)
-    assert inverters.entry_data(HYBRID_WIFI_SN) == {**TYPED, CONF_WIFI_SN: HYBRID_WIFI_SN}
+    assert API_URL in repr(inverters)
 
 
-# --- Reusing the address and token of an entry -------------------------------------------------
+def test_inverter_subentry_is_an_inverter_by_its_wifi_sn() -> None:
+    subentry = inverter_subentry(PV_ONLY_WIFI_SN, "Sunvec X1B30P4012")
+    assert (subentry.subentry_type, subentry.unique_id, subentry.title, dict(subentry.data)) == (
+        SUBENTRY_INVERTER,
+        PV_ONLY_WIFI_SN,
+        "Sunvec X1B30P4012",
+        {CONF_WIFI_SN: PV_ONLY_WIFI_SN},
+    )
 
 
-async def test_form_without_entries_asks_for_address_token_and_numbers(hass: HomeAssistant) -> None:
+# --- The form ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_account", [False, True], ids=["first", "with_an_account"])
+async def test_form_asks_for_address_token_and_numbers(
+    hass: HomeAssistant, with_account: bool
+) -> None:
+    if with_account:
+        # A configured account changes nothing: its token is typed again to add to it.
+        add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]})
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     fields = schema_fields(result)
     assert list(fields) == [CONF_URL, CONF_API_TOKEN, CONF_WIFI_SN]
-    assert all(required == "Required" for required, _, _ in fields.values())
+    assert all(required == "Required" for required, _ in fields.values())
     # Several registration numbers fit: one per line.
     assert fields[CONF_WIFI_SN][1]["text"]["multiline"] is True
-
-
-async def test_form_offers_the_connections_of_existing_entries(hass: HomeAssistant) -> None:
-    pv_only = add_entry(hass, PV_ONLY_WIFI_SN, "Sunvec X1B30P4012")
-    hybrid = add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    fields = schema_fields(result)
-    assert list(fields) == [CONF_CONNECTION, CONF_URL, CONF_API_TOKEN, CONF_WIFI_SN]
-    required, selector, default = fields[CONF_CONNECTION]
-    assert (required, default) == ("Optional", NEW_CONNECTION)
-    # By title; "new" is translated through the selector's translation key.
-    assert selector["select"]["translation_key"] == CONF_CONNECTION
-    assert selector["select"]["options"] == [
-        {"value": NEW_CONNECTION, "label": NEW_CONNECTION},
-        {"value": hybrid.entry_id, "label": "Sunvec H34A08I6008"},
-        {"value": pv_only.entry_id, "label": "Sunvec X1B30P4012"},
-    ]
-    # Address and token may stay empty when an entry's are reused.
-    assert fields[CONF_URL][0] == fields[CONF_API_TOKEN][0] == "Optional"
+    assert fields[CONF_API_TOKEN][1]["text"]["type"] == "password"
     assert TOKEN not in shown_to_the_user(result)
-
-
-@pytest.mark.usefixtures("mock_setup_entry")
-async def test_reusing_a_connection_adds_an_inverter_as_if_typed(
-    hass: HomeAssistant, mock_client_class: MagicMock, caplog: pytest.LogCaptureFixture
-) -> None:
-    hybrid = add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
-    flow_id = await start_flow(hass)
-    result = await configure(
-        hass, flow_id, {CONF_CONNECTION: hybrid.entry_id, CONF_WIFI_SN: " sutdemopv01 "}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Sunvec X1B30P4012"
-    assert result["data"] == {**TYPED, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
-    assert result["result"].unique_id == PV_ONLY_WIFI_SN
-    mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN, PV_ONLY_WIFI_SN)
-    assert TOKEN not in shown_to_the_user(result)
-    assert TOKEN not in caplog.text
-
-
-@pytest.mark.usefixtures("mock_setup_entry")
-async def test_reused_connection_keeps_todays_errors(
-    hass: HomeAssistant, mock_client_class: MagicMock
-) -> None:
-    hybrid = add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
-    flow_id = await start_flow(hass)
-    user_input = {CONF_CONNECTION: hybrid.entry_id, CONF_WIFI_SN: OTHER_ACCOUNT_WIFI_SN}
-    result = await configure(hass, flow_id, user_input)
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "wifi_sn_not_authorized"}
-    # The choice stays made; the reused token is not sent back.
-    assert suggested(result, CONF_CONNECTION) == hybrid.entry_id
-    assert suggested(result, CONF_API_TOKEN) is None
-    assert TOKEN not in shown_to_the_user(result)
-
-    result = await configure(hass, flow_id, {**user_input, CONF_WIFI_SN: PV_ONLY_WIFI_SN})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert checked_wifi_sns(mock_client_class) == [OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN]
-
-
-@pytest.mark.usefixtures("mock_setup_entry")
-async def test_reusing_and_typing_a_connection_is_refused(
-    hass: HomeAssistant, mock_client_class: MagicMock
-) -> None:
-    hybrid = add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
-    flow_id = await start_flow(hass)
-    user_input = {CONF_CONNECTION: hybrid.entry_id, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
-    result = await configure(hass, flow_id, {**user_input, CONF_API_TOKEN: "another-token"})
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_CONNECTION: "reuse_or_new"}
-    mock_client_class.assert_not_called()
-
-    result = await configure(hass, flow_id, user_input)
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_API_TOKEN] == TOKEN
-
-
-@pytest.mark.usefixtures("mock_setup_entry")
-async def test_reused_entry_removed_meanwhile(
-    hass: HomeAssistant, mock_client_class: MagicMock
-) -> None:
-    hybrid = add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
-    pv_only = add_entry(hass, PV_ONLY_WIFI_SN, "Sunvec X1B30P4012")
-    flow_id = await start_flow(hass)
-    await hass.config_entries.async_remove(pv_only.entry_id)
-    user_input = {CONF_CONNECTION: pv_only.entry_id, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
-    result = await configure(hass, flow_id, user_input)
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_CONNECTION: "reused_entry_removed"}
-    mock_client_class.assert_not_called()
-    # The removed entry is no longer offered, nor suggested.
-    options = schema_fields(result)[CONF_CONNECTION][1]["select"]["options"]
-    assert [option["value"] for option in options] == [NEW_CONNECTION, hybrid.entry_id]
-    assert suggested(result, CONF_CONNECTION) is None
-
-    result = await configure(hass, flow_id, {**user_input, CONF_CONNECTION: hybrid.entry_id})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {**TYPED, CONF_WIFI_SN: PV_ONLY_WIFI_SN}
 
 
 # --- Several numbers against the mocked client ---------------------------------------------
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
-async def test_list_of_valid_numbers_adds_each_as_its_own_entry(
+async def test_list_of_valid_numbers_creates_one_account_with_an_inverter_each(
     hass: HomeAssistant, mock_client_class: MagicMock
 ) -> None:
     flow_id = await start_flow(hass)
@@ -340,7 +204,8 @@ async def test_list_of_valid_numbers_adds_each_as_its_own_entry(
         hass, flow_id, {**TYPED, CONF_WIFI_SN: f"{HYBRID_WIFI_SN}\n{PV_ONLY_WIFI_SN}"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Sunvec H34A08I6008"
+    assert result["title"] == ACCOUNT_TITLE
+    assert result["data"] == TYPED
     assert result["description"] == "inverters_added"
     assert result["description_placeholders"] == {
         "added_count": "2",
@@ -348,23 +213,39 @@ async def test_list_of_valid_numbers_adds_each_as_its_own_entry(
             f"Sunvec H34A08I6008 (`{HYBRID_WIFI_SN}`)", f"Sunvec X1B30P4012 (`{PV_ONLY_WIFI_SN}`)"
         ),
         "existing_count": "0",
-        "existing": "–",  # noqa: RUF001 - the dash of an empty list
+        "existing": NONE_LISTED,
         "refused_count": "0",
-        "refused": "–",  # noqa: RUF001
+        "refused": NONE_LISTED,
     }
     await hass.async_block_till_done()
-    entries = {entry.unique_id: entry for entry in hass.config_entries.async_entries(DOMAIN)}
-    assert entries.keys() == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN}
-    # The second entry is exactly what adding it alone creates; only its source differs.
-    second = entries[PV_ONLY_WIFI_SN]
-    assert (second.title, dict(second.data), dict(second.options)) == (
-        "Sunvec X1B30P4012",
-        {**TYPED, CONF_WIFI_SN: PV_ONLY_WIFI_SN},
-        {},
-    )
-    assert (second.version, second.minor_version) == (1, 1)
-    assert (entries[HYBRID_WIFI_SN].source, second.source) == (SOURCE_USER, SOURCE_LISTED_INVERTER)
+    account = result["result"]
+    assert the_account(hass) is account
+    # The account: one per token, its unique id never the token.
+    assert account.unique_id == account_unique_id(API_URL, TOKEN)
+    assert TOKEN not in str(account.unique_id)
+    assert (account.version, account.minor_version, dict(account.options)) == (2, 1, {})
+    assert account.source == SOURCE_USER
+    # Its inverters, each titled by the serial number the cloud answered with.
+    assert inverters_of(account) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
     assert checked_wifi_sns(mock_client_class) == [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]
+    assert TOKEN not in shown_to_the_user(result)
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_title_falls_back_to_the_wifi_sn(
+    hass: HomeAssistant, answers: dict[str, RealtimeData | Exception]
+) -> None:
+    answers[PV_ONLY_WIFI_SN] = RealtimeData.from_dict({"acpower": 800.0})
+    flow_id = await start_flow(hass)
+    with client_answering(answers):
+        result = await submit_list(
+            hass, flow_id, {**TYPED, CONF_WIFI_SN: f"{HYBRID_WIFI_SN}\n{PV_ONLY_WIFI_SN}"}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert inverters_of(result["result"]) == {
+        HYBRID_WIFI_SN: HYBRID,
+        PV_ONLY_WIFI_SN: inverter(PV_ONLY_WIFI_SN, f"Sunvec {PV_ONLY_WIFI_SN}"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -399,6 +280,7 @@ async def test_first_check_failing_on_the_connection_returns_to_the_form(
     assert suggested(result, CONF_WIFI_SN) == user_input[CONF_WIFI_SN]
     # The check stopped there: the second number would have failed alike.
     assert checked_wifi_sns(mock_client_class) == [HYBRID_WIFI_SN]
+    assert hass.config_entries.async_entries(DOMAIN) == []
     assert TOKEN not in caplog.text
 
     answers[HYBRID_WIFI_SN] = good_answer
@@ -411,6 +293,7 @@ async def test_first_check_failing_on_the_connection_returns_to_the_form(
     result = await submit_list(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["description_placeholders"]["added_count"] == "2"
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -433,6 +316,8 @@ async def test_connection_failing_later_refuses_the_rest(
         ),
     )
     assert checked_wifi_sns(mock_client_class) == [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]
+    # The account has the one inverter that was checked.
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: HYBRID}
 
 
 @pytest.mark.parametrize(
@@ -443,12 +328,13 @@ async def test_connection_failing_later_refuses_the_rest(
             {CONF_WIFI_SN: "too_many_wifi_sns"},
         ),
         ({**TYPED, CONF_WIFI_SN: "SUT-1, SUT/2"}, {CONF_WIFI_SN: "invalid_wifi_sn"}),
+        ({**TYPED, CONF_WIFI_SN: " ,\n "}, {CONF_WIFI_SN: "invalid_wifi_sn"}),
         (
             {CONF_URL: "ftp://api.example.com", CONF_API_TOKEN: "two words", CONF_WIFI_SN: "A B"},
             {CONF_URL: "invalid_url_scheme", CONF_API_TOKEN: "invalid_token"},
         ),
     ],
-    ids=["too_many", "none_well_formed", "address_and_token"],
+    ids=["too_many", "none_well_formed", "only_separators", "address_and_token"],
 )
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_list_typed_wrong_is_refused_on_its_fields(
@@ -461,6 +347,7 @@ async def test_list_typed_wrong_is_refused_on_its_fields(
     flow_id = await start_flow(hass)
     result = await configure(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
     assert result["errors"] == errors
     mock_client_class.assert_not_called()
 
@@ -468,19 +355,22 @@ async def test_list_typed_wrong_is_refused_on_its_fields(
         hass, flow_id, {**TYPED, CONF_WIFI_SN: f"{HYBRID_WIFI_SN},{PV_ONLY_WIFI_SN}"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
 
 
 def test_too_many_text_names_the_limit() -> None:
     for path in sorted(TRANSLATIONS.glob("*.json")):
-        text = json.loads(path.read_text())["config"]["error"].get("too_many_wifi_sns", "")
-        assert str(MAX_WIFI_SNS) in text, path.name
+        texts = json.loads(path.read_text())
+        for errors in (texts["config"]["error"], texts["config_subentries"]["inverter"]["error"]):
+            assert str(MAX_WIFI_SNS) in errors.get("too_many_wifi_sns", ""), path.name
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_nothing_added_shows_why_and_goes_back_to_the_form(
     hass: HomeAssistant, mock_client_class: MagicMock
 ) -> None:
-    add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
+    # The hybrid is an inverter of another token's account.
+    other = add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]}, token=OTHER_TOKEN)
     flow_id = await start_flow(hass)
     long_typed = "SUT-" + "X" * 60
     typed = f"sutdemohyb1 SUTNOSUCHSN `bad` {long_typed} {OTHER_ACCOUNT_WIFI_SN}"
@@ -489,6 +379,8 @@ async def test_nothing_added_shows_why_and_goes_back_to_the_form(
     assert result["step_id"] == "inverters_checked"
     assert result["data_schema"] is None
     assert result["description_placeholders"] == {
+        "added_count": "0",
+        "added": NONE_LISTED,
         "existing_count": "1",
         "existing": listed(f"`{HYBRID_WIFI_SN}`"),
         "refused_count": "4",
@@ -499,30 +391,35 @@ async def test_nothing_added_shows_why_and_goes_back_to_the_form(
             refused(OTHER_ACCOUNT_WIFI_SN, "wifi_sn_not_authorized"),
         ),
     }
-    # The configured one was not checked again.
+    # The configured one was not checked again, and no account was made.
     assert checked_wifi_sns(mock_client_class) == ["SUTNOSUCHSN", OTHER_ACCOUNT_WIFI_SN]
+    assert hass.config_entries.async_entries(DOMAIN) == [other]
 
     result = await configure(hass, flow_id, {})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     assert result["errors"] == {}
-    # The refused numbers, to correct.
+    # The refused numbers, to correct; the address and token stay typed.
     assert suggested(result, CONF_WIFI_SN).splitlines() == [
         "`bad`",
         long_typed,
         "SUTNOSUCHSN",
         OTHER_ACCOUNT_WIFI_SN,
     ]
+    assert suggested(result, CONF_URL) == API_URL
     result = await configure(hass, flow_id, {**TYPED, CONF_WIFI_SN: PV_ONLY_WIFI_SN})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert inverters_of(result["result"]) == {PV_ONLY_WIFI_SN: PV_ONLY}
+    assert inverters_of(other) == {HYBRID_WIFI_SN: HYBRID}
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_list_of_configured_inverters_makes_no_call(
     hass: HomeAssistant, mock_client_class: MagicMock
 ) -> None:
-    add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
-    add_entry(hass, PV_ONLY_WIFI_SN, "Sunvec X1B30P4012")
+    # Configured on the test token's account and on another one.
+    account = add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]})
+    add_account(hass, {PV_ONLY_WIFI_SN: PV_ONLY[0]}, token=OTHER_TOKEN)
     flow_id = await start_flow(hass)
     result = await configure(
         hass, flow_id, {**TYPED, CONF_WIFI_SN: f"{PV_ONLY_WIFI_SN}, {HYBRID_WIFI_SN}"}
@@ -535,8 +432,25 @@ async def test_list_of_configured_inverters_makes_no_call(
     mock_client_class.assert_not_called()
 
     result = await configure(hass, flow_id, {})
+    assert result["step_id"] == "user"
     result = await configure(hass, flow_id, {**TYPED, CONF_WIFI_SN: EXTRA_WIFI_SN})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
+    assert inverters_of(account) == {HYBRID_WIFI_SN: HYBRID, EXTRA_WIFI_SN: EXTRA}
+    assert checked_wifi_sns(mock_client_class) == [EXTRA_WIFI_SN]
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_one_configured_number_aborts(
+    hass: HomeAssistant, mock_client_class: MagicMock
+) -> None:
+    add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]}, token=OTHER_TOKEN)
+    flow_id = await start_flow(hass)
+    result = await configure(hass, flow_id, {**TYPED, CONF_WIFI_SN: " sutdemohyb1 "})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "inverter_configured"
+    mock_client_class.assert_not_called()
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -548,11 +462,12 @@ async def test_inverter_added_meanwhile_is_listed_as_configured(
     result = await configure(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     await hass.async_block_till_done(wait_background_tasks=True)
-    # Another flow adds the first inverter while the user reads the progress.
-    add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
+    # Another flow adds the first inverter to another account while the user waits.
+    other = add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]}, token=OTHER_TOKEN)
     result = await configure(hass, flow_id, None)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == PV_ONLY_WIFI_SN
+    assert inverters_of(result["result"]) == {PV_ONLY_WIFI_SN: PV_ONLY}
+    assert inverters_of(other) == {HYBRID_WIFI_SN: HYBRID}
     placeholders = result["description_placeholders"]
     assert (placeholders["added_count"], placeholders["existing"]) == (
         "1",
@@ -561,16 +476,28 @@ async def test_inverter_added_meanwhile_is_listed_as_configured(
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
-async def test_listed_inverter_flow_aborts_when_configured(hass: HomeAssistant) -> None:
-    add_entry(hass, HYBRID_WIFI_SN, "Sunvec H34A08I6008")
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": SOURCE_LISTED_INVERTER},
-        data={"title": "Sunvec H34A08I6008", "data": {**TYPED, CONF_WIFI_SN: HYBRID_WIFI_SN}},
-    )
+async def test_account_added_meanwhile_gets_the_inverters(
+    hass: HomeAssistant, mock_client_class: MagicMock
+) -> None:
+    """Two flows with the same token make one account: the later one adds to it."""
+    flow_id = await start_flow(hass)
+    user_input = {**TYPED, CONF_WIFI_SN: f"{HYBRID_WIFI_SN},{PV_ONLY_WIFI_SN},{EXTRA_WIFI_SN}"}
+    result = await configure(hass, flow_id, user_input)
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Another flow creates the token's account with the hybrid meanwhile.
+    account = add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]})
+    result = await configure(hass, flow_id, None)
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    assert result["reason"] == "added_to_account"
+    assert result["description_placeholders"]["account"] == ACCOUNT_TITLE
+    assert result["description_placeholders"]["existing"] == listed(f"`{HYBRID_WIFI_SN}`")
+    assert the_account(hass) is account
+    assert inverters_of(account) == {
+        HYBRID_WIFI_SN: HYBRID,
+        PV_ONLY_WIFI_SN: PV_ONLY,
+        EXTRA_WIFI_SN: EXTRA,
+    }
 
 
 @pytest.mark.usefixtures("mock_setup_entry", "mock_client_class")
@@ -585,24 +512,99 @@ async def test_result_speaks_home_assistants_language(hass: HomeAssistant) -> No
     assert result["description_placeholders"]["refused"] == listed(
         f"`{OTHER_ACCOUNT_WIFI_SN}`: {german['wifi_sn_not_authorized']}"
     )
+    assert german["wifi_sn_not_authorized"] != EN_ERRORS["wifi_sn_not_authorized"]
+
+
+# --- The token of an account that is configured --------------------------------------------
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_list_with_an_accounts_token_is_added_to_the_account(
+    hass: HomeAssistant, mock_client_class: MagicMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]})
+    flow_id = await start_flow(hass)
+    # The address as the portal shows the endpoint, the token with spaces: the same account.
+    typed = {
+        CONF_URL: f" {API_URL}/api/v2/dataAccess/realtimeInfo/get ",
+        CONF_API_TOKEN: f" {TOKEN} ",
+        CONF_WIFI_SN: f"{HYBRID_WIFI_SN}\nsutdemopv01\n{EXTRA_WIFI_SN}\n{OTHER_ACCOUNT_WIFI_SN}",
+    }
+    result = await submit_list(hass, flow_id, typed)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
+    assert result["description_placeholders"] == {
+        "account": account.title,
+        "added_count": "2",
+        "added": listed(
+            f"Sunvec X1B30P4012 (`{PV_ONLY_WIFI_SN}`)", f"Sunvec X1EXTRA0001 (`{EXTRA_WIFI_SN}`)"
+        ),
+        "existing_count": "1",
+        "existing": listed(f"`{HYBRID_WIFI_SN}`"),
+        "refused_count": "1",
+        "refused": listed(refused(OTHER_ACCOUNT_WIFI_SN, "wifi_sn_not_authorized")),
+    }
+    assert account.title == ACCOUNT_TITLE
+    # No second entry: the inverters are the account's, its data unchanged.
+    assert the_account(hass) is account
+    assert dict(account.data) == TYPED
+    assert inverters_of(account) == {
+        HYBRID_WIFI_SN: HYBRID,
+        PV_ONLY_WIFI_SN: PV_ONLY,
+        EXTRA_WIFI_SN: EXTRA,
+    }
+    assert checked_wifi_sns(mock_client_class) == [
+        PV_ONLY_WIFI_SN,
+        EXTRA_WIFI_SN,
+        OTHER_ACCOUNT_WIFI_SN,
+    ]
+    assert TOKEN not in shown_to_the_user(result)
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_one_number_with_an_accounts_token_is_added_to_the_account(
+    hass: HomeAssistant, mock_client_class: MagicMock
+) -> None:
+    account = add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]})
+    flow_id = await start_flow(hass)
+    # The number not found first: the error is the form's, then the right one.
+    result = await configure(hass, flow_id, {**TYPED, CONF_WIFI_SN: "SUTNOSUCHSN"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "wifi_sn_not_found"}
+    result = await configure(hass, flow_id, {**TYPED, CONF_WIFI_SN: PV_ONLY_WIFI_SN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
+    placeholders = result["description_placeholders"]
+    assert (placeholders["account"], placeholders["added"]) == (
+        ACCOUNT_TITLE,
+        listed(f"Sunvec X1B30P4012 (`{PV_ONLY_WIFI_SN}`)"),
+    )
+    assert the_account(hass) is account
+    assert inverters_of(account) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
+    assert checked_wifi_sns(mock_client_class) == ["SUTNOSUCHSN", PV_ONLY_WIFI_SN]
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_another_token_on_the_same_address_is_another_account(
+    hass: HomeAssistant, mock_client_class: MagicMock
+) -> None:
+    other = add_account(hass, {HYBRID_WIFI_SN: HYBRID[0]}, token=OTHER_TOKEN)
+    flow_id = await start_flow(hass)
+    result = await submit_list(
+        hass, flow_id, {**TYPED, CONF_WIFI_SN: f"{PV_ONLY_WIFI_SN} {EXTRA_WIFI_SN}"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    account = result["result"]
+    assert account.unique_id != other.unique_id
+    # Both are on the same host: the same title.
+    assert account.title == other.title == ACCOUNT_TITLE
+    assert inverters_of(account) == {PV_ONLY_WIFI_SN: PV_ONLY, EXTRA_WIFI_SN: EXTRA}
+    assert inverters_of(other) == {HYBRID_WIFI_SN: HYBRID}
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 2
 
 
 # --- Waiting for the token's budget ----------------------------------------------------------
-
-
-def use_up_the_minute(hass: HomeAssistant) -> datetime:
-    """Reserve every call the token may make now; return when the next one may go."""
-    budget = token_budget(hass, TOKEN)
-    now = dt_util.utcnow()
-    for _ in range(budget.window_limit):
-        budget.reserve(now, spaced=False)
-    return now + WINDOW + SLOT_SLACK
-
-
-async def move_clock(hass: HomeAssistant, freezer: FrozenDateTimeFactory, to: datetime) -> None:
-    freezer.move_to(to)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -634,6 +636,7 @@ async def test_check_waits_for_the_slot_on_home_assistants_clock(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert checked_wifi_sns(mock_client_class) == [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]
     assert updates == [0.5, 1.0]
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -656,6 +659,7 @@ async def test_closing_the_dialog_gives_the_slot_back(
     assert budget.slots == slots_before
     mock_client_class.assert_not_called()
     assert hass.config_entries.async_entries(DOMAIN) == []
+    assert hass.config_entries.flow.async_progress() == []
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -680,6 +684,7 @@ async def test_pause_during_the_wait_refuses_the_check(
     freezer.move_to(paused_until + timedelta(seconds=1))
     result = await submit_list(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert checked_wifi_sns(mock_client_class) == [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -702,21 +707,10 @@ async def test_slot_too_far_ahead_is_refused(
     freezer.move_to(slots_before[-1] + WINDOW + SLOT_SLACK)
     result = await submit_list(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
 
 
 # --- Against the simulated cloud over HTTP ----------------------------------------------------
-
-
-def add_inverter_to_account(cloud: SunvecCloud, clock: ManualClock, number: int) -> str:
-    """A new PV-only plant on the test token's account; return its wifiSn."""
-    wifi_sn = f"SUTMANY{number:04}"
-    config = pv_only_config(
-        wifi_sn=wifi_sn, inverter_sn=f"X1MANY{number:04}", module_sn=f"SRMANY{number:02}"
-    )
-    # A short history is enough for a first upload, and quick to simulate.
-    cloud.add_plant(Plant(config, clock.now() - timedelta(minutes=15)))
-    cloud.accounts[TOKEN].wifi_sns.append(wifi_sn)
-    return wifi_sn
 
 
 async def test_mixed_list_against_the_simulator(
@@ -726,7 +720,7 @@ async def test_mixed_list_against_the_simulator(
     sim_clock: ManualClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN, title="Sunvec H34A08I6008"))
+    account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN, title=HYBRID[0]))
     extra = add_inverter_to_account(cloud, sim_clock, 1)
     requests_before = len(cloud.requests)
     flow_id = await start_flow(hass)
@@ -736,10 +730,13 @@ async def test_mixed_list_against_the_simulator(
         f"{extra}\n{PV_ONLY_WIFI_SN}"
     )
     result = await submit_list(
-        hass, flow_id, {CONF_CONNECTION: hybrid.entry_id, CONF_WIFI_SN: typed}
+        hass, flow_id, {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: typed}
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # The token is the account's: the inverters join it.
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
     assert result["description_placeholders"] == {
+        "account": account.title,
         "added_count": "2",
         "added": listed(
             f"Sunvec X1B30P4012 (`{PV_ONLY_WIFI_SN}`)", f"Sunvec X1MANY0001 (`{extra}`)"
@@ -753,7 +750,7 @@ async def test_mixed_list_against_the_simulator(
             refused("SUTNOSUCHSN", "wifi_sn_not_found"),
         ),
     }
-    # The checks; the new entries' first polls come after them.
+    # The checks; the new inverters' first polls come after them.
     checks = cloud.requests[requests_before:][:4]
     assert [(request.wifi_sn, request.outcome) for request in checks] == [
         (PV_ONLY_WIFI_SN, "ok"),
@@ -763,18 +760,80 @@ async def test_mixed_list_against_the_simulator(
     ]
 
     await hass.async_block_till_done()
-    entries = {entry.unique_id: entry for entry in hass.config_entries.async_entries(DOMAIN)}
-    assert entries.keys() == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, extra}
-    # Each is exactly what adding it alone creates: same data, title and unique id.
-    for wifi_sn, title in ((PV_ONLY_WIFI_SN, "Sunvec X1B30P4012"), (extra, "Sunvec X1MANY0001")):
-        entry = entries[wifi_sn]
-        assert (entry.title, dict(entry.data)) == (
-            title,
-            {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: wifi_sn},
-        )
-        assert entry.state is ConfigEntryState.LOADED
+    assert the_account(hass) is account
+    # Each is exactly what adding it alone makes: same data, title and unique id.
+    assert inverters_of(account) == {
+        HYBRID_WIFI_SN: HYBRID,
+        PV_ONLY_WIFI_SN: PV_ONLY,
+        extra: inverter(extra, "Sunvec X1MANY0001"),
+    }
+    # The account reloaded with them.
+    assert account.state is ConfigEntryState.LOADED
     assert TOKEN not in caplog.text
     assert all(request.outcome != "rate_limited" for request in cloud.requests)
+
+
+async def test_list_creates_an_account_that_polls_every_inverter(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud
+) -> None:
+    flow_id = await start_flow(hass)
+    result = await submit_list(
+        hass,
+        flow_id,
+        {
+            CONF_URL: sim_url,
+            CONF_API_TOKEN: TOKEN,
+            CONF_WIFI_SN: f"{HYBRID_WIFI_SN} {PV_ONLY_WIFI_SN} {OTHER_ACCOUNT_WIFI_SN}",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    account = the_account(hass)
+    assert account is result["result"]
+    assert inverters_of(account) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
+    assert account.state is ConfigEntryState.LOADED
+    polled = {c.wifi_sn for c in account.runtime_data.coordinators.values()}
+    assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN}
+    # Each inverter has its device and entities.
+    assert hass.states.get("sensor.sunvec_h34a08i6008_ac_power") is not None
+    assert hass.states.get("sensor.sunvec_x1b30p4012_ac_power") is not None
+    # The three checks, then a first poll for each inverter.
+    assert [(request.wifi_sn, request.outcome) for request in cloud.requests] == [
+        (HYBRID_WIFI_SN, "ok"),
+        (PV_ONLY_WIFI_SN, "ok"),
+        (OTHER_ACCOUNT_WIFI_SN, "data_unauthorized"),
+        (HYBRID_WIFI_SN, "ok"),
+        (PV_ONLY_WIFI_SN, "ok"),
+    ]
+
+
+async def test_every_inverter_added_to_a_loaded_account_polls(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, sim_clock: ManualClock
+) -> None:
+    """Inverters added to a set-up account are each polled once the account reloads.
+
+    Fails on 58abe75: the flow adds the subentries one at a time; the first addition's
+    update listener starts the reload at once, and it sets the account up with the
+    inverters added so far. The listener is gone while the account reloads, so the later
+    additions reload nothing: the last inverter has a subentry but no coordinator, no
+    entities and no polls until the account is reloaded for another reason.
+    """
+    account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN, title=HYBRID[0]))
+    extra = add_inverter_to_account(cloud, sim_clock, 1)
+    flow_id = await start_flow(hass)
+    result = await submit_list(
+        hass,
+        flow_id,
+        {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: f"{PV_ONLY_WIFI_SN} {extra}"},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "added_to_account"
+    await hass.async_block_till_done()
+    assert account.state is ConfigEntryState.LOADED
+    assert len(account.subentries) == 3
+    polled = {c.wifi_sn for c in account.runtime_data.coordinators.values()}
+    assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, extra}
+    assert hass.states.get("sensor.sunvec_x1many0001_ac_power") is not None
 
 
 def busiest_minute(times: list[datetime]) -> int:
@@ -828,7 +887,9 @@ async def test_long_list_is_checked_across_minutes_within_the_budget(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["description_placeholders"]["added_count"] == "12"
     await hass.async_block_till_done()
-    assert sorted(str(e.unique_id) for e in hass.config_entries.async_entries(DOMAIN)) == wifi_sns
+    # One account with the twelve inverters.
+    assert the_account(hass) is result["result"]
+    assert sorted(inverters_of(result["result"])) == wifi_sns
 
     times = [request.time for request in cloud.requests]
     assert [request.wifi_sn for request in cloud.requests] == wifi_sns
