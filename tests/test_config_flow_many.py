@@ -379,8 +379,6 @@ async def test_nothing_added_shows_why_and_goes_back_to_the_form(
     assert result["step_id"] == "inverters_checked"
     assert result["data_schema"] is None
     assert result["description_placeholders"] == {
-        "added_count": "0",
-        "added": NONE_LISTED,
         "existing_count": "1",
         "existing": listed(f"`{HYBRID_WIFI_SN}`"),
         "refused_count": "4",

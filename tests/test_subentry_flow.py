@@ -38,7 +38,6 @@ from .inverter_lists import (
     API_URL,
     EN,
     EXTRA_WIFI_SN,
-    NONE_LISTED,
     OTHER_TOKEN,
     TRANSLATIONS,
     add_account,
@@ -418,8 +417,6 @@ async def test_nothing_added_shows_why_and_goes_back_to_the_form(
     assert result["step_id"] == "inverters_checked"
     assert result["data_schema"] is None
     assert result["description_placeholders"] == {
-        "added_count": "0",
-        "added": NONE_LISTED,
         "existing_count": "1",
         "existing": listed(f"`{HYBRID_WIFI_SN}`"),
         "refused_count": "3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
@@ -35,11 +36,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
     """Set up an account: a coordinator per inverter, sharing the token's budget."""
     session = async_get_clientsession(hass)
     url, token = entry.data[CONF_URL], entry.data[CONF_API_TOKEN]
-    inverters = [
-        subentry
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_INVERTER
-    ]
+    inverters = _inverters(entry)
     try:
         token_exposed = exposes_token(url)
         clients = [
@@ -65,7 +62,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
         await coordinator.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    if set(runtime.coordinators) != {subentry.subentry_id for subentry in _inverters(entry)}:
+        # Inverters were added or removed while this setup ran (a flow adds several one
+        # after the other, and the listener was away): take them in.
+        hass.config_entries.async_schedule_reload(entry.entry_id)
     return True
+
+
+def _inverters(entry: SunvecConfigEntry) -> list[ConfigSubentry]:
+    """The account's inverter subentries."""
+    return [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_INVERTER
+    ]
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:

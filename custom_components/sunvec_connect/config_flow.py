@@ -324,11 +324,25 @@ class InverterList:
 class InverterChecks:
     """Checks a list of numbers against the cloud, across minutes when it is long."""
 
-    def __init__(self, flow: FlowHandler[Any, Any, Any], inverters: InverterList) -> None:
-        """Check `inverters` for `flow`, whose progress it updates."""
+    def __init__(
+        self,
+        flow: FlowHandler[Any, Any, Any],
+        inverters: InverterList,
+        entry_id: str | None = None,
+    ) -> None:
+        """Check `inverters` for `flow`, whose progress it updates (for the account `entry_id`)."""
         self._flow = flow
         self.inverters = inverters
+        self.entry_id = entry_id
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def account_removed(self) -> bool:
+        """The account the numbers are checked for was removed meanwhile."""
+        return (
+            self.entry_id is not None
+            and self.hass.config_entries.async_get_entry(self.entry_id) is None
+        )
 
     @property
     def hass(self) -> HomeAssistant:
@@ -357,6 +371,8 @@ class InverterChecks:
         """Check each wifiSn in turn, each call in a slot of the token's budget."""
         inverters = self.inverters
         for index, wifi_sn in enumerate(inverters.to_check):
+            if self.account_removed:
+                return
             if (error := await self._async_check_one(wifi_sn)) is not None:
                 if error in WIFI_SN_ERRORS:
                     inverters.refused.append((wifi_sn, error))
@@ -375,6 +391,8 @@ class InverterChecks:
         inverters = self.inverters
         if (error := await self._async_wait_for_call_slot()) is not None:
             return error
+        if self.account_removed:
+            return None
         realtime = await async_fetch_upload(self.hass, inverters.url, inverters.token, wifi_sn)
         if isinstance(realtime, Exception):
             return form_error_key(realtime)
@@ -653,7 +671,7 @@ class InverterSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         url, token = entry.data[CONF_URL], entry.data[CONF_API_TOKEN]
         inverters = InverterList.parse(self.hass, url, token, user_input[CONF_WIFI_SN])
-        self._checks = InverterChecks(self, inverters)
+        self._checks = InverterChecks(self, inverters, entry.entry_id)
         if inverters.single_configured:
             return self.async_abort(reason="already_configured")
         if inverters.single is not None:
@@ -681,12 +699,15 @@ class InverterSubentryFlow(ConfigSubentryFlow):
         if (error := self._checks.inverters.form_error) is not None:
             self._form_errors = {"base": error}
             return self.async_show_progress_done(next_step_id="user")
+        # Also when the account was removed meanwhile: the next step says so.
         return self.async_show_progress_done(next_step_id="inverters_checked")
 
     async def async_step_inverters_checked(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Add every inverter the cloud accepted and say what became of each number."""
+        if self._checks.account_removed:
+            return self.async_abort(reason="account_removed")
         inverters = self._checks.inverters
         if user_input is not None:
             self._typed = {CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused)}
