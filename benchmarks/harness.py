@@ -178,6 +178,7 @@ class VirtualRun:
             entry = entry_for(
                 self.url,
                 wifi_sn,
+                token=TOKEN,
                 options={CONF_SCAN_INTERVAL: scan_interval} if scan_interval else {},
             )
             entry.add_to_hass(self.hass)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import DOMAIN
+from custom_components.sunvec_connect.coordinator import inverter_store
 from custom_components.sunvec_connect.issues import account_issue_ids, inverter_issue_ids
 from simulator import Fault, FaultKind, SunvecCloud
+from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TimeMachine, entry_for, setup_entry
+from .conftest import TimeMachine, account_for, entry_for, setup_entry
 
 
 async def test_setup_reload_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -88,3 +90,48 @@ async def test_saved_address_no_longer_accepted(hass: HomeAssistant) -> None:
     assert entry.reason is not None
     assert "path" in entry.reason
     assert "reconfigure" in entry.reason
+
+
+async def test_entities_belong_to_their_inverter_and_removing_one_stops_only_it(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
+) -> None:
+    """One account, two inverters: each inverter's device and entities are its subentry's.
+
+    Removing an inverter removes its device and entities, its stored upload and its
+    issues, and stops its polling; the other inverter goes on.
+    """
+    account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]))
+    ids = {sub.unique_id: sub.subentry_id for sub in account.subentries.values()}
+    entities = er.async_entries_for_config_entry(er.async_get(hass), account.entry_id)
+    by_subentry: dict[str | None, set[str]] = {}
+    for entity in entities:
+        by_subentry.setdefault(entity.config_subentry_id, set()).add(entity.unique_id)
+    assert by_subentry[None] == {f"{account.entry_id}_api_calls_today"}
+    for wifi_sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN):
+        assert by_subentry[ids[wifi_sn]]
+        assert all(uid.startswith(f"{wifi_sn}_") for uid in by_subentry[ids[wifi_sn]])
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), account.entry_id)
+    assert {identifier for d in devices for (_, identifier) in d.identifiers} == {
+        account.entry_id,
+        HYBRID_WIFI_SN,
+        PV_ONLY_WIFI_SN,
+    }
+    removed = ids[PV_ONLY_WIFI_SN]
+    await time_machine.run(600)
+    await hass.config_entries.async_reload(account.entry_id)
+    await hass.async_block_till_done()
+    assert await inverter_store(hass, removed).async_load() is not None
+
+    assert hass.config_entries.async_remove_subentry(account, removed)
+    await hass.async_block_till_done()
+    assert account.state is ConfigEntryState.LOADED
+    assert list(account.runtime_data.coordinators) == [ids[HYBRID_WIFI_SN]]
+    remaining = er.async_entries_for_config_entry(er.async_get(hass), account.entry_id)
+    assert not [e for e in remaining if e.unique_id.startswith(f"{PV_ONLY_WIFI_SN}_")]
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), account.entry_id)
+    assert all((DOMAIN, PV_ONLY_WIFI_SN) not in d.identifiers for d in devices)
+    assert await inverter_store(hass, removed).async_load() is None
+    requests = len(cloud.requests)
+    await time_machine.run(900)
+    asked = {record.wifi_sn for record in cloud.requests[requests:]}
+    assert asked == {HYBRID_WIFI_SN}

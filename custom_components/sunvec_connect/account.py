@@ -26,5 +26,5 @@ def account_unique_id(url: str, token: str) -> str:
 
 
 def account_title(url: str) -> str:
-    """The title of an account's entry."""
-    return f"Sunvec Connect ({host_of(url)})"
+    """The title of an account's entry: the API's host (without its port)."""
+    return f"Sunvec Connect ({URL(url).host or url})"
