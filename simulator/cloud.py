@@ -330,6 +330,9 @@ class SunvecCloud:
             },
             "requests": len(self.requests),
             "outcomes": dict(Counter(record.outcome for record in self.requests)),
+            "ok_by_wifi_sn": dict(
+                Counter(record.wifi_sn for record in self.requests if record.outcome == "ok")
+            ),
         }
 
 
@@ -439,6 +442,18 @@ async def _control_clear(request: web.Request) -> web.Response:
     return web.json_response(cloud.state())
 
 
+async def _control_account(request: web.Request) -> web.Response:
+    """Add a token that may read the given inverters (a user's new token)."""
+    cloud = request.app[CLOUD_KEY]
+    try:
+        data = await request.json()
+        token, wifi_sns = str(data["token"]), [str(sn) for sn in data["wifi_sns"]]
+    except (ValueError, KeyError, TypeError) as err:
+        return web.json_response({"error": f"expected {{'token', 'wifi_sns'}}: {err}"}, status=400)
+    cloud.add_account(token, wifi_sns)
+    return web.json_response({"wifi_sns": wifi_sns})
+
+
 async def _control_advance(request: web.Request) -> web.Response:
     cloud = request.app[CLOUD_KEY]
     if not isinstance(cloud.clock, ManualClock):
@@ -480,6 +495,7 @@ def create_app(cloud: SunvecCloud) -> web.Application:
     app.router.add_post(f"{CONTROL_PREFIX}/faults", _control_inject)
     app.router.add_delete(f"{CONTROL_PREFIX}/faults", _control_clear)
     app.router.add_post(f"{CONTROL_PREFIX}/clock/advance", _control_advance)
+    app.router.add_post(f"{CONTROL_PREFIX}/accounts", _control_account)
     app.router.add_post(f"{CONTROL_PREFIX}/status", _control_status)
     app.on_shutdown.append(_release_hangs)
     return app

@@ -123,6 +123,17 @@ async def test_http_api_and_control(
 
         state = await (await session.get(sim_server.make_url("/_sim/state"))).json()
         assert state["plants"][HYBRID_WIFI_SN]["uploading"] is True
+        assert state["ok_by_wifi_sn"] == {HYBRID_WIFI_SN: 1}
+
+        # A new token for the same inverter, as a user makes one in the portal.
+        response = await session.post(
+            sim_server.make_url("/_sim/accounts"),
+            json={"token": "new-token", "wifi_sns": [HYBRID_WIFI_SN]},
+        )
+        assert response.status == 200
+        assert (await realtime(token="new-token"))["code"] == 0
+        response = await session.post(sim_server.make_url("/_sim/accounts"), json={"token": "x"})
+        assert response.status == 400
 
         response = await session.post(
             sim_server.make_url("/_sim/faults"), json={"kind": "zero_counters"}

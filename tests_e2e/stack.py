@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.prefix) / "bin"
 """The virtual environment running the suite runs the stack too (scripts/e2e picks it)."""
 SUPPORT = Path(__file__).resolve().parent / "support"
+COMPONENT = ROOT / "custom_components" / "sunvec_connect"
 BLUEPRINT = ROOT / "blueprints" / "automation" / "sunvec_connect" / "inverter_fault.yaml"
 HA_URL = "http://127.0.0.1:8123"
 SIM_PORT = 8199
@@ -110,9 +111,14 @@ def _answers(url: str) -> bool | None:
 class Stack:
     """The simulator and a throwaway Home Assistant, started and stopped together."""
 
-    def __init__(self, workdir: Path) -> None:
-        """Prepare a configuration directory under `workdir`."""
+    def __init__(self, workdir: Path, component: Path = COMPONENT) -> None:
+        """Prepare a configuration directory under `workdir`, with `component`'s code."""
         self.workdir = workdir
+        self.component = component
+        self.secrets = [TOKEN]
+        """Texts that must never reach the log (the tokens used)."""
+        self.expected_errors: list[str] = []
+        """Texts of error entries a step caused on purpose (a revoked token)."""
         self.config = workdir / "config"
         self.log = self.config / "home-assistant.log"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -126,7 +132,7 @@ class Stack:
         )
         components = self.config / "custom_components"
         components.mkdir()
-        (components / "sunvec_connect").symlink_to(ROOT / "custom_components" / "sunvec_connect")
+        (components / "sunvec_connect").symlink_to(self.component)
         (components / "e2e_statistics").symlink_to(SUPPORT / "e2e_statistics")
         # As a user who copied the blueprint, ready to create automations from it.
         blueprints = self.config / "blueprints" / "automation" / "sunvec_connect"
@@ -175,6 +181,11 @@ class Stack:
             "simulator.log",
             {},
         )
+        self._start_home_assistant()
+        wait_until("simulator", lambda: _answers(f"{SIM_URL}/_sim/state"), 60, 0.5)
+        self._onboard()
+
+    def _start_home_assistant(self) -> None:
         self._spawn(
             [
                 str(BIN / "hass"),
@@ -187,9 +198,28 @@ class Stack:
             "hass.out",
             {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT / "dev_shims")},
         )
-        wait_until("simulator", lambda: _answers(f"{SIM_URL}/_sim/state"), 60, 0.5)
         wait_until("Home Assistant", lambda: _answers(f"{HA_URL}/api/onboarding"), 240, 0.5)
-        self._onboard()
+
+    def restart_with(self, component: Path) -> None:
+        """Stop Home Assistant (it writes its storage), and start it with `component`'s code.
+
+        The owner's access token stays valid: it is signed with a key kept in storage.
+        """
+        process = self.processes.pop()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=120)
+        link = self.config / "custom_components" / "sunvec_connect"
+        link.unlink()
+        link.symlink_to(component)
+        self.component = component
+        self._start_home_assistant()
+        wait_until(
+            "Home Assistant running",
+            lambda: True if self.api("GET", "/api/config")["state"] == "RUNNING" else None,
+            240,
+            1,
+        )
 
     def _onboard(self) -> None:
         response = requests.post(
@@ -263,14 +293,17 @@ class Stack:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def log_problems(self) -> list[str]:
-        """Log lines with the token, tracebacks, setup failures and the integration's errors."""
-        return log_problems(self.log_text(), TOKEN, MACHINE_GAPS)
+        """Log lines with a token, tracebacks, setup failures and the integration's errors."""
+        text = self.log_text()
+        others = self.secrets[1:]
+        problems = [line for line in text.splitlines() if any(s in line for s in others)]
+        return problems + log_problems(text, TOKEN, (*MACHINE_GAPS, *self.expected_errors))
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path) -> Iterator[Stack]:
+def running_stack(workdir: Path, component: Path = COMPONENT) -> Iterator[Stack]:
     """Start the stack, and stop it whatever happens; print the log when something failed."""
-    stack = Stack(workdir)
+    stack = Stack(workdir, component)
     try:
         stack.start()
         yield stack

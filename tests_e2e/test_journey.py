@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import time
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -20,6 +21,7 @@ from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 from .counters import counter_problems, numeric_states
 from .stack import HA_URL, SIM_URL, TOKEN, UPLOAD_INTERVAL, Stack, wait_until
 
+ACCOUNT_TITLE = "Sunvec Connect (127.0.0.1)"
 DEVICE_NAME = "Sunvec H34A08I6008"
 PV_ONLY_DEVICE_NAME = "Sunvec X1B30P4012"
 PREFIX = "sensor.sunvec_h34a08i6008_"
@@ -46,9 +48,10 @@ SHOWN_ON_DEVICE_PAGE = (
     "House load power",
     "House energy",
 )
-API_CALLS_TODAY = PREFIX + "api_calls_today"
-"""Disabled by default: the journey enables it as a user would, on the device page's
-diagnostic entities."""
+API_CALLS_TODAY = "sensor.sunvec_connect_127_0_0_1_api_calls_today"
+"""The account's sensor, on its service device. Disabled by default: the journey enables
+it as a user would."""
+NEW_TOKEN = "e2e-new-token-81f2"
 PROBLEM = "binary_sensor.sunvec_h34a08i6008_problem"
 INVERTER_STATUS = PREFIX + "inverter_status"
 FAULT_AUTOMATION_ID = "sunvec_fault_e2e"
@@ -125,9 +128,11 @@ def next_upload(stack: Stack, after: datetime) -> datetime:
 
 def rejected_readings(stack: Stack) -> dict[str, int]:
     """What the hybrid inverter's entry refused to show, from its diagnostics download."""
-    (entry,) = [entry for entry in sunvec_entries(stack) if entry["title"] == DEVICE_NAME]
+    (entry,) = sunvec_entries(stack)
     diagnostics = stack.api("GET", f"/api/diagnostics/config_entry/{entry['entry_id']}")
-    readings: dict[str, int] = diagnostics["data"]["polling"]["rejected_readings"]
+    # The hybrid inverter was added first.
+    inverter = diagnostics["data"]["inverters"][0]
+    readings: dict[str, int] = inverter["polling"]["rejected_readings"]
     return readings
 
 
@@ -152,7 +157,7 @@ def test_add_integration_in_the_frontend(stack: Stack, page: Page, screenshots: 
     page.screenshot(path=str(screenshots / "e2e_created.png"))
     page.get_by_role("button", name="Finish").click()
     assert [(entry["title"], entry["state"]) for entry in sunvec_entries(stack)] == [
-        (DEVICE_NAME, "loaded")
+        (ACCOUNT_TITLE, "loaded")
     ]
 
 
@@ -194,26 +199,44 @@ def test_api_calls_sensor_once_enabled(stack: Stack, page: Page) -> None:
     assert 2 <= calls <= requests.get("ok", 0), (calls, requests)
     # The cloud's 10,000 less ten times the one call a minute kept free by default.
     assert attributes["daily_limit"] == 9_990, attributes
+    # On the account's service device.
     devices = stack.ws({"type": "config/device_registry/list"})
-    (device,) = [device for device in devices if device["name"] == DEVICE_NAME]
+    (device,) = [device for device in devices if device["name"] == ACCOUNT_TITLE]
     page.goto(f"{HA_URL}/config/devices/device/{device['id']}")
     expect(page.get_by_text("API calls today", exact=True).first).to_be_visible(timeout=30_000)
     assert state(stack, LAST_UPLOAD) not in ("unknown", "unavailable")
 
 
-def test_second_inverter_on_the_same_token(stack: Stack) -> None:
-    # The same form over the config flow API the frontend uses.
-    flow = stack.api("POST", "/api/config/config_entries/flow", json={"handler": "sunvec_connect"})
-    result = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        json={"url": SIM_URL, "api_token": TOKEN, "wifi_sn": PV_ONLY_WIFI_SN},
-    )
-    assert result["type"] == "create_entry", result
-    assert sorted((entry["title"], entry["state"]) for entry in sunvec_entries(stack)) == [
-        (DEVICE_NAME, "loaded"),
-        (PV_ONLY_DEVICE_NAME, "loaded"),
+def test_add_a_second_inverter_to_the_account(stack: Stack, page: Page, screenshots: Path) -> None:
+    """The account's "Add inverter" button in the frontend; the account's page shows both."""
+    page.goto(f"{HA_URL}/config/integrations/integration/sunvec_connect")
+    page.get_by_role("button", name="Add inverter").first.click(timeout=60_000)
+    expect(wifi_sn_field(page)).to_be_visible(timeout=30_000)
+    wifi_sn_field(page).fill(PV_ONLY_WIFI_SN)
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("button", name="Finish")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Finish").click()
+    ((entry_id, _),) = [(e["entry_id"], e) for e in sunvec_entries(stack)]
+    subentries = stack.ws({"type": "config_entries/subentries/list", "entry_id": entry_id})
+    assert sorted((sub["title"], sub["subentry_type"]) for sub in subentries) == [
+        (DEVICE_NAME, "inverter"),
+        (PV_ONLY_DEVICE_NAME, "inverter"),
     ]
+    assert [(e["title"], e["state"]) for e in sunvec_entries(stack)] == [(ACCOUNT_TITLE, "loaded")]
+    wait_until(
+        "the second inverter's entities",
+        lambda: (
+            True
+            if state(stack, "sensor.sunvec_x1b30p4012_last_upload")
+            not in ("unknown", "unavailable")
+            else None
+        ),
+        seconds=4 * UPLOAD_INTERVAL,
+        interval=2,
+    )
+    page.goto(f"{HA_URL}/config/integrations/integration/sunvec_connect")
+    expect(page.get_by_text(PV_ONLY_DEVICE_NAME).first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(screenshots / "e2e_account.png"), full_page=True)
 
 
 def test_energy_preferences_take_the_sensors(stack: Stack) -> None:
@@ -452,6 +475,61 @@ def test_fault_blueprint_notifies(stack: Stack) -> None:
     assert state(stack, PROBLEM) == "off"
     assert state(stack, INVERTER_STATUS) == "normal"
     assert len(fault_runs(stack)) == 2
+
+
+def reauth_flows(stack: Stack) -> list[dict[str, Any]]:
+    """The reauthentication flows in progress."""
+    return [
+        flow
+        for flow in stack.api("GET", "/api/config/config_entries/flow")
+        if flow["handler"] == "sunvec_connect" and flow["context"].get("source") == "reauth"
+    ]
+
+
+def test_a_revoked_token_asks_once_and_every_inverter_polls_with_the_new_one(
+    stack: Stack,
+) -> None:
+    """Both inverters meet the revoked token: one reauthentication for the account."""
+    stack.expected_errors.append("Authentication failed while fetching sunvec_connect")
+    stack.secrets.append(NEW_TOKEN)
+    stack.simulator("POST", "/faults", json={"kind": "revoke_token", "count": None})
+    flow = wait_until(
+        "a reauthentication", lambda: reauth_flows(stack) or None, seconds=4 * UPLOAD_INTERVAL
+    )[0]
+    # Both inverters poll within two uploads (their refreshes asked for, too).
+    for entity_id in (LAST_UPLOAD, "sensor.sunvec_x1b30p4012_last_upload"):
+        stack.api(
+            "POST", "/api/services/homeassistant/update_entity", json={"entity_id": entity_id}
+        )
+    time.sleep(2 * UPLOAD_INTERVAL)
+    assert [f["flow_id"] for f in reauth_flows(stack)] == [flow["flow_id"]]
+
+    stack.simulator(
+        "POST",
+        "/accounts",
+        json={"token": NEW_TOKEN, "wifi_sns": [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]},
+    )
+    polled = stack.simulator("GET", "/state")["ok_by_wifi_sn"]
+    result = stack.api(
+        "POST",
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        json={"api_token": NEW_TOKEN},
+    )
+    assert result["type"] == "abort", result
+    assert result["reason"] == "reauth_successful", result
+    assert reauth_flows(stack) == []
+
+    def both_polled() -> bool | None:
+        now = stack.simulator("GET", "/state")["ok_by_wifi_sn"]
+        return (
+            True
+            if all(now.get(sn, 0) > polled.get(sn, 0) for sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN))
+            else None
+        )
+
+    # The old token stays revoked: every call that works carries the new one.
+    wait_until("both inverters polled", both_polled, seconds=4 * UPLOAD_INTERVAL, interval=2)
+    assert [e["state"] for e in sunvec_entries(stack)] == ["loaded"]
 
 
 def test_the_token_was_never_rate_limited(stack: Stack) -> None:
