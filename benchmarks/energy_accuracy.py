@@ -8,7 +8,7 @@ simulator integrated at 1-second resolution over the same span (`EnergyTruth`).
 `tests/test_energy_accuracy.py` checks these figures; `tests/test_soak.py` measures the
 real integration over loopback through a broken-cloud week with faults.
 
-`python -m benchmarks.energy_accuracy` prints the table the README quotes.
+`python -m benchmarks.energy_accuracy` prints the table docs/accuracy.md quotes.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class Spread:
     max_abs: float
 
     def __str__(self) -> str:
-        """As the README quotes it."""
+        """As docs/accuracy.md quotes it."""
         return f"{self.median_abs:.2f} / {self.max_abs:.2f} %"
 
 
@@ -242,7 +242,7 @@ LABELS: Final = {
 
 
 def table() -> str:
-    """The README's table: each sensor's error against the 1-second truth, in %.
+    """docs/accuracy.md's table: each sensor's error against the 1-second truth, in %.
 
     Single skies are the demo plants' own (signed error); spreads are the median and
     the worst absolute error over many seeded skies.

@@ -208,7 +208,7 @@ def test_house_energy_of_a_week() -> None:
 
 
 def test_an_inverter_without_battery_misses_the_night() -> None:
-    """What the README says: its house energy covers only the hours it uploads."""
+    """What docs/entities.md says: its house energy covers only the hours it uploads."""
     next_day = DAY + timedelta(days=1)
     run = run_plant(PLANTS["PV-only"](), DAY, next_day + timedelta(days=1))
     integrator = PowerIntegrator(max_gap=MAX_INTEGRATION_GAP)

@@ -1,7 +1,7 @@
 """The integration's energies against the simulator's 1-second truth (pure measurement).
 
-The figures behind the README's energy-dashboard recommendation; the real integration
-is measured over loopback in tests/test_soak.py.
+The figures behind the README's energy-dashboard recommendation (docs/accuracy.md); the
+real integration is measured over loopback in tests/test_soak.py.
 """
 
 from __future__ import annotations
