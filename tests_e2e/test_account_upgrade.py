@@ -184,7 +184,7 @@ def test_entries_of_one_token_become_one_account_and_keep_everything(old_stack: 
     entities, devices, statistics = registry_view(stack), devices_view(stack), statistic_ids(stack)
     assert RENAMED in entities
     assert HYBRID_PREFIX + "yield_total" in statistics or HYBRID_PREFIX + "ac_power" in statistics
-    hybrid_upload = stack.api("GET", f"/api/states/{HYBRID_PREFIX}last_upload")["state"]
+    polled = stack.simulator("GET", "/state")["ok_by_wifi_sn"]
 
     stack.restart_with(COMPONENT)
 
@@ -207,14 +207,14 @@ def test_entries_of_one_token_become_one_account_and_keep_everything(old_stack: 
     assert registry_view(stack) == entities
     assert devices_view(stack) == devices
     assert statistic_ids(stack) >= statistics
-    # The inverters go on: from their kept uploads, then with new ones.
-    wait_until(
-        "a new upload of the hybrid",
-        lambda: (
-            True
-            if stack.api("GET", f"/api/states/{HYBRID_PREFIX}last_upload")["state"] > hybrid_upload
-            else None
-        ),
-        seconds=4 * UPLOAD_INTERVAL,
-        interval=2,
-    )
+
+    # Both inverters poll on, with the account's token (they start from their kept
+    # uploads, confirmed by a call at their slots).
+    def both_polled() -> bool | None:
+        now = stack.simulator("GET", "/state")["ok_by_wifi_sn"]
+        return (
+            True if all(now[sn] > polled[sn] for sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN)) else None
+        )
+
+    wait_until("both inverters polled", both_polled, seconds=4 * UPLOAD_INTERVAL, interval=2)
+    assert stack.api("GET", f"/api/states/{RENAMED}")["state"] not in ("unknown", "unavailable")

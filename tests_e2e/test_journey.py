@@ -481,7 +481,7 @@ def reauth_flows(stack: Stack) -> list[dict[str, Any]]:
     """The reauthentication flows in progress."""
     return [
         flow
-        for flow in stack.api("GET", "/api/config/config_entries/flow")
+        for flow in stack.ws({"type": "config_entries/flow/progress"})
         if flow["handler"] == "sunvec_connect" and flow["context"].get("source") == "reauth"
     ]
 
