@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import math
 import re
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple, override
+from typing import Any, Final, NamedTuple, cast, override
 
 from homeassistant.config_entries import (
     ConfigEntry,
@@ -357,6 +357,29 @@ class InverterChecks:
             )
         return self.task
 
+    def progress_step(self) -> Any:
+        """The flow's check step: progress, then its form or the result.
+
+        The form when the address or token failed; the result otherwise, also when the
+        account was removed meanwhile (that step says so).
+        """
+        task = self.start()
+        if not task.done():
+            return self._flow.async_show_progress(
+                step_id="check_inverters",
+                progress_action="check_inverters",
+                progress_task=task,
+                description_placeholders=self.placeholders(),
+            )
+        task.result()
+        next_step = "user" if self.inverters.form_error is not None else "inverters_checked"
+        return self._flow.async_show_progress_done(next_step_id=next_step)
+
+    def take_form_errors(self) -> dict[str, str]:
+        """The error of the address or token for the form, once."""
+        error, self.inverters.form_error = self.inverters.form_error, None
+        return {"base": error} if error is not None else {}
+
     def placeholders(self) -> dict[str, str]:
         """What the progress text says: how many numbers and how long."""
         count = len(self.inverters.to_check)
@@ -443,7 +466,6 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing typed."""
         self._user_input: dict[str, Any] | None = None
-        self._form_errors: dict[str, str] = {}
         self._checks = InverterChecks(self, InverterList(url="", token="", to_check=[]))
 
     @staticmethod
@@ -495,8 +517,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for the API address, the token and the registration numbers."""
         if user_input is None:
             # Shown anew after a list's check failed on the address or token.
-            shown_errors, self._form_errors = self._form_errors, {}
-            return self._show_user_form(shown_errors)
+            return self._show_user_form(self._checks.take_form_errors())
         self._user_input = user_input
         data, errors = self._normalize_connection(user_input)
         if (error := wifi_sns_error(user_input[CONF_WIFI_SN])) is not None:
@@ -524,19 +545,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Check the listed numbers against the cloud, with progress."""
-        task = self._checks.start()
-        if not task.done():
-            return self.async_show_progress(
-                step_id="check_inverters",
-                progress_action="check_inverters",
-                progress_task=task,
-                description_placeholders=self._checks.placeholders(),
-            )
-        task.result()
-        if (error := self._checks.inverters.form_error) is not None:
-            self._form_errors = {"base": error}
-            return self.async_show_progress_done(next_step_id="user")
-        return self.async_show_progress_done(next_step_id="inverters_checked")
+        return cast("ConfigFlowResult", self._checks.progress_step())
 
     async def async_step_inverters_checked(
         self, user_input: dict[str, Any] | None = None
@@ -648,7 +657,6 @@ class InverterSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         """Start with nothing typed."""
         self._typed: dict[str, Any] | None = None
-        self._form_errors: dict[str, str] = {}
         self._checks = InverterChecks(self, InverterList(url="", token="", to_check=[]))
 
     def _show_form(self, errors: dict[str, str]) -> SubentryFlowResult:
@@ -661,8 +669,7 @@ class InverterSubentryFlow(ConfigSubentryFlow):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask for the registration numbers of the inverters to add."""
         if user_input is None:
-            shown_errors, self._form_errors = self._form_errors, {}
-            return self._show_form(shown_errors)
+            return self._show_form(self._checks.take_form_errors())
         self._typed = user_input
         errors: dict[str, str] = {}
         if (error := wifi_sns_error(user_input[CONF_WIFI_SN])) is not None:
@@ -687,20 +694,7 @@ class InverterSubentryFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Check the listed numbers against the cloud, with progress."""
-        task = self._checks.start()
-        if not task.done():
-            return self.async_show_progress(
-                step_id="check_inverters",
-                progress_action="check_inverters",
-                progress_task=task,
-                description_placeholders=self._checks.placeholders(),
-            )
-        task.result()
-        if (error := self._checks.inverters.form_error) is not None:
-            self._form_errors = {"base": error}
-            return self.async_show_progress_done(next_step_id="user")
-        # Also when the account was removed meanwhile: the next step says so.
-        return self.async_show_progress_done(next_step_id="inverters_checked")
+        return cast("SubentryFlowResult", self._checks.progress_step())
 
     async def async_step_inverters_checked(
         self, user_input: dict[str, Any] | None = None
