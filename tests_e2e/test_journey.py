@@ -490,7 +490,10 @@ def test_a_revoked_token_asks_once_and_every_inverter_polls_with_the_new_one(
     stack: Stack,
 ) -> None:
     """Both inverters meet the revoked token: one reauthentication for the account."""
-    stack.expected_errors.append("Authentication failed while fetching sunvec_connect")
+    stack.expected_errors += [
+        "Authentication failed while fetching sunvec_connect",
+        "ConfigEntryAuthFailed: The Sunvec Connect cloud refused the token",
+    ]
     stack.secrets.append(NEW_TOKEN)
     stack.simulator("POST", "/faults", json={"kind": "revoke_token", "count": None})
     flow = wait_until(
