@@ -135,7 +135,11 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
         for entity in entities.entities.values()
         if entity.platform == DOMAIN and not entity.unique_id.endswith("api_calls_today")
     }
-    device_ids = {device.id for device in devices.devices}
+    device_ids = {
+        device.id
+        for entry in (hybrid, pv_only, disabled, other)
+        for device in dr.async_entries_for_config_entry(devices, entry.entry_id)
+    }
     # What the pv-only inverter's entry kept, and the token's calls of the last day.
     await inverter_store(hass, pv_only.entry_id).async_save({"saved_at": "kept"})
     budget_calls_before = 7
@@ -197,7 +201,11 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
     assert roof.unique_id == renamed.unique_id
     assert roof.config_entry_id == account.entry_id
     assert roof.config_subentry_id == pv_only.entry_id
-    assert {device.id for device in devices.devices} >= device_ids
+    assert {
+        device.id
+        for entry in (account, other)
+        for device in dr.async_entries_for_config_entry(devices, entry.entry_id)
+    } >= device_ids
     hybrid_device = devices.async_get(hybrid_device.id)
     assert hybrid_device is not None
     assert hybrid_device.name_by_user == "Garage inverter"

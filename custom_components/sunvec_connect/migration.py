@@ -213,10 +213,15 @@ def _move_device(
             new_config_subentry_id=subentry.subentry_id,
         )
     else:  # Home Assistant before devices belonged to one entry (2026.3)
+        # In two steps: in one, a removal is read from the device as it was before the
+        # addition, and the device of an entry that becomes its own account would go.
         registry.async_update_device(
             device.id,
             add_config_entry_id=target.entry_id,
             add_config_subentry_id=subentry.subentry_id,
+        )
+        registry.async_update_device(
+            device.id,
             remove_config_entry_id=inverter.entry.entry_id,
             remove_config_subentry_id=None,
         )
