@@ -298,7 +298,7 @@ def test_schedule_survives_a_restart() -> None:
         schedule.last_upload,
     )
     assert kept.cadence == 240
-    # Whether a miss has bounded the delay from below (then it shrinks a second a time).
+    # Whether a miss has bounded the delay from below (then it follows the misses).
     assert kept.delay_bounded is schedule.delay_bounded
     # Kept by a release that did not keep it: learned already.
     older = UploadSchedule()
