@@ -20,6 +20,9 @@ SINGLE = ("fixed 60 s", "fixed 300 s", "upload-aligned")
 ALIGNED = "upload-aligned"
 MANY = "upload-aligned, 30 inverters"
 RANDOM_ALIGNED = "stress: upload-aligned, independent random delays"
+RANDOM_AFTER_SETUP = (
+    "stress: upload-aligned, independent random delays, first 2 h after a setup at 10:00"
+)
 RANDOM_FIXED = (
     "stress: fixed 60 s, independent random delays",
     "stress: fixed 300 s, independent random delays",
@@ -43,12 +46,12 @@ class BenchResults:
     restart: RestartFigures | None = None
     energies: dict[str, EnergyFigures] = field(default_factory=dict)
 
-    def complete(self, scenarios: int) -> bool:
-        """Whether every scenario ran (the restart run adds a strategy row)."""
+    def complete(self, strategies: int) -> bool:
+        """Whether every run that makes a strategy row ran, and the others."""
         return (
             self.pacing is not None
             and self.restart is not None
-            and len(self.strategies) == scenarios + 1
+            and len(self.strategies) == strategies
             and len(self.energies) == ENERGY_RUNS
         )
 
@@ -76,7 +79,7 @@ def _hours(moment: datetime) -> float:
 def frontier_points(results: BenchResults, hull: list[Schedule]) -> dict[str, FrontierPoint]:
     """Each random-delay strategy at its daylight calls per upload, with the frontier's best."""
     points = {}
-    for name in (RANDOM_ALIGNED, *RANDOM_FIXED):
+    for name in (RANDOM_ALIGNED, RANDOM_AFTER_SETUP, *RANDOM_FIXED):
         figures = results.strategies[name]
         points[name] = FrontierPoint(
             name,
@@ -87,7 +90,9 @@ def frontier_points(results: BenchResults, hull: list[Schedule]) -> dict[str, Fr
     return points
 
 
-def targets(results: BenchResults, ours: FrontierPoint) -> list[tuple[str, str, bool]]:
+def targets(
+    results: BenchResults, ours: FrontierPoint, learning: FrontierPoint
+) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for each target of the issues; all figures repeat run to run."""
     strategies = results.strategies
     aligned, many = strategies[ALIGNED], strategies[MANY]
@@ -98,14 +103,14 @@ def targets(results: BenchResults, ours: FrontierPoint) -> list[tuple[str, str, 
     fairness = pacing.shown_max / max(pacing.shown_min, 1)
     return [
         (
-            "upload-aligned: calls per new upload in daylight <= 1.15",
+            "upload-aligned: calls per new upload in daylight <= 1.04",
             f"{aligned.calls_per_upload_day:.3f}",
-            aligned.calls_per_upload_day <= 1.15,
+            aligned.calls_per_upload_day <= 1.04,
         ),
         (
-            "upload-aligned: mean staleness <= 20 s",
+            "upload-aligned: mean staleness <= 7 s",
             f"{aligned.staleness_mean:.1f} s",
-            aligned.staleness_mean <= 20,
+            aligned.staleness_mean <= 7,
         ),
         (
             "upload-aligned: p95 staleness <= 60 s",
@@ -187,10 +192,18 @@ def targets(results: BenchResults, ours: FrontierPoint) -> list[tuple[str, str, 
         (
             (
                 "independent random delays: mean staleness / the frontier's at the same calls"
-                " per upload <= 1.1"
+                " per upload <= 1.03"
             ),
             f"{ours.staleness_mean:.1f} s / {ours.best:.1f} s = {ours.ratio:.3f}",
-            ours.ratio <= 1.1,
+            ours.ratio <= 1.03,
+        ),
+        (
+            (
+                "independent random delays, the first 2 h after a setup (10 inverters):"
+                " mean staleness / the frontier's at the same calls per upload <= 1.1"
+            ),
+            f"{learning.staleness_mean:.1f} s / {learning.best:.1f} s = {learning.ratio:.3f}",
+            learning.ratio <= 1.1,
         ),
         *(
             (
@@ -285,7 +298,7 @@ def _plot_frontier(hull: list[Schedule], points: dict[str, FrontierPoint], path:
         label="unreachable",
     )
     for name, point in points.items():
-        label = name.removeprefix("stress: ").removesuffix(", independent random delays")
+        label = name.removeprefix("stress: ").replace(", independent random delays", "")
         axes.scatter(
             [point.calls_per_upload],
             [point.staleness_mean],
@@ -342,9 +355,9 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
     cpu_rows = ["| strategy | CPU per update |", "|---|---|"] + [
         f"| {f.name} | {f.cpu_per_update_ms:.2f} ms |" for f in strategies.values()
     ]
-    checks = targets(results, points[RANDOM_ALIGNED])
+    checks = targets(results, points[RANDOM_ALIGNED], points[RANDOM_AFTER_SETUP])
     measured = measured_targets(results)
-    ours = points[RANDOM_ALIGNED]
+    ours, learning = points[RANDOM_ALIGNED], points[RANDOM_AFTER_SETUP]
     text = "\n".join(
         [
             "# Benchmarks",
@@ -478,6 +491,21 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
             ),
             f"available, {ours.ratio:.2f} times the frontier. Fixed intervals lie far above it.",
             "",
+            "The learning is measured apart: 10 inverters on one token, set up at 10:00, when",
+            "the inverters upload, with nothing learned (the day's runs are set up at",
+            "midnight and learn on the morning's first uploads, the first of them found by",
+            "a night poll). Over the first two hours they spend",
+            (
+                f"{learning.calls_per_upload:.2f} calls per upload and show uploads"
+                f" {learning.staleness_mean:.1f} s after they are available, {learning.ratio:.2f}"
+            ),
+            f"times the frontier ({learning.best:.1f} s).",
+            "",
+            "One day holds 168 uploads of one inverter: its mean staleness varies from",
+            "seed to seed by several per cent of the frontier, as much as the targets allow;",
+            "the morning's first upload, found by a night poll up to 15 minutes after it is",
+            "out (no wake was seen yet), alone adds several per cent.",
+            "",
             "![The staleness frontier](images/bench_frontier.png)",
             "",
             "## Reading the figures",
@@ -486,10 +514,13 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
             "  a minute late; fixed 300 s spends one call per upload but shows them up to",
             "  five minutes late.",
             "- Upload-aligned learns the 300 s cadence from `uploadTime` and tracks the",
-            "  publish delay: after a first-try hit the estimate shrinks by 1 s, after a",
-            "  miss it jumps to what was seen, so the poll lands a few seconds after the",
-            "  upload is available. At night (no upload for three cadences) it polls every",
-            "  15 minutes, and from a cadence before the time it woke the day before it",
+            "  publish delay: a miss bounds it from below (the failed poll) and above (the",
+            "  retry that found the upload), and the estimate goes just above the failed",
+            "  poll; after each first-try hit it follows the delay's trend, learned from",
+            "  the failed polls of the last two misses as far as misses come regularly,",
+            "  and creeps down 0.1 s, faster in a long run of hits. At night (no upload",
+            "  for three cadences) it polls every 15 minutes, and from a cadence before",
+            "  the time it woke the day before it",
             "  polls at the daylight pace for half an hour.",
             "- Entries on one token share a budget of 9 calls in any 60 s, at least 6.7 s",
             "  apart (one call a minute is kept in reserve under the cloud's 10), and of",

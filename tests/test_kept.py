@@ -61,6 +61,8 @@ def test_readers_by_example() -> None:
                 "cadence",
                 "publish_delay",
                 "delay_bounded",
+                "trend",
+                "hit_runs",
                 "gaps",
                 "last_upload",
                 "uploads",

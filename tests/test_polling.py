@@ -248,10 +248,12 @@ def test_upload_found_before_the_one_aimed_at_is_shown_and_the_aim_kept() -> Non
     assert _found(schedule, poll, earlier) == schedule.first_retry
     assert schedule.last_upload == earlier
     assert schedule.target == target
-    # The retry finds the target: the delay is learned from it, the cadence is unchanged.
+    # The retry finds the target: the delay lay between the failed poll (33 s after the
+    # target) and the retry (41 s); the estimate goes just above the failed poll. The
+    # cadence is unchanged.
     retry = poll + timedelta(seconds=8)
     _found(schedule, retry, target)
-    assert schedule.publish_delay == pytest.approx(41)
+    assert schedule.publish_delay == pytest.approx(33 + schedule.rise)
     assert schedule.cadence == 300
     for _ in range(20):
         # Every poll comes early and finds the upload before its target: the cadence
@@ -296,7 +298,7 @@ def test_schedule_survives_a_restart() -> None:
         schedule.last_upload,
     )
     assert kept.cadence == 240
-    # Whether a miss has bounded the delay from below (then it shrinks a second a time).
+    # Whether a miss has bounded the delay from below (then it follows the misses).
     assert kept.delay_bounded is schedule.delay_bounded
     # Kept by a release that did not keep it: learned already.
     older = UploadSchedule()

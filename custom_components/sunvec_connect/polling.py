@@ -31,6 +31,16 @@ STALE_EXTRA_CADENCES = 2
 SCHEDULING_SLACK = 1.0
 """Seconds a coordinator's refresh may fire before the time asked for: Home Assistant
 counts the interval from the whole second before now (and adds under half a second)."""
+TREND_SPAN = (4.0, 72.0)
+"""Uploads between two misses whose failed polls tell the delay's trend (fewer: too
+noisy a slope; more: too old)."""
+MAX_TREND = 1.0
+"""Seconds per upload the delay is assumed to move at most."""
+REGULAR_RUNS = (0.4, 0.9)
+"""The runs of first-try hits between misses vary by this share of their length or
+less: the trend is trusted wholly; by this or more: not at all."""
+RUN_GAIN = 0.3
+"""Weight of the latest run of hits in the learned run length and its variation."""
 DAY = timedelta(hours=24)
 MAX_UNOBSERVED = timedelta(hours=1)
 """A restart that left the inverter unobserved longer than this starts a new day."""
@@ -41,10 +51,14 @@ class UploadSchedule:
     """Plans the next poll just after the upload it aims at should be available.
 
     It learns the upload cadence from successive upload times and tracks the
-    publish delay: after a poll that found the upload at the first try the delay
-    estimate shrinks a little; after a miss it jumps to what was observed. So a
-    slowly drifting delay costs one retry now and then, and the poll comes a few
-    seconds after the upload becomes available.
+    publish delay. A miss bounds the delay from below (the failed poll) and above
+    (the retry that found the upload): the estimate goes just above the failed
+    poll, within that bracket. After each first-try hit it follows the delay's
+    trend and creeps down, faster the longer the run of hits, so that a miss now
+    and then tells where the delay is. The trend is the slope between the failed
+    polls of the last two misses, trusted as far as the runs of hits between misses
+    are regular: a steady delay is met at regular intervals, delays drawn at random
+    at random ones (where the slope is noise).
 
     Under the token's pace it aims `UploadSkipper` uploads ahead (every second,
     third, ... upload, evenly) and, while the inverter sleeps, polls at the pace's
@@ -53,8 +67,18 @@ class UploadSchedule:
 
     guard: float = 3.0
     """Seconds added to the delay estimate."""
-    decrease_step: float = 1.0
-    """Seconds the delay estimate shrinks after each first-try hit."""
+    rise: float = 3.0
+    """Seconds above the failed poll the estimate goes after a miss (doubled for each
+    upload missed in a row before)."""
+    decrease_step: float = 0.1
+    """Seconds the delay estimate shrinks after each first-try hit (besides the trend)."""
+    long_run: int = 15
+    """First-try hits in a row after which the step doubles every `run_doubling` hits:
+    a delay that falls faster than the trend says is caught up with."""
+    run_doubling: float = 4.0
+    max_step: float = 2.0
+    trend_fade: float = 0.02
+    """Seconds per upload a rising trend loses at each first-try hit (a rise ends)."""
     max_first_descent: float = 16.0
     """Until a miss first bounds the delay from below, each first-try hit doubles the
     step the estimate shrinks by, up to this: the 60 s default comes down to a short
@@ -62,7 +86,21 @@ class UploadSchedule:
     delay_bounded: bool = False
     """A poll has missed an upload: the estimate has met the real delay from below."""
     descent: float = 1.0
-    """Seconds the estimate shrinks at the next first-try hit."""
+    """Seconds the estimate shrinks at the next first-try hit until the first miss."""
+    trend: float = 0.0
+    """Seconds per upload the delay is moving, as the misses tell (trust applied)."""
+    hits_in_row: int = 0
+    """First-try hits since the last miss."""
+    missed_in_row: int = 0
+    """Uploads in a row found only by a retry."""
+    run_length: float = 10.0
+    run_variation: float = 10.0
+    """Learned runs of first-try hits between misses: their length and its mean
+    absolute deviation (at first as irregular as delays drawn at random)."""
+    failed_offset: float | None = None
+    """Seconds after the aimed upload time of the last poll that missed it."""
+    last_bound: tuple[datetime, float] | None = None
+    """The upload time and the failed poll's offset of the last miss."""
     first_retry: float = 8.0
     """Seconds before the first retry when the expected upload is not there yet."""
     min_wait: float = 5.0
@@ -144,20 +182,22 @@ class UploadSchedule:
             if MIN_CADENCE <= gap / uploads <= MAX_CADENCE:
                 self._learn_cadence(gap / uploads)
         seen_after = (now - upload_time).total_seconds()
-        if self.misses:
-            # Found after a retry: the delay was at most this, and may still be rising.
+        low = self.failed_offset
+        if self.misses and low is not None and low < seen_after and self._aimed(upload_time):
+            self._after_miss(upload_time, low, seen_after)
+        elif self.misses:
+            # Not the upload the failed poll aimed at: only bounded from above.
             self.publish_delay = seen_after
             self.delay_bounded = True
-            self.descent = self.decrease_step
+            self.hits_in_row = 0
         elif (
             self.last_upload is not None
             and seen_after <= self.publish_delay + self.guard + SCHEDULING_SLACK
         ):
             # Found at the planned poll (a refresh fires up to half a second late).
-            self.publish_delay = max(0.0, self.publish_delay - self.descent)
-            if not self.delay_bounded:
-                self.descent = min(self.max_first_descent, self.descent * 2)
+            self._after_hit()
         self.misses = 0
+        self.failed_offset = None
         self.last_upload = self.aimed_from = upload_time
         if self.is_offline(now):
             # New to us but old (the first call at night): the inverter sleeps.
@@ -165,6 +205,52 @@ class UploadSchedule:
         self.steps = self.skipper.uploads_until_next_call(self.uploads_per_call)
         self.target = upload_time + timedelta(seconds=self.steps * self.cadence)
         return self._wait_for(now, self.target)
+
+    def _aimed(self, upload_time: datetime) -> bool:
+        """Whether `upload_time` is the upload the polls aimed at."""
+        aimed = self.target
+        return aimed is None or abs((upload_time - aimed).total_seconds()) < self.cadence / 2
+
+    @property
+    def trust(self) -> float:
+        """How far the trend is trusted: 1 when misses come regularly, 0 at random."""
+        variation = self.run_variation / max(1.0, self.run_length)
+        regular, random = REGULAR_RUNS
+        return max(0.0, min(1.0, (random - variation) / (random - regular)))
+
+    def _after_miss(self, upload_time: datetime, low: float, high: float) -> None:
+        """The delay of the upload found at `high` seconds lay above `low`."""
+        run = self.hits_in_row + 1
+        self.run_variation += RUN_GAIN * (abs(run - self.run_length) - self.run_variation)
+        self.run_length += RUN_GAIN * (run - self.run_length)
+        self.trend = 0.0
+        if self.last_bound is not None:
+            since, before = self.last_bound
+            uploads = (upload_time - since).total_seconds() / self.cadence
+            if TREND_SPAN[0] <= uploads <= TREND_SPAN[1]:
+                slope = self.trust * (low - before) / uploads
+                self.trend = max(-MAX_TREND, min(MAX_TREND, slope))
+        self.last_bound = (upload_time, low)
+        # Just above the failed poll; further at each upload missed in a row (the delay
+        # jumped).
+        self.missed_in_row += 1
+        self.publish_delay = min(high, low + self.rise * 2 ** max(0, self.missed_in_row - 2))
+        self.delay_bounded = True
+        self.hits_in_row = 0
+
+    def _after_hit(self) -> None:
+        if not self.delay_bounded:
+            # Coming down from the default in doubling steps until the first miss.
+            self.publish_delay = max(0.0, self.publish_delay - self.descent)
+            self.descent = min(self.max_first_descent, self.descent * 2)
+            return
+        self.hits_in_row += 1
+        self.missed_in_row = 0
+        if self.trend > 0:
+            self.trend = max(0.0, self.trend - self.trend_fade)
+        longer = max(0, self.hits_in_row - self.long_run)
+        step = min(self.max_step, self.decrease_step * 2 ** (longer / self.run_doubling))
+        self.publish_delay = max(0.0, self.publish_delay + self.trend - step)
 
     def _gap_in_uploads(self, upload_time: datetime) -> tuple[float, int] | None:
         """Seconds from the upload aimed from, and how many cadences that spans, if known.
@@ -228,6 +314,7 @@ class UploadSchedule:
         if (early := (expected - now).total_seconds()) > SCHEDULING_SLACK:
             return max(self.min_wait, early)
         self.misses += 1
+        self.failed_offset = (now - self._aimed_at(last_upload)).total_seconds()
         return min(self.first_retry * 2.0 ** (self.misses - 1), self.cadence)
 
     def _aimed_at(self, last_upload: datetime) -> datetime:
@@ -253,6 +340,8 @@ class UploadSchedule:
             "cadence": self.cadence,
             "publish_delay": self.publish_delay,
             "delay_bounded": self.delay_bounded,
+            "trend": self.trend,
+            "hit_runs": [self.run_length, self.run_variation],
             "gaps": list(self.gaps),
             "last_upload": self.last_upload.isoformat() if self.last_upload else None,
         }
@@ -268,6 +357,13 @@ class UploadSchedule:
             self.publish_delay = delay
             # Kept by a release that did not say: it had been learning for a while.
             self.delay_bounded = stored.get("delay_bounded") is not False
+        if (trend := finite_number(stored.get("trend"))) is not None:
+            self.trend = max(-MAX_TREND, min(MAX_TREND, trend))
+        runs = stored.get("hit_runs")
+        if isinstance(runs, list) and len(runs) == 2:
+            length, variation = (finite_number(value) for value in runs)
+            if length is not None and variation is not None and length >= 1 and variation >= 0:
+                self.run_length, self.run_variation = length, variation
         if isinstance(gaps, list):
             numbers = [finite_number(gap) for gap in gaps]
             self.gaps.extend(
