@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import AsyncMock, PropertyMock, patch
@@ -165,9 +165,13 @@ def entry_for(url: str, wifi_sn: str = HYBRID_WIFI_SN, **kwargs: Any) -> MockCon
 
 
 def account_for(
-    url: str, wifi_sns: Iterable[str], token: str = TOKEN, **kwargs: Any
+    url: str, wifi_sns: Iterable[str] | Mapping[str, str], token: str = TOKEN, **kwargs: Any
 ) -> MockConfigEntry:
-    """An account with several inverters (subentry ids of their own)."""
+    """An account with several inverters (subentry ids of their own).
+
+    `wifi_sns` may map each wifiSn to its title (by default "Sunvec <wifiSn>").
+    """
+    titles = wifi_sns if isinstance(wifi_sns, Mapping) else {sn: f"Sunvec {sn}" for sn in wifi_sns}
     return MockConfigEntry(
         domain=DOMAIN,
         title=account_title(url),
@@ -178,10 +182,10 @@ def account_for(
             ConfigSubentryData(
                 data={CONF_WIFI_SN: wifi_sn},
                 subentry_type=SUBENTRY_INVERTER,
-                title=f"Sunvec {wifi_sn}",
+                title=title,
                 unique_id=wifi_sn,
             )
-            for wifi_sn in wifi_sns
+            for wifi_sn, title in titles.items()
         ],
         **kwargs,
     )

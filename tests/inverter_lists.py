@@ -15,14 +15,13 @@ from typing import Any
 from unittest.mock import MagicMock, create_autospec, patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntry, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.sunvec_connect.account import account_title, account_unique_id
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient, SunvecNotFoundError
 from custom_components.sunvec_connect.budget import SLOT_SLACK, WINDOW, token_budget
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
@@ -30,7 +29,7 @@ from simulator import ManualClock, SunvecCloud
 from simulator.demo import pv_only_config
 from simulator.plant import Plant
 
-from .conftest import TOKEN
+from .conftest import TOKEN, account_for
 
 try:
     from probatio import to_field_list as serialize_schema
@@ -91,22 +90,7 @@ def add_account(
     url: str = API_URL,
 ) -> MockConfigEntry:
     """An account with these inverters (wifiSn: title), added but not set up."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=account_title(url),
-        unique_id=account_unique_id(url, token),
-        data={CONF_URL: url, CONF_API_TOKEN: token},
-        version=2,
-        subentries_data=[
-            ConfigSubentryData(
-                data={CONF_WIFI_SN: wifi_sn},
-                subentry_type=SUBENTRY_INVERTER,
-                title=title,
-                unique_id=wifi_sn,
-            )
-            for wifi_sn, title in inverters.items()
-        ],
-    )
+    entry = account_for(url, inverters, token=token)
     entry.add_to_hass(hass)
     return entry
 

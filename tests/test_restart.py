@@ -245,7 +245,7 @@ async def test_thirty_entries_set_up_at_once_with_the_minute_used_up(
     cloud, url = thirty_inverters
     machine = TimeMachine(hass, freezer, sim_clock)
     await hass.config.async_set_time_zone("Europe/Amsterdam")
-    account = account_for(url, cloud.plants, token=BENCH_TOKEN)
+    account = account_for(url, list(cloud.plants), token=BENCH_TOKEN)
     account.add_to_hass(hass)
     use_up_the_minute(hass, BENCH_TOKEN)
     started, wall = dt_util.utcnow(), REAL_CLOCKS["wall"]()

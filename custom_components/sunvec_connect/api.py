@@ -28,6 +28,8 @@ from aiohttp.http_exceptions import ContentEncodingError, DecompressSizeError
 import idna
 from yarl import URL
 
+from .kept import aware_time
+
 REALTIME_PATH: Final = "api/v2/dataAccess/realtimeInfo/get"
 DEFAULT_TIMEOUT: Final = 20.0
 UPLOAD_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
@@ -465,13 +467,7 @@ def parse_upload_time(value: str | None) -> datetime | None:
 
 def parse_utc_time(value: str | None) -> datetime | None:
     """Parse utcDateTime (ISO 8601 with a zone, e.g. "2026-10-06T13:23:04Z"); None without."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+    return aware_time(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
