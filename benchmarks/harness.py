@@ -23,7 +23,6 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient
-from custom_components.sunvec_connect.budget import TOKEN_BUDGETS
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.sunvec_connect.coordinator import THIS_RUN, SunvecCoordinator
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
@@ -194,13 +193,12 @@ class VirtualRun:
         """Restart Home Assistant's side: unload every entry and set them all up again.
 
         What a restart keeps is kept (the entries' storage, the restore cache of the
-        entities); what lives in memory (the token budgets) is not. Returns the wall
+        entities); what lives in memory is not. Returns the wall
         time and the virtual time the setup of every entry took.
         """
         for entry in self.entries:
             assert await self.hass.config_entries.async_unload(entry.entry_id)
         await self.hass.async_block_till_done()
-        self.hass.data.pop(TOKEN_BUDGETS, None)
         self.hass.data.pop(THIS_RUN, None)
         self.probe.restarted_at = self.clock.now()
         started, virtual_start = _REAL_CLOCKS["wall"](), self.clock.now()

@@ -10,7 +10,7 @@ from unittest.mock import AsyncMock, PropertyMock, patch
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntry, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
@@ -25,6 +25,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.sunvec_connect import PLATFORMS
 from custom_components.sunvec_connect.account import account_title, account_unique_id
+from custom_components.sunvec_connect.budget import TokenBudget, TokenCalls
+from custom_components.sunvec_connect.config_flow import async_token_calls
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from custom_components.sunvec_connect.coordinator import SunvecCoordinator, SunvecRuntimeData
 from simulator import ManualClock, SunvecCloud, create_app
@@ -195,6 +197,23 @@ def coordinator_of(entry: ConfigEntry) -> SunvecCoordinator:
     """The coordinator of an account's first inverter (the one `entry_for` made)."""
     runtime: SunvecRuntimeData = entry.runtime_data
     return next(iter(runtime.coordinators.values()))
+
+
+def account_budget(hass: HomeAssistant, token: str = TOKEN) -> TokenBudget:
+    """The budget of the running account of `token`."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.data.get(CONF_API_TOKEN) == token and entry.state is ConfigEntryState.LOADED:
+            runtime: SunvecRuntimeData = entry.runtime_data
+            return runtime.budget
+    raise AssertionError("No running account has this token")
+
+
+async def kept_calls(hass: HomeAssistant, url: str, token: str = TOKEN) -> TokenCalls:
+    """The calls a form sees for `token`: its running account's, else those kept in storage.
+
+    A test that changes kept calls saves them (`async_save`) for the form to see them.
+    """
+    return await async_token_calls(hass, url, token)
 
 
 @pytest.fixture

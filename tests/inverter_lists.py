@@ -23,13 +23,13 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient, SunvecNotFoundError
-from custom_components.sunvec_connect.budget import SLOT_SLACK, WINDOW, token_budget
+from custom_components.sunvec_connect.budget import SLOT_SLACK, WINDOW, TokenBudget
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import pv_only_config
 from simulator.plant import Plant
 
-from .conftest import TOKEN, account_for
+from .conftest import TOKEN, account_for, kept_calls
 
 try:
     from probatio import to_field_list as serialize_schema
@@ -141,13 +141,24 @@ def refused(typed: str, error: str, errors: Mapping[str, str] = EN["config"]["er
     return f"`{typed}`: {errors[error]}"
 
 
-def use_up_the_minute(hass: HomeAssistant, token: str = TOKEN) -> datetime:
+async def use_up_the_minute(hass: HomeAssistant, url: str = API_URL) -> datetime:
     """Reserve every call the token may make now; return when the next one may go."""
-    budget = token_budget(hass, token)
+    calls = await kept_calls(hass, url)
     now = dt_util.utcnow()
-    for _ in range(budget.window_limit):
-        budget.reserve(now, spaced=False)
+    for _ in range(calls.budget.window_limit):
+        calls.budget.reserve(now, spaced=False)
+    await calls.async_save()
     return now + WINDOW + SLOT_SLACK
+
+
+def flow_budget(hass: HomeAssistant, flow_id: str) -> TokenBudget:
+    """The budget a flow's checks take their calls from."""
+    manager = hass.config_entries.flow
+    if flow_id not in manager._progress:
+        manager = hass.config_entries.subentries
+    handler: Any = manager._progress[flow_id]
+    budget: TokenBudget = handler._checks.inverters.budget
+    return budget
 
 
 async def move_clock(hass: HomeAssistant, freezer: FrozenDateTimeFactory, to: datetime) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-import hashlib
 import json
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -20,20 +19,37 @@ from custom_components.sunvec_connect.budget import (
     DAY,
     MAX_PAUSE,
     SLOT_SLACK,
-    STORAGE_KEY,
-    TOKEN_BUDGETS,
     WINDOW,
     TokenBudget,
-    token_budget,
-    token_budgets,
+    calls_key,
 )
+from custom_components.sunvec_connect.config_flow import inverter_subentry
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
-from custom_components.sunvec_connect.coordinator import THIS_RUN
+from custom_components.sunvec_connect.coordinator import (
+    THIS_RUN,
+    SunvecCoordinator,
+    SunvecRuntimeData,
+)
 from custom_components.sunvec_connect.pacing import InverterDemand, Pace
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
+from .conftest import (
+    TOKEN,
+    TimeMachine,
+    account_budget,
+    account_for,
+    coordinator_of,
+    entry_for,
+    setup_entry,
+)
+
+
+def inverter_of(account: ConfigEntry, wifi_sn: str) -> SunvecCoordinator:
+    """The coordinator of an account's inverter."""
+    runtime: SunvecRuntimeData = account.runtime_data
+    return next(c for c in runtime.coordinators.values() if c.wifi_sn == wifi_sn)
+
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 
@@ -257,14 +273,14 @@ def calls_of(cloud: SunvecCloud, wifi_sn: str) -> list[tuple[datetime, str]]:
 async def test_ban_of_one_entry_stops_the_others_reserved_call(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
-    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    budget = coordinator_of(hybrid).budget
-    assert coordinator_of(pv_only).budget is budget
+    account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]))
+    hybrid, pv_only = inverter_of(account, HYBRID_WIFI_SN), inverter_of(account, PV_ONLY_WIFI_SN)
+    budget = hybrid.budget
+    assert pv_only.budget is budget
     # Both ask for a refresh at once: the token's spacing gives each a slot ahead,
     # the hybrid's first.
-    await coordinator_of(hybrid).async_refresh()
-    await coordinator_of(pv_only).async_refresh()
+    await hybrid.async_refresh()
+    await pv_only.async_refresh()
     pv_calls = len(calls_of(cloud, PV_ONLY_WIFI_SN))
     cloud.inject(Fault(FaultKind.BAN))
 
@@ -274,7 +290,7 @@ async def test_ban_of_one_entry_stops_the_others_reserved_call(
     time, outcome = calls_of(cloud, HYBRID_WIFI_SN)[-1]
     assert outcome == "banned"
     assert budget.paused_until == time + timedelta(hours=1)
-    assert coordinator_of(pv_only).last_update_success
+    assert pv_only.last_update_success
 
     await time_machine.run(3500, step=60)
     assert len(calls_of(cloud, PV_ONLY_WIFI_SN)) == pv_calls
@@ -287,34 +303,38 @@ async def test_ban_of_one_entry_stops_the_others_reserved_call(
         assert {outcome for _, outcome in resumed} == {"ok"}
 
 
-async def test_entry_set_up_during_a_pause_calls_when_it_ends(
+async def test_inverter_added_during_a_pause_calls_when_it_ends(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
-    """The setup neither waits for the pause nor fails: the first call goes after it."""
-    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    budget = coordinator_of(hybrid).budget
+    """The account's reload neither waits for the pause nor fails: the call goes after it."""
+    account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
     now = dt_util.utcnow()
-    until = budget.pause(now, 1800)
-    pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    assert pv_only.state is ConfigEntryState.LOADED
+    until = account_budget(hass).pause(now, 1800)
+    hass.config_entries.async_add_subentry(
+        account, inverter_subentry(PV_ONLY_WIFI_SN, "Sunvec X1B30P4012")
+    )
+    await hass.async_block_till_done()
+    assert account.state is ConfigEntryState.LOADED
+    # The pause was kept across the reload.
+    assert account_budget(hass).paused_until == until
     # Nothing kept from before and nothing fetched yet: no entities until the first upload.
-    assert coordinator_of(pv_only).data is None
-    assert hass.states.get("sensor.sunvec_sutdemopv01_ac_power") is None
+    assert inverter_of(account, PV_ONLY_WIFI_SN).data is None
+    assert hass.states.get("sensor.sunvec_x1b30p4012_ac_power") is None
     await time_machine.run(1790, step=60)
     assert calls_of(cloud, PV_ONLY_WIFI_SN) == []
     await time_machine.run(30, step=5)
     first_call, outcome = calls_of(cloud, PV_ONLY_WIFI_SN)[0]
     assert until <= first_call <= until + seconds(10)
     assert outcome == "ok"
-    assert hass.states.get("sensor.sunvec_sutdemopv01_ac_power") is not None
+    assert hass.states.get("sensor.sunvec_x1b30p4012_ac_power") is not None
 
 
 async def test_form_check_has_room_beside_later_slots(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
     await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    budget = token_budget(hass, TOKEN)
-    # Another entry holds slots minutes ahead; the minute around now has room.
+    budget = account_budget(hass)
+    # The account's inverters hold slots minutes ahead; the minute around now has room.
     now = dt_util.utcnow()
     for _ in range(3):
         budget.reserve(now + timedelta(minutes=5))
@@ -332,9 +352,10 @@ async def test_form_check_has_room_beside_later_slots(
 async def test_form_check_counts_slots_reserved_within_the_minute(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
-    budget = token_budget(hass, TOKEN)
+    await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    budget = account_budget(hass)
     now = dt_util.utcnow()
-    for offset in range(budget.window_limit):
+    for offset in range(budget.window_limit - budget.calls_in_last_minute(now)):
         budget.reserve(now + seconds(10 + offset), spaced=False)
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
     result = await hass.config_entries.flow.async_configure(
@@ -343,58 +364,88 @@ async def test_form_check_counts_slots_reserved_within_the_minute(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "token_busy"}
-    assert cloud.requests == []
+    assert calls_of(cloud, PV_ONLY_WIFI_SN) == []
 
 
-# The registry ----------------------------------------------------------------
+# The account's calls, kept in storage ------------------------------------------
 
 
-async def test_budget_of_a_token_typed_into_the_form_is_dropped(
-    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+async def test_calls_of_a_forms_checks_count_for_the_account_set_up_next(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    time_machine: TimeMachine,
+    sim_url: str,
+    cloud: SunvecCloud,
 ) -> None:
-    registry = token_budgets(hass)
-    for attempt in range(5):
+    """The form's checks and the new account's first calls stay within the token's minute."""
+    for attempt in range(3):
+        # Typed wrong first: each refused check is a call of the token all the same.
         result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"],
-            {CONF_URL: sim_url, CONF_API_TOKEN: f"wrong-{attempt}", CONF_WIFI_SN: HYBRID_WIFI_SN},
+            {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: f"SUTNOSUCH{attempt}"},
         )
-        assert result["errors"] == {"base": "invalid_auth"}
-        hass.config_entries.flow.async_abort(result["flow_id"])
-    assert len(registry) == 5
-    # Within the minute the check's call still counts against the token.
-    await time_machine.run(30, step=30)
-    assert len(registry) == 5
-    await time_machine.run(40, step=40)
-    assert len(registry) == 0
+        assert result["errors"] == {"base": "wifi_sn_not_found"}
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # Kept under a hash of the address and token, never the token.
+    assert calls_key(sim_url, TOKEN) in hass_storage
+    assert TOKEN not in json.dumps(hass_storage)
+    budget = account_budget(hass)
+    now = dt_util.utcnow()
+    # Four checks and the account's first poll.
+    assert budget.calls_in_last_minute(now) == len(cloud.requests) == 5
+    assert most_in_any_window([record.time for record in cloud.requests]) <= budget.window_limit
 
 
-async def test_budget_of_an_entry_lives_with_the_entry(
-    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+async def test_calls_live_with_the_account(
+    hass: HomeAssistant, hass_storage: dict[str, Any], time_machine: TimeMachine, sim_url: str
 ) -> None:
     entry = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    budget = coordinator_of(entry).budget
+    budget = account_budget(hass)
     await time_machine.run(2 * 3600, step=300)
-    assert token_budget(hass, TOKEN) is budget
-    # Unloaded, the entry still uses its token: its budget (and any pause) stays.
+    calls = budget.calls_since(dt_util.utcnow() - DAY)
+    assert calls > 10
+    # Unloaded, the account keeps its calls (and any pause) in storage.
     assert await hass.config_entries.async_unload(entry.entry_id)
-    await time_machine.run(3600, step=600)
-    assert token_budget(hass, TOKEN) is budget
+    assert len(hass_storage[calls_key(sim_url, TOKEN)]["data"]["calls"]) == calls
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert account_budget(hass) is not budget
+    assert account_budget(hass).calls_since(dt_util.utcnow() - DAY) >= calls
 
     assert await hass.config_entries.async_remove(entry.entry_id)
-    await time_machine.run(120, step=60)
-    assert len(token_budgets(hass)) == 0
+    await hass.async_block_till_done()
+    assert calls_key(sim_url, TOKEN) not in hass_storage
 
 
-async def test_unused_budget_is_kept_while_paused(
-    hass: HomeAssistant, time_machine: TimeMachine
+async def test_a_new_token_starts_with_its_own_calls(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    time_machine: TimeMachine,
+    sim_url: str,
+    cloud: SunvecCloud,
 ) -> None:
-    budget = token_budget(hass, "a-token-no-entry-uses")
-    budget.pause(dt_util.utcnow(), 600)
-    await time_machine.run(590, step=60)
-    assert len(token_budgets(hass)) == 1
-    await time_machine.run(20, step=10)
-    assert len(token_budgets(hass)) == 0
+    """The cloud counts calls per token: after a new token the old one's are forgotten."""
+    entry = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    account_budget(hass).pause(dt_util.utcnow(), 600)
+    new_token = "sunvec-new-token-00000000001"
+    cloud.add_account(new_token, list(cloud.plants))
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_TOKEN: new_token}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert calls_key(sim_url, TOKEN) not in hass_storage
+    budget = account_budget(hass, new_token)
+    assert not budget.is_paused(dt_util.utcnow())
+    assert cloud.requests[-1].outcome == "ok"
 
 
 # The pace of the token's entries and what is kept across restarts -------------
@@ -476,7 +527,7 @@ def test_calls_read_back_from_this_runs_own_write_count_once() -> None:
     assert partial.slots == [T0, T0, T0 + seconds(30)]
 
 
-async def test_token_calls_are_kept_in_storage_under_the_tokens_hash(
+async def test_token_calls_survive_a_restart_of_home_assistant(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
     time_machine: TimeMachine,
@@ -491,12 +542,9 @@ async def test_token_calls_are_kept_in_storage_under_the_tokens_hash(
         assert budget.try_call_now(now)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    stored = hass_storage[STORAGE_KEY]["data"]
     assert TOKEN not in json.dumps(hass_storage)
-    assert list(stored) == [hashlib.sha256(TOKEN.encode()).hexdigest()]
 
-    # Home Assistant restarts at once: the budgets come back from storage.
-    hass.data.pop(TOKEN_BUDGETS)
+    # Home Assistant restarts at once: the calls come back from storage.
     hass.data.pop(THIS_RUN)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

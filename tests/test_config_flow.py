@@ -39,7 +39,6 @@ from custom_components.sunvec_connect.budget import (
     SLOT_SLACK,
     WINDOW,
     TokenBudget,
-    token_budget,
 )
 from custom_components.sunvec_connect.const import (
     CONF_CALLS_KEPT_FREE,
@@ -48,11 +47,19 @@ from custom_components.sunvec_connect.const import (
     DOMAIN,
     SUBENTRY_INVERTER,
 )
-from custom_components.sunvec_connect.pacing import InverterDemand
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
+from .conftest import (
+    TOKEN,
+    TimeMachine,
+    account_budget,
+    account_for,
+    coordinator_of,
+    entry_for,
+    kept_calls,
+    setup_entry,
+)
 from .replaced_answers import REAL_NOT_IN_ACCOUNT, REAL_SERVER_BUSY, replaced_answers
 
 API_URL = "https://api.example.com"
@@ -433,7 +440,7 @@ async def test_live_simulator_faults_in_flow(
         result = await configure(hass, flow_id, user_input)
         assert result["errors"] == {"base": error}, kind
     # The ban the form's check met pauses the token for every entry that uses it.
-    assert token_budget(hass, TOKEN).is_paused(dt_util.utcnow())
+    assert (await kept_calls(hass, sim_url)).budget.is_paused(dt_util.utcnow())
     # The user tries again once the ban is over.
     await time_machine.advance(cloud.ban_seconds + 1)
     result = await configure(hass, flow_id, user_input)
@@ -527,7 +534,7 @@ async def test_a_configured_token_gets_the_new_inverter(
     own (one call more: the account is reloaded with it).
     """
     account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    budget = token_budget(hass, TOKEN)
+    budget = account_budget(hass)
     calls_before = budget.calls_in_last_minute(dt_util.utcnow())
     requests_before = len(cloud.requests)
     flow_id = await start_user_flow(hass)
@@ -546,7 +553,9 @@ async def test_a_configured_token_gets_the_new_inverter(
     assert account.state is ConfigEntryState.LOADED
     assert len(coordinator_of(account).config_entry.runtime_data.coordinators) == 2
     await time_machine.advance(30)
-    assert budget.calls_in_last_minute(dt_util.utcnow()) == calls_before + 2
+    # The reloaded account took over the calls of the one before (kept in storage).
+    assert account_budget(hass) is not budget
+    assert account_budget(hass).calls_in_last_minute(dt_util.utcnow()) == calls_before + 2
     assert [request.wifi_sn for request in cloud.requests[requests_before:]] == [
         PV_ONLY_WIFI_SN,
         PV_ONLY_WIFI_SN,
@@ -577,10 +586,11 @@ async def test_check_waits_for_the_shared_budget(
     error: str,
     wait: float,
 ) -> None:
-    budget = token_budget(hass, TOKEN)
+    calls = await kept_calls(hass, sim_url)
     now = dt_util.utcnow()
-    use_up_budget(budget, now)
-    calls_before = budget.calls_in_last_minute(now)
+    use_up_budget(calls.budget, now)
+    await calls.async_save()
+    calls_before = calls.budget.calls_in_last_minute(now)
     requests_before = len(cloud.requests)
     flow_id = await start_user_flow(hass)
     user_input = {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: HYBRID_WIFI_SN}
@@ -589,7 +599,7 @@ async def test_check_waits_for_the_shared_budget(
     assert result["errors"] == {"base": error}
     assert len(cloud.requests) == requests_before
     # The refused check gave its slot back.
-    assert budget.calls_in_last_minute(now) == calls_before
+    assert (await kept_calls(hass, sim_url)).budget.calls_in_last_minute(now) == calls_before
 
     # Once the pause or the minute is over, the same input goes through.
     await time_machine.advance(wait)
@@ -657,33 +667,31 @@ async def test_options_flow_refuses_calls_kept_free_out_of_range(
     assert entry.options == {}
 
 
-async def test_options_flow_keeps_the_most_calls_free_of_the_token(
+async def test_options_flow_keeps_calls_free_for_every_inverter_of_the_account(
     hass: HomeAssistant, sim_url: str, time_machine: TimeMachine
 ) -> None:
-    """Every entry of a token keeps free the largest number set on any of them."""
-    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    result = await hass.config_entries.options.async_init(pv_only.entry_id)
+    """The calls kept free are the account's: its token's budget keeps them for all."""
+    account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]))
+    result = await hass.config_entries.options.async_init(account.entry_id)
     await hass.config_entries.options.async_configure(result["flow_id"], {CONF_CALLS_KEPT_FREE: 5})
     await hass.async_block_till_done()
-    assert hybrid.options == {}
-    assert coordinator_of(hybrid).budget is coordinator_of(pv_only).budget
-    assert coordinator_of(hybrid).budget.calls_kept_free == 5
-    assert coordinator_of(hybrid).budget.daily_limit == 10_000 - 50
+    assert account.options == {CONF_CALLS_KEPT_FREE: 5}
+    budget = account_budget(hass)
+    assert len(budget.demands) == 2
+    assert budget.calls_kept_free == 5
+    assert budget.daily_limit == 10_000 - 50
 
 
 async def test_options_flow_refuses_a_fixed_interval_the_day_cannot_carry(
-    hass: HomeAssistant, init_integration: MockConfigEntry
+    hass: HomeAssistant,
 ) -> None:
-    """Seven inverters of one token at a fixed 60 s need 10,080 calls a day: refused.
+    """Seven inverters of one account at a fixed 60 s need 10,080 calls a day: refused.
 
     Before issue 17 the form took it, and the day's budget ran out for every inverter
     of the token. The form says how many calls it would take; a longer interval is taken.
     """
-    entry = init_integration
-    budget = coordinator_of(entry).budget
-    for other in range(6):
-        budget.register(f"other_{other}", InverterDemand(60.0, 1.0, paced=False))
+    entry = account_for(API_URL, [f"SUTSEVEN{number:04d}" for number in range(7)])
+    entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_SCAN_INTERVAL: 60}
@@ -692,9 +700,8 @@ async def test_options_flow_refuses_a_fixed_interval_the_day_cannot_carry(
     assert result["errors"] == {CONF_SCAN_INTERVAL: "interval_over_budget"}
     assert result["description_placeholders"] == {"calls": "10,080", "limit": "9,990"}
     assert entry.options == {}
-    # Paced inverters need a call an hour at the least; 90 s fits beside the six.
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_SCAN_INTERVAL: 90}
+        result["flow_id"], {CONF_SCAN_INTERVAL: 61}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_SCAN_INTERVAL: 90}
+    assert entry.options == {CONF_SCAN_INTERVAL: 61}

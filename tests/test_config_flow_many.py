@@ -32,7 +32,7 @@ from custom_components.sunvec_connect.api import (
     SunvecNotAuthorizedError,
     SunvecRateLimitError,
 )
-from custom_components.sunvec_connect.budget import SLOT_SLACK, WINDOW, token_budget
+from custom_components.sunvec_connect.budget import DAY, SLOT_SLACK, WINDOW
 from custom_components.sunvec_connect.config_flow import (
     MAX_WIFI_SNS,
     InverterList,
@@ -43,7 +43,7 @@ from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTR
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import TOKEN, TimeMachine, entry_for, kept_calls, setup_entry
 from .inverter_lists import (
     ACCOUNT_TITLE,
     API_URL,
@@ -57,6 +57,7 @@ from .inverter_lists import (
     add_inverter_to_account,
     checked_wifi_sns,
     client_answering,
+    flow_budget,
     inverter,
     inverters_of,
     listed,
@@ -157,7 +158,7 @@ def test_split_wifi_sns_finds_every_number(numbers: list[str], separators: list[
 
 
 def test_inverter_list_repr_hides_the_token() -> None:
-    inverters = InverterList(url=API_URL, token=TOKEN, to_check=[HYBRID_WIFI_SN])
+    inverters = InverterList(url=API_URL, token=TOKEN, calls=MagicMock(), to_check=[HYBRID_WIFI_SN])
     assert TOKEN not in repr(inverters)
     assert API_URL in repr(inverters)
 
@@ -609,7 +610,7 @@ async def test_another_token_on_the_same_address_is_another_account(
 async def test_check_waits_for_the_slot_on_home_assistants_clock(
     hass: HomeAssistant, mock_client_class: MagicMock, freezer: FrozenDateTimeFactory
 ) -> None:
-    next_slot = use_up_the_minute(hass)
+    next_slot = await use_up_the_minute(hass)
     updates: list[float] = []
 
     @callback
@@ -641,15 +642,15 @@ async def test_check_waits_for_the_slot_on_home_assistants_clock(
 async def test_closing_the_dialog_gives_the_slot_back(
     hass: HomeAssistant, mock_client_class: MagicMock
 ) -> None:
-    use_up_the_minute(hass)
-    budget = token_budget(hass, TOKEN)
-    slots_before = list(budget.slots)
+    await use_up_the_minute(hass)
+    slots_before = list((await kept_calls(hass, API_URL)).budget.slots)
     flow_id = await start_flow(hass)
     result = await configure(
         hass, flow_id, {**TYPED, CONF_WIFI_SN: f"{HYBRID_WIFI_SN} {PV_ONLY_WIFI_SN}"}
     )
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     await hass.async_block_till_done()
+    budget = flow_budget(hass, flow_id)
     assert len(budget.slots) == len(slots_before) + 1
 
     hass.config_entries.flow.async_abort(flow_id)
@@ -664,13 +665,13 @@ async def test_closing_the_dialog_gives_the_slot_back(
 async def test_pause_during_the_wait_refuses_the_check(
     hass: HomeAssistant, mock_client_class: MagicMock, freezer: FrozenDateTimeFactory
 ) -> None:
-    next_slot = use_up_the_minute(hass)
-    budget = token_budget(hass, TOKEN)
+    next_slot = await use_up_the_minute(hass)
     flow_id = await start_flow(hass)
     user_input = {**TYPED, CONF_WIFI_SN: f"{HYBRID_WIFI_SN} {PV_ONLY_WIFI_SN}"}
     result = await configure(hass, flow_id, user_input)
     await hass.async_block_till_done()
-    # An entry of the token gets a rate-limit answer while the check waits.
+    budget = flow_budget(hass, flow_id)
+    # Another call of the token gets a rate-limit answer while the check waits.
     paused_until = budget.pause(dt_util.utcnow(), 600)
     await move_clock(hass, freezer, next_slot)
     result = await finish_check(hass, flow_id)
@@ -689,20 +690,23 @@ async def test_pause_during_the_wait_refuses_the_check(
 async def test_slot_too_far_ahead_is_refused(
     hass: HomeAssistant, mock_client_class: MagicMock, freezer: FrozenDateTimeFactory
 ) -> None:
-    budget = token_budget(hass, TOKEN)
+    calls = await kept_calls(hass, API_URL)
+    budget = calls.budget
     now = dt_util.utcnow()
-    # Other calls of the token hold the next six minutes.
-    for _ in range(6 * budget.window_limit):
-        budget.reserve(now, spaced=False)
+    # The token's day is used up; its oldest call of the 24 hours expires in ten minutes.
+    oldest = now - DAY + timedelta(minutes=10)
+    budget.slots.extend(oldest + timedelta(seconds=n) for n in range(budget.daily_limit))
+    await calls.async_save()
     slots_before = list(budget.slots)
     flow_id = await start_flow(hass)
     user_input = {**TYPED, CONF_WIFI_SN: f"{HYBRID_WIFI_SN} {PV_ONLY_WIFI_SN}"}
     result = await submit_list(hass, flow_id, user_input)
     assert result["errors"] == {"base": "token_busy"}
-    assert budget.slots == slots_before
+    # The slot it would have had is given back.
+    assert len(flow_budget(hass, flow_id).slots) == len(slots_before)
     mock_client_class.assert_not_called()
 
-    freezer.move_to(slots_before[-1] + WINDOW + SLOT_SLACK)
+    freezer.move_to(oldest + DAY + SLOT_SLACK)
     result = await submit_list(hass, flow_id, user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+import hashlib
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
@@ -21,7 +22,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.account import account_title, account_unique_id
-from custom_components.sunvec_connect.budget import token_budget
 from custom_components.sunvec_connect.const import (
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
@@ -30,10 +30,11 @@ from custom_components.sunvec_connect.const import (
     SUBENTRY_INVERTER,
 )
 from custom_components.sunvec_connect.coordinator import inverter_store
+from custom_components.sunvec_connect.migration import LEGACY_CALLS_KEY
 from simulator import Fault, FaultKind, Plant, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine
+from .conftest import TOKEN, TimeMachine, account_budget
 
 OTHER_TOKEN = "sunvec-other-token-0c91d2"
 THIRD_WIFI_SN = "SUTTHIRD001"
@@ -142,9 +143,22 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
     }
     # What the pv-only inverter's entry kept, and the token's calls of the last day.
     await inverter_store(hass, pv_only.entry_id).async_save({"saved_at": "kept"})
+    # As the releases before accounts kept them: every token's calls in one store.
     budget_calls_before = 7
-    for _ in range(budget_calls_before):
-        token_budget(hass, TOKEN).try_call_now(dt_util.utcnow() - timedelta(minutes=30))
+    moment = round((dt_util.utcnow() - timedelta(minutes=30)).timestamp(), 1)
+    hass_storage[LEGACY_CALLS_KEY] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": LEGACY_CALLS_KEY,
+        "data": {
+            hashlib.sha256(TOKEN.encode()).hexdigest(): {
+                "calls": [moment] + [0.0] * (budget_calls_before - 1),
+                "paused_until": None,
+                "banned_until": None,
+                "backoff": 0.0,
+            }
+        },
+    }
 
     cloud.inject(Fault(FaultKind.HTTP_503, wifi_sn=THIRD_WIFI_SN))
     assert await async_setup_component(hass, DOMAIN, {})
@@ -227,9 +241,10 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
     ]
     # What the entries kept stays with their inverters; the token's calls count on.
     assert f"{DOMAIN}.{pv_only.entry_id}" in hass_storage
-    assert token_budget(hass, TOKEN).calls_since(dt_util.utcnow() - timedelta(hours=1)) >= (
+    assert account_budget(hass).calls_since(dt_util.utcnow() - timedelta(hours=1)) >= (
         budget_calls_before
     )
+    assert LEGACY_CALLS_KEY not in hass_storage
 
 
 async def test_a_group_that_cannot_be_merged_stays_as_it_was(

@@ -15,7 +15,6 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sunvec_connect.budget import TOKEN_BUDGETS
 from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.issues import ban_issue_id, offline_issue_id
@@ -47,7 +46,6 @@ async def restart(
         "data": ir.async_get(hass)._data_to_save(),
     }
     del hass.data[ir.DATA_REGISTRY]
-    hass.data.pop(TOKEN_BUDGETS, None)
     hass.data.pop(THIS_RUN, None)
     await ir.async_load(hass)
     await hass.config_entries.async_setup(entry.entry_id)

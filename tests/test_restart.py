@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
+    CONF_URL,
     STATE_OFF,
     STATE_UNAVAILABLE,
 )
@@ -27,13 +28,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from benchmarks.harness import TOKEN as BENCH_TOKEN, bench_cloud
-from custom_components.sunvec_connect.budget import TOKEN_BUDGETS, token_budget
 from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 
-from .conftest import SIM_START, TOKEN, TimeMachine, account_for, coordinator_of
+from .conftest import SIM_START, TOKEN, TimeMachine, account_for, coordinator_of, kept_calls
 
 AC_POWER = "sensor.sunvec_sutdemohyb1_ac_power"
 TOTAL_YIELD = "sensor.sunvec_sutdemohyb1_total_yield"
@@ -51,19 +51,19 @@ def state(hass: HomeAssistant, entity_id: str) -> State:
 
 
 async def stop(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Home Assistant stops: the entry unloads; the budgets in memory are lost."""
+    """Home Assistant stops: the entry unloads; what it held in memory is lost."""
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    hass.data.pop(TOKEN_BUDGETS, None)
     hass.data.pop(THIS_RUN, None)
 
 
-def use_up_the_minute(hass: HomeAssistant, token: str = TOKEN) -> None:
-    """Other apps' calls (through a form's check) take every call of the token's minute."""
-    budget = token_budget(hass, token)
+async def use_up_the_minute(hass: HomeAssistant, url: str, token: str = TOKEN) -> None:
+    """Forms' checks took every call of the token's minute (kept while the account is down)."""
+    calls = await kept_calls(hass, url, token)
     now = dt_util.utcnow()
-    while budget.try_call_now(now):
+    while calls.budget.try_call_now(now):
         pass
+    await calls.async_save()
 
 
 async def test_restart_restores_entities_marked_until_the_first_call_at_the_slot(
@@ -83,7 +83,7 @@ async def test_restart_restores_entities_marked_until_the_first_call_at_the_slot
     assert kept["upload"]["upload_time"] == last_upload
     assert TOKEN not in json.dumps(hass_storage)
 
-    use_up_the_minute(hass)
+    await use_up_the_minute(hass, entry.data[CONF_URL])
     calls, started = len(cloud.requests), dt_util.utcnow()
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -150,7 +150,7 @@ async def test_kept_upload_older_than_the_stale_limit_shows_powers_unavailable(
     await stop(hass, entry)
     # Home Assistant was down for an hour.
     await time_machine.advance(3600)
-    use_up_the_minute(hass)
+    await use_up_the_minute(hass, entry.data[CONF_URL])
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert coordinator_of(entry).data.restored
@@ -170,7 +170,7 @@ async def test_entry_without_a_kept_upload_starts_without_data_and_adds_entities
     config_entry: MockConfigEntry,
     cloud: SunvecCloud,
 ) -> None:
-    use_up_the_minute(hass)
+    await use_up_the_minute(hass, config_entry.data[CONF_URL])
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
@@ -247,7 +247,7 @@ async def test_thirty_entries_set_up_at_once_with_the_minute_used_up(
     await hass.config.async_set_time_zone("Europe/Amsterdam")
     account = account_for(url, list(cloud.plants), token=BENCH_TOKEN)
     account.add_to_hass(hass)
-    use_up_the_minute(hass, BENCH_TOKEN)
+    await use_up_the_minute(hass, url, BENCH_TOKEN)
     started, wall = dt_util.utcnow(), REAL_CLOCKS["wall"]()
     assert await async_setup_component(hass, DOMAIN, {})
     await hass.async_block_till_done()

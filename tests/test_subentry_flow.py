@@ -28,12 +28,11 @@ from custom_components.sunvec_connect.api import (
     SunvecNotAuthorizedError,
     SunvecRateLimitError,
 )
-from custom_components.sunvec_connect.budget import token_budget
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, entry_for, setup_entry
+from .conftest import TOKEN, TimeMachine, entry_for, kept_calls, setup_entry
 from .inverter_lists import (
     API_URL,
     EN,
@@ -44,6 +43,7 @@ from .inverter_lists import (
     add_inverter_to_account,
     checked_wifi_sns,
     client_answering,
+    flow_budget,
     inverter,
     inverters_of,
     listed,
@@ -148,11 +148,12 @@ async def test_one_number_adds_an_inverter(
     mock_client_class: MagicMock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    budget = token_budget(hass, TOKEN)
     flow_id = await start_flow(hass, account)
     result = await submit(hass, flow_id, " sutdemopv01 ")
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    # The check is a call of the account's token like any other: it took a slot.
+    # The check is a call of the account's token like any other: it took a slot, kept
+    # for the account's setup.
+    budget = (await kept_calls(hass, API_URL)).budget
     assert budget.calls_in_last_minute(dt_util.utcnow()) == 1
     assert result["title"] == "Sunvec X1B30P4012"
     assert result["data"] == {CONF_WIFI_SN: PV_ONLY_WIFI_SN}
@@ -273,7 +274,7 @@ async def test_token_busy_then_added_in_the_next_minute(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """One number is checked at once: with the token's minute used up, the form says so."""
-    next_slot = use_up_the_minute(hass)
+    next_slot = await use_up_the_minute(hass)
     flow_id = await start_flow(hass, account)
     result = await submit(hass, flow_id, PV_ONLY_WIFI_SN)
     assert result["errors"] == {"base": "token_busy"}
@@ -297,7 +298,7 @@ async def test_rate_limit_pauses_the_token(
     result = await submit(hass, flow_id, PV_ONLY_WIFI_SN)
     assert result["errors"] == {"base": "rate_limited"}
     # The account's inverters must not call into the same pause: nor does the next try.
-    budget = token_budget(hass, TOKEN)
+    budget = (await kept_calls(hass, API_URL)).budget
     assert budget.is_paused(dt_util.utcnow())
     assert budget.paused_until is not None
     answers[PV_ONLY_WIFI_SN] = good_answer
@@ -500,13 +501,13 @@ async def test_result_speaks_home_assistants_language(
 async def test_closing_the_dialog_gives_the_slot_back(
     hass: HomeAssistant, account: MockConfigEntry, mock_client_class: MagicMock
 ) -> None:
-    use_up_the_minute(hass)
-    budget = token_budget(hass, TOKEN)
-    slots_before = list(budget.slots)
+    await use_up_the_minute(hass)
+    slots_before = list((await kept_calls(hass, API_URL)).budget.slots)
     flow_id = await start_flow(hass, account)
     result = await submit(hass, flow_id, f"{PV_ONLY_WIFI_SN} {EXTRA_WIFI_SN}")
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     await hass.async_block_till_done()
+    budget = flow_budget(hass, flow_id)
     assert len(budget.slots) == len(slots_before) + 1
 
     hass.config_entries.subentries.async_abort(flow_id)
@@ -591,7 +592,7 @@ async def test_account_removed_during_the_check_ends_the_flow(
     the check goes on calling the cloud with the removed account's token (both numbers);
     continuing then raises UnknownEntry (the dialog shows an unknown error).
     """
-    next_slot = use_up_the_minute(hass)
+    next_slot = await use_up_the_minute(hass)
     flow_id = await start_flow(hass, account)
     result = await submit(hass, flow_id, f"{PV_ONLY_WIFI_SN} {EXTRA_WIFI_SN}")
     assert result["type"] is FlowResultType.SHOW_PROGRESS

@@ -11,7 +11,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import SunvecClient, SunvecInvalidInputError, exposes_token
-from .budget import token_budget, token_budgets
+from .budget import TokenCalls, calls_key
 from .const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from .coordinator import SunvecConfigEntry, SunvecCoordinator, SunvecRuntimeData, inverter_store
 from .issues import (
@@ -52,8 +52,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
         ) from None
     async_update_insecure_url_issue(hass, entry.entry_id, entry.title, token_exposed=token_exposed)
     # The token's calls of the last 24 hours, kept from before a restart, count first.
-    await token_budgets(hass).async_load()
-    runtime = entry.runtime_data = SunvecRuntimeData(token_budget(hass, token))
+    calls = TokenCalls(hass, url, token)
+    await calls.async_load()
+    # Kept also when the setup fails: its retry counts the calls this one made.
+    entry.async_on_unload(calls.async_save)
+    runtime = entry.runtime_data = SunvecRuntimeData(calls)
     for subentry, client in zip(inverters, clients, strict=True):
         coordinator = SunvecCoordinator(hass, entry, subentry, client, runtime.budget)
         runtime.coordinators[subentry.subentry_id] = coordinator
@@ -80,25 +83,28 @@ def _inverters(entry: SunvecConfigEntry) -> list[ConfigSubentry]:
 
 async def _async_entry_updated(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
     """Reload after any change (options, token, inverters); forget a removed inverter."""
-    removed = set(entry.runtime_data.coordinators) - set(entry.subentries)
+    runtime = entry.runtime_data
+    removed = set(runtime.coordinators) - set(entry.subentries)
     await hass.config_entries.async_reload(entry.entry_id)
     for subentry_id in removed:
         async_delete_issues(hass, inverter_issue_ids(subentry_id))
         await inverter_store(hass, subentry_id).async_remove()
+    if runtime.calls.key != calls_key(entry.data[CONF_URL], entry.data[CONF_API_TOKEN]):
+        # A new token: the cloud counts its calls apart; the old one's are of no use.
+        await runtime.calls.async_remove()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
-    """Unload an account; keep each inverter's last upload and the token's calls."""
+    """Unload an account; keep each inverter's last upload (and the token's calls)."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         for coordinator in entry.runtime_data.coordinators.values():
             await coordinator.async_save()
-        await token_budgets(hass).async_save()
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
-    """Remove what an account kept: its issues, its inverters' uploads, unused budgets."""
+    """Remove what an account kept: its issues, its inverters' uploads, its calls."""
     if entry.entry_id in merged_entries(hass):
         # Merged into an account by the upgrade: what it kept now belongs to that one.
         return
@@ -106,7 +112,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> N
     for subentry_id in entry.subentries:
         async_delete_issues(hass, inverter_issue_ids(subentry_id))
         await inverter_store(hass, subentry_id).async_remove()
-    token_budgets(hass).async_drop_unused()
+    await TokenCalls(hass, entry.data[CONF_URL], entry.data[CONF_API_TOKEN]).async_remove()
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:

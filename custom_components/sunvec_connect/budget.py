@@ -1,8 +1,7 @@
-"""The call budget of each token, shared by every entry and form check that uses it.
+"""The call budget of a token, shared by its account's inverters and forms' checks.
 
-`TokenBudget` is pure logic (times are timezone-aware datetimes). `TokenBudgets`
-keeps one per token in `hass.data`, keeps their calls of the last 24 hours across
-restarts, and drops those that no entry uses once they can no longer hold back a call.
+`TokenBudget` is pure logic (times are timezone-aware datetimes). `TokenCalls` is the
+account's: the budget and its calls of the last 24 hours kept across restarts.
 """
 
 from __future__ import annotations
@@ -12,18 +11,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-import hashlib
 import itertools
 import math
 from typing import Any
 
-from homeassistant.const import CONF_API_TOKEN, EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 
+from .account import account_unique_id, token_hash
 from .const import (
     BAN_ISSUE_AFTER,
     DOMAIN,
@@ -47,7 +43,6 @@ MAX_BACKOFF = 3600.0
 MAX_PAUSE = timedelta(days=1)
 """The longest pause a rate-limit answer can impose: the daily quota renews within a day."""
 STORAGE_VERSION = 1
-STORAGE_KEY = f"{DOMAIN}.token_calls"
 SAVE_DELAY = 600.0
 """Seconds: the calls are written at most this often (and when Home Assistant stops)."""
 CLOCK_JUMP = timedelta(minutes=10)
@@ -249,13 +244,6 @@ class TokenBudget:
         """A call went through: forget the back-off."""
         self.backoff = 0.0
 
-    def relevant_until(self) -> datetime | None:
-        """Until when what this budget recorded can hold back a call (None: no longer)."""
-        ends = [self.slots[-1] + WINDOW + SLOT_SLACK] if self.slots else []
-        if self.paused_until is not None:
-            ends.append(self.paused_until)
-        return max(ends, default=None)
-
     def _record(self, slot: datetime, now: datetime) -> None:
         """Count a call at `slot` (at or after `now`), keeping the slots in time order."""
         insort(self.slots, slot)
@@ -326,71 +314,34 @@ def _future_time(value: Any, now: datetime) -> datetime | None:
     return moment if moment is not None and moment > now else None
 
 
-TOKEN_BUDGETS: HassKey[TokenBudgets] = HassKey(f"{DOMAIN}_token_budgets")
+def calls_key(url: str, token: str) -> str:
+    """Where an account's calls are kept: a hash of its address and token, never the token."""
+    return f"{DOMAIN}.calls_{token_hash(account_unique_id(url, token))}"
 
 
-def _token_key(token: str) -> str:
-    """The key of a token's budget: its hash, so that the token is not kept twice."""
-    return hashlib.sha256(token.encode()).hexdigest()
+class TokenCalls:
+    """A token's budget and its calls of the last 24 hours, kept across restarts.
 
-
-class TokenBudgets:
-    """The budget of every token in use, shared by its entries and the form's checks.
-
-    A budget whose token no config entry uses (a token typed into a form, or that of
-    a removed entry) is dropped as soon as nothing it recorded can hold back a call:
-    no pause ahead and no call or request in the last minute.
-
-    The calls of the last 24 hours and any pause are kept in storage (under the
-    token's hash, never the token), so that a restart neither forgets the minute's
-    calls nor the day's.
+    An account's entry holds one while it runs. A form that checks numbers for a token
+    whose account is not running reads one from storage and writes it back, so the
+    account that setup then starts counts the form's calls.
     """
 
-    def __init__(self, hass: HomeAssistant) -> None:
-        """Start empty; stop the drop timer when Home Assistant stops."""
-        self._hass = hass
-        self._budgets: dict[str, TokenBudget] = {}
-        self._requested: dict[str, datetime] = {}
-        self._cancel_drop_timer: CALLBACK_TYPE | None = None
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, STORAGE_KEY)
-        self._stored: dict[str, Any] | None = None
+    def __init__(self, hass: HomeAssistant, url: str, token: str) -> None:
+        """A budget for the token at `url`, empty until `async_load`."""
+        self.budget = TokenBudget(
+            per_minute=RATE_LIMIT_PER_MINUTE, per_day=RATE_LIMIT_PER_DAY, margin=RATE_LIMIT_MARGIN
+        )
+        self.budget.on_change = self._schedule_save
+        self.key = calls_key(url, token)
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, self.key)
         self._save_pending = False
-        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_stop)
-
-    def __len__(self) -> int:
-        """Number of budgets held."""
-        return len(self._budgets)
 
     async def async_load(self) -> None:
-        """Read what the last run kept (once); budgets made since take it in on first use."""
-        if self._stored is not None:
-            return
+        """Take in the calls and the pause the last run (or a form) kept."""
         stored = await self._store.async_load()
-        if self._stored is None:  # else another entry's setup took it in meanwhile
-            self._stored = stored if isinstance(stored, dict) else {}
-            now = dt_util.utcnow()
-            for key, budget in self._budgets.items():
-                self._restore(key, budget, now)
-
-    def _restore(self, key: str, budget: TokenBudget, now: datetime) -> None:
-        if self._stored is not None and isinstance(kept := self._stored.pop(key, None), dict):
-            budget.restore(kept, now)
-
-    @callback
-    def get(self, token: str) -> TokenBudget:
-        """The budget of `token`, created on first use."""
-        key = _token_key(token)
-        if (budget := self._budgets.get(key)) is None:
-            budget = self._budgets[key] = TokenBudget(
-                per_minute=RATE_LIMIT_PER_MINUTE,
-                per_day=RATE_LIMIT_PER_DAY,
-                margin=RATE_LIMIT_MARGIN,
-            )
-            self._restore(key, budget, dt_util.utcnow())
-            budget.on_change = self._schedule_save
-        self._requested[key] = dt_util.utcnow()
-        self.async_drop_unused()
-        return budget
+        if isinstance(stored, dict):
+            self.budget.restore(stored, dt_util.utcnow())
 
     @callback
     def _schedule_save(self) -> None:
@@ -402,66 +353,12 @@ class TokenBudgets:
     @callback
     def _data_to_save(self) -> dict[str, Any]:
         self._save_pending = False
-        now = dt_util.utcnow()
-        return {
-            key: budget.as_stored(now)
-            for key, budget in self._budgets.items()
-            if budget.slots or budget.is_paused(now)
-        }
+        return self.budget.as_stored(dt_util.utcnow())
 
     async def async_save(self) -> None:
-        """Write the calls now (an entry unloads: a setup may follow at once)."""
+        """Write the calls now (the account unloads, or a form is done: a setup may follow)."""
         await self._store.async_save(self._data_to_save())
 
-    @callback
-    def async_drop_unused(self) -> None:
-        """Drop the budgets no entry uses that no longer matter; plan the next look."""
-        now = dt_util.utcnow()
-        in_use = {
-            _token_key(token)
-            for entry in self._hass.config_entries.async_entries(DOMAIN)
-            if isinstance(token := entry.data.get(CONF_API_TOKEN), str)
-        }
-        next_look: datetime | None = None
-        for key in [key for key in self._budgets if key not in in_use]:
-            kept_until = self._requested[key] + WINDOW + SLOT_SLACK
-            if (relevant := self._budgets[key].relevant_until()) is not None:
-                kept_until = max(kept_until, relevant)
-            if kept_until <= now:
-                del self._budgets[key], self._requested[key]
-            elif next_look is None or kept_until < next_look:
-                next_look = kept_until
-        self._schedule_drop(next_look)
-
-    @callback
-    def _schedule_drop(self, when: datetime | None) -> None:
-        if self._cancel_drop_timer is not None:
-            self._cancel_drop_timer()
-            self._cancel_drop_timer = None
-        if when is not None and not self._hass.is_stopping:
-            self._cancel_drop_timer = async_track_point_in_utc_time(
-                self._hass, self._handle_drop_timer, when
-            )
-
-    @callback
-    def _handle_drop_timer(self, _now: datetime) -> None:
-        self._cancel_drop_timer = None
-        self.async_drop_unused()
-
-    @callback
-    def _async_stop(self, _event: Event) -> None:
-        self._schedule_drop(None)
-
-
-@callback
-def token_budgets(hass: HomeAssistant) -> TokenBudgets:
-    """The registry of token budgets of this Home Assistant."""
-    if (budgets := hass.data.get(TOKEN_BUDGETS)) is None:
-        budgets = hass.data[TOKEN_BUDGETS] = TokenBudgets(hass)
-    return budgets
-
-
-@callback
-def token_budget(hass: HomeAssistant, token: str) -> TokenBudget:
-    """The budget shared by every entry, and every form's check, that uses `token`."""
-    return token_budgets(hass).get(token)
+    async def async_remove(self) -> None:
+        """Forget the calls (the account was removed, or its token replaced)."""
+        await self._store.async_remove()

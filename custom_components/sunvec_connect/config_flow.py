@@ -13,6 +13,7 @@ from typing import Any, Final, NamedTuple, cast, override
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentry,
@@ -22,7 +23,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.data_entry_flow import FlowHandler
+from homeassistant.data_entry_flow import FlowHandler, UnknownStep
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.selector import (
@@ -49,7 +50,7 @@ from .api import (
     normalize_url,
     normalize_wifi_sn,
 )
-from .budget import token_budget
+from .budget import TokenBudget, TokenCalls
 from .const import (
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
@@ -59,6 +60,7 @@ from .const import (
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
     RATE_LIMIT_MARGIN,
+    RATE_LIMIT_PER_DAY,
     RATE_LIMIT_PER_MINUTE,
     SUBENTRY_INVERTER,
 )
@@ -176,22 +178,36 @@ async def async_wait_until(hass: HomeAssistant, when: datetime) -> None:
         cancel()
 
 
+async def async_token_calls(hass: HomeAssistant, url: str, token: str) -> TokenCalls:
+    """The calls of a token: its running account's, else those kept in storage."""
+    unique_id = account_unique_id(url, token)
+    account = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
+    if account is not None and account.state is ConfigEntryState.LOADED:
+        return cast("SunvecConfigEntry", account).runtime_data.calls
+    calls = TokenCalls(hass, url, token)
+    await calls.async_load()
+    return calls
+
+
 async def async_fetch_upload(
-    hass: HomeAssistant, url: str, token: str, wifi_sn: str
+    hass: HomeAssistant, inverters: InverterList, wifi_sn: str
 ) -> RealtimeData | Exception:
     """Call the cloud once (its budget slot taken): the upload, or the error (logged)."""
-    client = SunvecClient(async_get_clientsession(hass), url, token, wifi_sn)
+    client = SunvecClient(async_get_clientsession(hass), inverters.url, inverters.token, wifi_sn)
     try:
         return await client.async_get_realtime_data()
     except SunvecError as err:
         if isinstance(err, SunvecRateLimitError):
             # The inverters on this token must not call into the same pause.
-            token_budget(hass, token).pause(dt_util.utcnow(), err.retry_after)
+            inverters.budget.pause(dt_util.utcnow(), err.retry_after)
         LOGGER.debug("Checking the settings failed: %s", err)
         return err
     except Exception as err:  # noqa: BLE001 - the form must show "unknown", never crash
         LOGGER.exception("Unexpected error while checking the Sunvec Connect settings")
         return err
+    finally:
+        # Written at once: the account set up next, or another form, counts this call.
+        await inverters.calls.async_save()
 
 
 async def async_check_now(hass: HomeAssistant, inverters: InverterList, wifi_sn: str) -> str | None:
@@ -201,11 +217,11 @@ async def async_check_now(hass: HomeAssistant, inverters: InverterList, wifi_sn:
     """
     # The check is a call like any other: it takes a slot of the token's budget, so
     # that adding an inverter cannot push the token over the limit.
-    budget = token_budget(hass, inverters.token)
+    budget = inverters.budget
     now = dt_util.utcnow()
     if not budget.try_call_now(now):
         return "rate_limited" if budget.is_paused(now) else "token_busy"
-    realtime = await async_fetch_upload(hass, inverters.url, inverters.token, wifi_sn)
+    realtime = await async_fetch_upload(hass, inverters, wifi_sn)
     if isinstance(realtime, Exception):
         return form_error_key(realtime)
     inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(realtime, wifi_sn)))
@@ -224,7 +240,9 @@ async def async_check_account(
     if not wifi_sns:
         # Nothing to ask the cloud about: the token is checked with the first inverter.
         return None
-    inverters = InverterList(url=data[CONF_URL], token=data[CONF_API_TOKEN], to_check=[])
+    url, token = data[CONF_URL], data[CONF_API_TOKEN]
+    calls = await async_token_calls(hass, url, token)
+    inverters = InverterList(url=url, token=token, calls=calls, to_check=[])
     return await async_check_now(hass, inverters, wifi_sns[0])
 
 
@@ -255,6 +273,8 @@ class InverterList:
 
     url: str
     token: str = field(repr=False)
+    calls: TokenCalls = field(repr=False)
+    """The token's budget the checks take their calls from."""
     to_check: list[str]
     existing: list[str] = field(default_factory=list)
     """Already configured: not checked."""
@@ -266,8 +286,15 @@ class InverterList:
     form_error: str | None = None
     """The address or token failed at the first check: back to the form with this error."""
 
+    @property
+    def budget(self) -> TokenBudget:
+        """The token's call budget."""
+        return self.calls.budget
+
     @classmethod
-    def parse(cls, hass: HomeAssistant, url: str, token: str, typed: str) -> InverterList:
+    async def async_parse(
+        cls, hass: HomeAssistant, url: str, token: str, typed: str
+    ) -> InverterList:
         """The numbers typed (see `wifi_sns_error`): to check, configured or malformed."""
         wifi_sns: dict[str, None] = {}
         malformed: dict[str, None] = {}
@@ -280,6 +307,7 @@ class InverterList:
         return cls(
             url=url,
             token=token,
+            calls=await async_token_calls(hass, url, token),
             to_check=[wifi_sn for wifi_sn in wifi_sns if wifi_sn not in configured],
             existing=[wifi_sn for wifi_sn in wifi_sns if wifi_sn in configured],
             refused=[(item, "invalid_wifi_sn") for item in malformed],
@@ -383,7 +411,7 @@ class InverterChecks:
     def placeholders(self) -> dict[str, str]:
         """What the progress text says: how many numbers and how long."""
         count = len(self.inverters.to_check)
-        per_minute = token_budget(self.hass, self.inverters.token).window_limit
+        per_minute = self.inverters.budget.window_limit
         return {
             "count": str(count),
             "per_minute": str(per_minute),
@@ -416,7 +444,7 @@ class InverterChecks:
             return error
         if self.account_removed:
             return None
-        realtime = await async_fetch_upload(self.hass, inverters.url, inverters.token, wifi_sn)
+        realtime = await async_fetch_upload(self.hass, inverters, wifi_sn)
         if isinstance(realtime, Exception):
             return form_error_key(realtime)
         inverters.checked.append(CheckedInverter(wifi_sn, _inverter_title(realtime, wifi_sn)))
@@ -424,7 +452,7 @@ class InverterChecks:
 
     async def _async_wait_for_call_slot(self) -> str | None:
         """Take the token's next call slot and wait for it; else the form error why not."""
-        budget = token_budget(self.hass, self.inverters.token)
+        budget = self.inverters.budget
         now = dt_util.utcnow()
         if budget.is_paused(now):
             return "rate_limited"
@@ -457,6 +485,13 @@ class InverterChecks:
         }
 
 
+def _checks_made(checks: InverterChecks | None) -> InverterChecks:
+    """The checks of the numbers typed: the steps after the form come with them."""
+    if checks is None:
+        raise UnknownStep("No numbers were typed yet")
+    return checks
+
+
 class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a Sunvec Connect account (address and token) with one or several inverters."""
 
@@ -466,7 +501,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing typed."""
         self._user_input: dict[str, Any] | None = None
-        self._checks = InverterChecks(self, InverterList(url="", token="", to_check=[]))
+        self._checks: InverterChecks | None = None
 
     @staticmethod
     @callback
@@ -517,14 +552,14 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for the API address, the token and the registration numbers."""
         if user_input is None:
             # Shown anew after a list's check failed on the address or token.
-            return self._show_user_form(self._checks.take_form_errors())
+            return self._show_user_form(self._checks.take_form_errors() if self._checks else {})
         self._user_input = user_input
         data, errors = self._normalize_connection(user_input)
         if (error := wifi_sns_error(user_input[CONF_WIFI_SN])) is not None:
             errors[CONF_WIFI_SN] = error
         if errors:
             return self._show_user_form(errors)
-        inverters = InverterList.parse(
+        inverters = await InverterList.async_parse(
             self.hass, data[CONF_URL], data[CONF_API_TOKEN], user_input[CONF_WIFI_SN]
         )
         if inverters.single_configured:
@@ -545,13 +580,14 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Check the listed numbers against the cloud, with progress."""
-        return cast("ConfigFlowResult", self._checks.progress_step())
+        return cast("ConfigFlowResult", _checks_made(self._checks).progress_step())
 
     async def async_step_inverters_checked(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Add the account with every inverter the cloud accepted, or add them to it."""
-        inverters = self._checks.inverters
+        checks = _checks_made(self._checks)
+        inverters = checks.inverters
         if user_input is not None:
             # Nothing was added: back to the form, with the refused numbers to correct.
             self._user_input = {
@@ -561,7 +597,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             return self._show_user_form({})
         configured = configured_wifi_sns(self.hass)
         inverters.added = [i for i in inverters.checked if i.wifi_sn not in configured]
-        reasons = await self._checks.async_reasons("config")
+        reasons = await checks.async_reasons("config")
         if not inverters.added:
             return self.async_show_form(
                 step_id="inverters_checked", description_placeholders=inverters.refusals(reasons)
@@ -657,7 +693,7 @@ class InverterSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         """Start with nothing typed."""
         self._typed: dict[str, Any] | None = None
-        self._checks = InverterChecks(self, InverterList(url="", token="", to_check=[]))
+        self._checks: InverterChecks | None = None
 
     def _show_form(self, errors: dict[str, str]) -> SubentryFlowResult:
         return self.async_show_form(
@@ -669,7 +705,7 @@ class InverterSubentryFlow(ConfigSubentryFlow):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask for the registration numbers of the inverters to add."""
         if user_input is None:
-            return self._show_form(self._checks.take_form_errors())
+            return self._show_form(self._checks.take_form_errors() if self._checks else {})
         self._typed = user_input
         errors: dict[str, str] = {}
         if (error := wifi_sns_error(user_input[CONF_WIFI_SN])) is not None:
@@ -677,7 +713,7 @@ class InverterSubentryFlow(ConfigSubentryFlow):
             return self._show_form(errors)
         entry = self._get_entry()
         url, token = entry.data[CONF_URL], entry.data[CONF_API_TOKEN]
-        inverters = InverterList.parse(self.hass, url, token, user_input[CONF_WIFI_SN])
+        inverters = await InverterList.async_parse(self.hass, url, token, user_input[CONF_WIFI_SN])
         self._checks = InverterChecks(self, inverters, entry.entry_id)
         if inverters.single_configured:
             return self.async_abort(reason="already_configured")
@@ -694,21 +730,22 @@ class InverterSubentryFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Check the listed numbers against the cloud, with progress."""
-        return cast("SubentryFlowResult", self._checks.progress_step())
+        return cast("SubentryFlowResult", _checks_made(self._checks).progress_step())
 
     async def async_step_inverters_checked(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Add every inverter the cloud accepted and say what became of each number."""
-        if self._checks.account_removed:
+        checks = _checks_made(self._checks)
+        if checks.account_removed:
             return self.async_abort(reason="account_removed")
-        inverters = self._checks.inverters
+        inverters = checks.inverters
         if user_input is not None:
             self._typed = {CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused)}
             return self._show_form({})
         configured = configured_wifi_sns(self.hass)
         inverters.added = [i for i in inverters.checked if i.wifi_sn not in configured]
-        reasons = await self._checks.async_reasons(f"config_subentries.{SUBENTRY_INVERTER}")
+        reasons = await checks.async_reasons(f"config_subentries.{SUBENTRY_INVERTER}")
         if not inverters.added:
             return self.async_show_form(
                 step_id="inverters_checked", description_placeholders=inverters.refusals(reasons)
@@ -783,19 +820,16 @@ class SunvecOptionsFlow(OptionsFlow):
         )
 
     def _calls_a_day(self, options: Mapping[str, int]) -> tuple[int, int]:
-        """The calls a day the token's inverters need with `options`, and what it allows.
+        """The calls a day the account's inverters need with `options`, and what it allows.
 
         At a fixed interval an inverter takes what it asks; under the token's pace each
         needs at least a call an hour (the slowest pace). A fixed interval that the day
         cannot carry would leave every inverter of the token dark for hours.
         """
-        mine = set(self.config_entry.subentries)
-        budget = token_budget(self.hass, self.config_entry.data[CONF_API_TOKEN])
-        others = [demand for key, demand in budget.demands.items() if key not in mine]
-        calls = sum(DAY_SECONDS / d.cadence if not d.paced else MIN_PACED_CALLS for d in others)
         interval = options.get(CONF_SCAN_INTERVAL)
-        calls += max(1, len(mine)) * (DAY_SECONDS / interval if interval else MIN_PACED_CALLS)
+        calls = max(1, len(self.config_entry.subentries)) * (
+            DAY_SECONDS / interval if interval else MIN_PACED_CALLS
+        )
         kept_free = options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)
-        kept = max([kept_free, *(v for k, v in budget.kept_free.items() if k not in mine)])
-        limit = max(1, budget.per_day - 10 * kept)
+        limit = max(1, RATE_LIMIT_PER_DAY - 10 * kept_free)
         return math.ceil(calls), limit

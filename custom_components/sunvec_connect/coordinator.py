@@ -34,7 +34,7 @@ from .api import (
     SunvecNotSentError,
     SunvecRateLimitError,
 )
-from .budget import TokenBudget
+from .budget import TokenBudget, TokenCalls
 from .const import (
     ACCESS_RETRY_INTERVAL,
     BAN_ISSUE_AFTER,
@@ -87,10 +87,15 @@ type SunvecConfigEntry = ConfigEntry[SunvecRuntimeData]
 class SunvecRuntimeData:
     """What an account's entry holds while it runs."""
 
-    budget: TokenBudget
-    """The token's calls, shared by the account's inverters and its forms' checks."""
+    calls: TokenCalls
+    """The token's budget and calls, shared by the account's inverters and its forms."""
     coordinators: dict[str, SunvecCoordinator] = field(default_factory=dict)
     """A coordinator per inverter, by subentry id."""
+
+    @property
+    def budget(self) -> TokenBudget:
+        """The token's call budget."""
+        return self.calls.budget
 
 
 @dataclass(frozen=True, slots=True)

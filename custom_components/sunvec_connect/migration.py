@@ -10,6 +10,7 @@ unique ids, entity ids and the user's choices; devices keep their ids and names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import hashlib
 import inspect
 from types import MappingProxyType
 from typing import Any
@@ -18,9 +19,11 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
 from .account import account_title, account_unique_id
+from .budget import STORAGE_VERSION, calls_key
 from .const import (
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
@@ -34,6 +37,7 @@ from .issues import account_issue_ids, async_delete_issues
 ACCOUNT_VERSION = 2
 MERGED: HassKey[set[str]] = HassKey(f"{DOMAIN}_merged")
 API_CALLS_KEY = "api_calls_today"
+LEGACY_CALLS_KEY = f"{DOMAIN}.token_calls"
 
 
 @callback
@@ -83,6 +87,27 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
             )
             continue
         await _async_merge(hass, account, url, token, inverters)
+    await _async_split_token_calls(hass)
+
+
+async def _async_split_token_calls(hass: HomeAssistant) -> None:
+    """Give each account the calls of its token that releases up to 0.2 kept in one store.
+
+    That store held the calls of every token under the full hash of the token; an
+    account now keeps its own (`TokenCalls`). Calls of tokens no account uses are dropped.
+    """
+    legacy: Store[dict[str, Any]] = Store(hass, 1, LEGACY_CALLS_KEY)
+    if not isinstance(kept := await legacy.async_load(), dict):
+        return
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        url, token = entry.data.get(CONF_URL), entry.data.get(CONF_API_TOKEN)
+        if not isinstance(url, str) or not isinstance(token, str):
+            continue
+        record = kept.get(hashlib.sha256(token.encode()).hexdigest())
+        calls: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, calls_key(url, token))
+        if isinstance(record, dict) and await calls.async_load() is None:
+            await calls.async_save(record)
+    await legacy.async_remove()
 
 
 def _why_not(account: ConfigEntry | None, inverters: list[_Inverter]) -> str | None:
