@@ -17,8 +17,8 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.sunvec_connect.coordinator import daylight_fraction, is_deep_night
 from custom_components.sunvec_connect.pacing import MAX_NIGHT_INTERVAL
+from custom_components.sunvec_connect.sun import daylight_fraction, is_deep_night
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 

@@ -117,7 +117,7 @@ async def test_refreshes_asked_for_take_from_the_entrys_share_of_the_day(
     budget = coordinator.budget
     for other in range(19):
         budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
-    share = coordinator.daily_share
+    share = coordinator.calls.daily_share
     assert share == int((budget.daily_limit - budget.pace.planned_calls_per_day) // 20)
     assert 100 < share < 499
     before = cloud_calls(cloud)
@@ -158,7 +158,7 @@ async def test_calls_that_never_left_take_nothing_from_the_entrys_share(
     coordinator = coordinator_of(init_integration)
     for other in range(19):
         coordinator.budget.register(f"other_{other}", InverterDemand(300.0, 0.5))
-    assert coordinator.daily_share < 720
+    assert coordinator.calls.daily_share < 720
     failure = SunvecNotSentError("Cannot reach the cloud: ClientConnectorDNSError")
     with patch.object(coordinator.client, "async_get_realtime_data", side_effect=failure):
         for _ in range(12 * 60):
@@ -287,4 +287,4 @@ async def test_an_automation_refreshing_one_inverter_leaves_the_others_their_pol
     other = [r.time for r in calls if r.wifi_sn == PV_ONLY_WIFI_SN and r.outcome == "ok"]
     gaps = [b - a for a, b in pairwise([calls[0].time, *other, dt_util.utcnow()])]
     assert max(gaps) <= timedelta(seconds=budget.pace.night_interval + 300)
-    assert coordinator.daily_share == 4
+    assert coordinator.calls.daily_share == 4

@@ -98,7 +98,7 @@ async def test_restart_restores_entities_marked_until_the_first_call_at_the_slot
         assert restored.state == shown.state
         assert restored.attributes[ATTR_RESTORED] is True
     # The first call goes at the slot the entry reserved, after the used-up minute.
-    slot = coordinator._reserved_slot
+    slot = coordinator.calls.reserved
     assert slot is not None
     assert slot - started > timedelta(seconds=55)
     while len(cloud.requests) == calls:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.const import CONF_API_TOKEN, SUN_EVENT_SUNRISE, SUN_EVENT_SUNSET
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
-from homeassistant.helpers.sun import get_astral_event_next
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -24,7 +20,6 @@ from homeassistant.util.ulid import ulid_now
 from .api import (
     INVERTER_STATUS,
     RealtimeData,
-    SunvecApiError,
     SunvecAuthenticationError,
     SunvecClient,
     SunvecError,
@@ -41,7 +36,6 @@ from .const import (
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
     CONF_WIFI_SN,
-    DAYLIGHT_MARGIN,
     DEMAND_REFRESH,
     DOMAIN,
     ERROR_RETRY_INTERVAL,
@@ -52,7 +46,6 @@ from .const import (
     MAX_ERROR_RETRY_INTERVAL,
     MAX_INTEGRATION_GAP,
     MIN_POLL_WAIT,
-    NIGHT_UPLOAD_MARGIN,
     OFFLINE_ISSUE_AFTER,
     RATE_LIMIT_MARGIN,
     SLOT_TOLERANCE,
@@ -61,18 +54,14 @@ from .const import (
     UPLOAD_INTERVAL,
 )
 from .errors import error_key
-from .issues import (
-    EntryIssue,
-    access_issue_id,
-    ban_issue_id,
-    clock_issue_id,
-    invalid_request_issue_id,
-    offline_issue_id,
-)
+from .issues import InverterIssues
 from .kept import aware_time
 from .pacing import InverterDemand
 from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
+from .poll_stats import PollStatistics
 from .polling import OnlineHistory, UploadSchedule
+from .slots import CallAction, CallSlot, InverterCalls
+from .sun import daylight_fraction, is_deep_night
 
 STORE_VERSION = 1
 INVERTER_ERRORS = (SunvecNotAuthorizedError, SunvecNotFoundError, SunvecInvalidParameterError)
@@ -113,44 +102,6 @@ class SunvecData:
         return self.upload_time is not None and now - self.upload_time <= self.stale_after
 
 
-@dataclass(slots=True)
-class PollStatistics:
-    """Counts shown in diagnostics."""
-
-    polls: int = 0
-    failures: int = 0
-    rejected_uploads: int = 0
-    rejected_readings: dict[str, int] = field(default_factory=dict)
-    meter_resets: dict[str, int] = field(default_factory=dict)
-    """Per sensor key: persistent decreases accepted as a new meter cycle."""
-    gaps_left_out: dict[str, int] = field(default_factory=dict)
-    """Per integrated energy: gaps between uploads too long to bridge (an outage)."""
-    hours_left_out: dict[str, float] = field(default_factory=dict)
-    """Per integrated energy: the hours those gaps span."""
-    last_error_code: int | None = None
-    last_error: str | None = None
-
-
-class CallAction(StrEnum):
-    """What a refresh does, given the token's budget."""
-
-    CALL = "call"
-    """The slot is now: call the cloud."""
-    KEEP_DATA = "keep_data"
-    """The slot is later: keep showing the data and come back at the slot."""
-    FAIL = "fail"
-    """The slot is later and nothing valid is shown meanwhile: fail this refresh."""
-
-
-@dataclass(frozen=True, slots=True)
-class CallSlot:
-    """The outcome of waiting for the token's next call slot."""
-
-    action: CallAction
-    time: datetime
-    """When the call goes (for CALL, now)."""
-
-
 @callback
 def this_run(hass: HomeAssistant) -> str:
     """The id of this run of Home Assistant, made on first use."""
@@ -166,38 +117,6 @@ def inverter_store(hass: HomeAssistant, subentry_id: str) -> Store[dict[str, Any
     the entry the inverter had before, so what it kept stays where it was.
     """
     return Store(hass, STORE_VERSION, f"{DOMAIN}.{subentry_id}")
-
-
-def daylight_fraction(hass: HomeAssistant, now: datetime) -> float | None:
-    """Share of the day from sunrise to sunset at Home Assistant's location, with a margin.
-
-    None when the sun's times are not known there (polar day or night).
-    """
-    try:
-        sunrise = get_astral_event_next(hass, SUN_EVENT_SUNRISE, now - timedelta(hours=24))
-        sunset = get_astral_event_next(hass, SUN_EVENT_SUNSET, sunrise)
-    except ValueError:
-        return None
-    daylight = sunset - sunrise
-    # No sunrise within the day (polar day or night; the next one is months away).
-    if sunrise > now + timedelta(hours=24) or daylight > timedelta(hours=24):
-        return None
-    return min(1.0, (daylight + DAYLIGHT_MARGIN) / timedelta(hours=24))
-
-
-def is_deep_night(hass: HomeAssistant, moment: datetime) -> bool:
-    """Whether the sun is down at `moment`, and has been and will be for a while."""
-    try:
-        next_sunrise = get_astral_event_next(hass, SUN_EVENT_SUNRISE, moment)
-        next_sunset = get_astral_event_next(hass, SUN_EVENT_SUNSET, moment)
-        last_sunset = get_astral_event_next(hass, SUN_EVENT_SUNSET, moment - timedelta(hours=24))
-    except ValueError:
-        return False
-    return (
-        next_sunrise < next_sunset
-        and next_sunrise - moment > NIGHT_UPLOAD_MARGIN
-        and moment - last_sunset > NIGHT_UPLOAD_MARGIN
-    )
 
 
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
@@ -236,24 +155,19 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         )
         self.client = client
         self.budget = budget
+        self.calls = InverterCalls(budget)
         self.schedule = UploadSchedule()
         self.online = OnlineHistory()
-        self._reserved_slot: datetime | None = None
-        self._call_at: datetime | None = None
-        """The budget slot of the call under way (given back if it never left)."""
+        self.issues = InverterIssues(
+            hass, config_entry.entry_id, subentry.subentry_id, subentry.title, self.wifi_sn
+        )
         self._failures_in_row = 0
         self._last_error: SunvecError | None = None
         self._requested = False
         """The refresh under way was asked for (`homeassistant.update_entity`), not planned."""
-        self._calls: deque[datetime] = deque()
-        """This entry's calls asked for (not planned) of the last 24 hours (this run)."""
         self._next_poll_at: datetime | None = None
         self._told_share_spent = False
         inverter_id = subentry.subentry_id
-        self._ban_issue = EntryIssue(hass, ban_issue_id(config_entry.entry_id))
-        self._access_issue = EntryIssue(hass, access_issue_id(inverter_id))
-        self._offline_issue = EntryIssue(hass, offline_issue_id(inverter_id))
-        self._invalid_request_issue = EntryIssue(hass, invalid_request_issue_id(inverter_id))
         self.clock = PlantClock()
         """The plant's offset from UTC, learned from its uploads (plant_clock.py)."""
         self.statistics = PollStatistics()
@@ -314,7 +228,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             # Banned before the restart: no call until then, so say so now.
             self._raise_ban_issue(budget.paused_until or budget.banned_until)
         if restored is None:
-            slot = self._reserved_slot = self.budget.reserve(now, spaced=False)
+            slot = self.calls.reserve(now, spaced=False)
             if slot - now <= SLOT_TOLERANCE:
                 # The refresh takes the slot just reserved.
                 try:
@@ -343,7 +257,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             # Its successor is due soon: the call that fetches it confirms both.
             self._poll_in(upcoming - now)
             return
-        slot = self._reserved_slot = self.budget.reserve(now)
+        slot = self.calls.reserve(now)
         self._poll_in(slot - now, minimum=SLOT_TOLERANCE / 2)
 
     async def _async_load_stored(self, now: datetime) -> SunvecData | None:
@@ -438,23 +352,6 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self.online.uploads_at_night = True
             self._tell_demand(now, force=True)
 
-    def count_rejected(self, key: str) -> None:
-        """Record that an entity rejected an implausible reading of `key`."""
-        rejected = self.statistics.rejected_readings
-        rejected[key] = rejected.get(key, 0) + 1
-
-    def count_gap_left_out(self, key: str, hours: float) -> None:
-        """Record that the integrated energy `key` left a gap of `hours` out."""
-        gaps = self.statistics.gaps_left_out
-        gaps[key] = gaps.get(key, 0) + 1
-        spans = self.statistics.hours_left_out
-        spans[key] = round(spans.get(key, 0.0) + hours, 3)
-
-    def count_meter_reset(self, key: str) -> None:
-        """Record that the counter `key` accepted a persistent decrease as a new meter cycle."""
-        resets = self.statistics.meter_resets
-        resets[key] = resets.get(key, 0) + 1
-
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
         self.update_interval = max(wait, minimum)
@@ -466,23 +363,6 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._requested = True
         await super().async_request_refresh()
 
-    @property
-    def daily_share(self) -> int:
-        """The refreshes asked for that may call the cloud in 24 hours for this entry.
-
-        An even share of what the token's planned polls leave of its day: spent before
-        the planned polls that come after it, more would take their calls.
-        """
-        budget = self.budget
-        free = budget.daily_limit - budget.pace.planned_calls_per_day
-        return max(0, int(free // max(1, len(budget.demands))))
-
-    def _share_spent(self, now: datetime) -> bool:
-        """Whether this entry's refreshes asked for in the last 24 hours used its share."""
-        while self._calls and self._calls[0] <= now - timedelta(hours=24):
-            self._calls.popleft()
-        return len(self._calls) >= self.daily_share
-
     def _answer_from_last_upload(self, previous: SunvecData, now: datetime) -> SunvecData:
         """Answer a refresh asked for once the entry's share is spent: no call."""
         if not self._told_share_spent:
@@ -491,45 +371,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
                 "%s spent its share of the token's calls today (%s); refreshes asked for"
                 " are answered from the last upload, planned polls go on",
                 self.title,
-                self.daily_share,
+                self.calls.daily_share,
             )
         # The planned poll stays where it was.
         planned = self._next_poll_at or now
         self._poll_in(planned - now, minimum=SLOT_TOLERANCE / 2)
         return previous
-
-    def _take_call_slot(self, now: datetime, *, spaced: bool) -> datetime | None:
-        """Return None when a call may go now, else the reserved time to come back.
-
-        The pause is checked when the call would go, not only at reservation: another
-        entry on the token may have been rate limited since this slot was reserved.
-        """
-        # First, so a slot reserved before the clock was set back is seen to have moved.
-        self.budget.follow_clock(now)
-        slot = self._reserved_slot
-        if slot is not None and not self.budget.holds(slot):
-            slot = None  # moved with a clock set back
-        if slot is not None and self.budget.is_paused(max(slot, now)):
-            self.budget.release(slot)
-            slot = None
-        if slot is None:
-            slot = self._reserved_slot = self.budget.reserve(now, spaced=spaced)
-        if slot - now > SLOT_TOLERANCE or self.budget.is_paused(now):
-            return slot
-        self._reserved_slot = None
-        self._call_at = slot
-        return None
-
-    def _call_slot(self, previous: SunvecData | None) -> CallSlot:
-        """Take the token's next call slot: call now, or keep the data or fail until then."""
-        now = dt_util.utcnow()
-        slot = self._take_call_slot(now, spaced=previous is not None)
-        if slot is None:
-            return CallSlot(CallAction.CALL, now)
-        if previous is None or not self.last_update_success:
-            # Nothing valid to show meanwhile: entities stay away or unavailable.
-            return CallSlot(CallAction.FAIL, slot)
-        return CallSlot(CallAction.KEEP_DATA, slot)
 
     def _wait_until(self, slot: CallSlot, previous: SunvecData | None) -> SunvecData:
         """Come back at the slot; meanwhile keep showing `previous`, or fail."""
@@ -550,31 +397,26 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         previous: SunvecData | None = self.data
         requested, self._requested = self._requested, False
         now = dt_util.utcnow()
-        if requested and previous is not None and self._share_spent(now):
+        if requested and previous is not None and self.calls.share_spent(now):
             return self._answer_from_last_upload(previous, now)
-        slot = self._call_slot(previous)
+        slot = self.calls.take(
+            now, has_data=previous is not None and self.last_update_success, requested=requested
+        )
         if slot.action is not CallAction.CALL:
             return self._wait_until(slot, previous)
-        if requested:
-            self._calls.append(slot.time)
         self.statistics.polls += 1
         try:
             realtime = await self.client.async_get_realtime_data()
         except SunvecError as err:
-            if isinstance(err, SunvecNotSentError) and self._call_at is not None:
-                # Nothing reached the cloud: no call of the token's day (nor of this
-                # entry's share of it) was spent.
-                self.budget.release(self._call_at)
-                if requested:
-                    self._calls.pop()
-            self._record_failure(err)
+            if isinstance(err, SunvecNotSentError):
+                self.calls.not_sent(requested=requested)
+            self._last_error = err
+            self.statistics.count_failure(err)
             self._after_failure(err)
             raise self._translate(err) from err
         self._failures_in_row = 0
         self.budget.succeeded()
-        self._ban_issue.clear()
-        self._access_issue.clear()
-        self._invalid_request_issue.clear()
+        self.issues.call_worked()
         return self._accept_upload(realtime, previous, dt_util.utcnow())
 
     def _accept_upload(
@@ -593,7 +435,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
                 return replace(previous, restored=False)
 
         self._warn_unknown_status(realtime.inverter_status)
-        self._update_offline_issue(upload_time, now)
+        self.issues.offline(
+            is_offline=upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER
+        )
         is_new = placement is not None and placement.is_new
         if is_new and upload_time is not None:
             self._observe_upload(upload_time, now)
@@ -631,16 +475,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             cadence=cadence,
             utc_hint=realtime.utc_time,
         )
-        # Made when needed: an entry keeps no more objects for a rare issue.
-        issue = EntryIssue(self.hass, clock_issue_id(self.subentry_id))
-        if (offset := self.clock.measured_offset) is not None:
-            issue.raise_issue(
-                "plant_clock_off",
-                ir.IssueSeverity.WARNING,
-                {"name": self.title, "offset": offset},
-            )
-        else:
-            issue.clear()
+        self.issues.clock_off(self.clock.measured_offset)
         return placement
 
     def _after_failure(self, err: SunvecError) -> None:
@@ -655,16 +490,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         if isinstance(err, SunvecNotAuthorizedError | SunvecNotFoundError):
             # Not a token problem (no reauth): the account lost the inverter. Say so, and
             # check again now and then without spending the quota.
-            self._raise_access_issue(err)
+            self.issues.no_access(not_found=isinstance(err, SunvecNotFoundError))
             self._poll_in(ACCESS_RETRY_INTERVAL)
             return
         if isinstance(err, SunvecInvalidParameterError):
             # The cloud refuses the request itself: retrying soon cannot help.
-            self._invalid_request_issue.raise_issue(
-                "invalid_request",
-                ir.IssueSeverity.ERROR,
-                {"name": self.title, "wifi_sn": self.wifi_sn},
-            )
+            self.issues.invalid_request()
             self._poll_in(INVALID_REQUEST_RETRY_INTERVAL)
             return
         if isinstance(err, SunvecNotSentError):
@@ -678,25 +509,10 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         )
         self._poll_in(max(self.fixed_interval or backoff, backoff))
 
-    def _raise_access_issue(self, err: SunvecError) -> None:
-        self._access_issue.raise_issue(
-            "wifi_sn_not_authorized"
-            if isinstance(err, SunvecNotAuthorizedError)
-            else "wifi_sn_not_found",
-            ir.IssueSeverity.ERROR,
-            {"name": self.title, "wifi_sn": self.wifi_sn},
-        )
-
     def _raise_ban_issue(self, until: datetime) -> None:
-        self._ban_issue.raise_issue(
-            "token_banned",
-            ir.IssueSeverity.WARNING,
-            {
-                "name": self.config_entry.title,
-                # A ban may last up to a day: the time alone would not say which day.
-                "until": dt_util.as_local(until).strftime("%Y-%m-%d %H:%M"),
-            },
-        )
+        # A ban may last up to a day: the time alone would not say which day.
+        local = dt_util.as_local(until).strftime("%Y-%m-%d %H:%M")
+        self.issues.banned(self.config_entry.title, local)
 
     def _schedule_stale_update(self, upload_time: datetime | None, stale_after: timedelta) -> None:
         """Update the entities once more when this upload turns stale.
@@ -725,17 +541,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     async def async_shutdown(self) -> None:
         """Stop polling: cancel the staleness timer, give back the slot, leave the pace."""
         self._cancel_stale()
-        if self._reserved_slot is not None:
-            self.budget.release(self._reserved_slot)
-            self._reserved_slot = None
+        self.calls.release()
         self.budget.unregister(self.subentry_id)
         await super().async_shutdown()
-
-    def _record_failure(self, err: SunvecError) -> None:
-        self._last_error = err
-        self.statistics.failures += 1
-        self.statistics.last_error = type(err).__name__
-        self.statistics.last_error_code = err.code if isinstance(err, SunvecApiError) else None
 
     def _translate(self, err: SunvecError) -> Exception:
         """The Home Assistant exception for a client error (keys from the one error table)."""
@@ -763,11 +571,3 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self.title,
             code,
         )
-
-    def _update_offline_issue(self, upload_time: datetime | None, now: datetime) -> None:
-        if upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER:
-            self._offline_issue.raise_issue(
-                "inverter_offline", ir.IssueSeverity.WARNING, {"name": self.title}
-            )
-        else:
-            self._offline_issue.clear()

@@ -108,3 +108,74 @@ def async_delete_issues(hass: HomeAssistant, issue_ids: tuple[str, ...]) -> None
     """Remove these issues from the issue registry."""
     for issue_id in issue_ids:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+class InverterIssues:
+    """The repair issues an inverter's polls raise and clear (its account's ban among them)."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry_id: str, subentry_id: str, title: str, wifi_sn: str
+    ) -> None:
+        """Bind the issues of the inverter `subentry_id` of the account `entry_id`."""
+        self.hass = hass
+        self._name, self._wifi_sn = title, wifi_sn
+        self._subentry_id = subentry_id
+        self._ban = EntryIssue(hass, ban_issue_id(entry_id))
+        self._access = EntryIssue(hass, access_issue_id(subentry_id))
+        self._offline = EntryIssue(hass, offline_issue_id(subentry_id))
+        self._invalid_request = EntryIssue(hass, invalid_request_issue_id(subentry_id))
+
+    @callback
+    def call_worked(self) -> None:
+        """A call went through: the token is not banned, the inverter readable and valid."""
+        self._ban.clear()
+        self._access.clear()
+        self._invalid_request.clear()
+
+    @callback
+    def banned(self, account_title: str, until: str) -> None:
+        """The cloud bans the account's token until `until` (local date and time)."""
+        self._ban.raise_issue(
+            "token_banned", ir.IssueSeverity.WARNING, {"name": account_title, "until": until}
+        )
+
+    @callback
+    def no_access(self, *, not_found: bool) -> None:
+        """The token may not read the inverter (1003), or the cloud lost it (2002)."""
+        key = "wifi_sn_not_found" if not_found else "wifi_sn_not_authorized"
+        self._access.raise_issue(
+            key, ir.IssueSeverity.ERROR, {"name": self._name, "wifi_sn": self._wifi_sn}
+        )
+
+    @callback
+    def invalid_request(self) -> None:
+        """The cloud refuses the inverter's requests as invalid (1002)."""
+        self._invalid_request.raise_issue(
+            "invalid_request",
+            ir.IssueSeverity.ERROR,
+            {"name": self._name, "wifi_sn": self._wifi_sn},
+        )
+
+    @callback
+    def offline(self, *, is_offline: bool) -> None:
+        """Raise or clear the issue of an inverter that has not uploaded for a day."""
+        if is_offline:
+            self._offline.raise_issue(
+                "inverter_offline", ir.IssueSeverity.WARNING, {"name": self._name}
+            )
+        else:
+            self._offline.clear()
+
+    @callback
+    def clock_off(self, offset: str | None) -> None:
+        """Raise or clear the issue of a plant clock off by minutes (`offset`, e.g. "+1:07")."""
+        # Made when needed: an inverter keeps no more objects for a rare issue.
+        issue = EntryIssue(self.hass, clock_issue_id(self._subentry_id))
+        if offset is not None:
+            issue.raise_issue(
+                "plant_clock_off",
+                ir.IssueSeverity.WARNING,
+                {"name": self._name, "offset": offset},
+            )
+        else:
+            issue.clear()

@@ -584,7 +584,7 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
             bound = bound_fn(data.realtime) if bound_fn else None
             self._attr_native_value = counter.offer(number, data.upload_time, bound=bound)
             if counter.gaps_left_out > gaps:
-                self.coordinator.count_gap_left_out(key, counter.hours_left_out - hours)
+                self.coordinator.statistics.count_gap_left_out(key, counter.hours_left_out - hours)
         else:
             self._attr_native_value = counter.offer(
                 number, data.upload_time, data.realtime.upload_time
@@ -594,9 +594,9 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
             shown_before, counter.shown, day_before, counter.day
         )
         if counter.rejected > rejected:
-            self.coordinator.count_rejected(key)
+            self.coordinator.statistics.count_rejected(key)
         if counter.resets > resets:
-            self.coordinator.count_meter_reset(key)
+            self.coordinator.statistics.count_meter_reset(key)
             self._log_reset(shown_before)
         if counter.jumps > jumps:
             LOGGER.warning(
