@@ -26,7 +26,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.sunvec_connect import PLATFORMS
 from custom_components.sunvec_connect.account import account_title, account_unique_id
 from custom_components.sunvec_connect.budget import TokenBudget, TokenCalls
-from custom_components.sunvec_connect.config_flow import async_token_calls
+from custom_components.sunvec_connect.checks import async_token_calls
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from custom_components.sunvec_connect.coordinator import SunvecCoordinator, SunvecRuntimeData
 from simulator import ManualClock, SunvecCloud, create_app

@@ -71,7 +71,7 @@ def client_answering(answers: Mapping[str, RealtimeData | Exception]) -> Generat
         return client
 
     with patch(
-        "custom_components.sunvec_connect.config_flow.SunvecClient", autospec=True
+        "custom_components.sunvec_connect.checks.SunvecClient", autospec=True
     ) as client_class:
         client_class.side_effect = client_for
         yield client_class

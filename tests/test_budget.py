@@ -23,7 +23,7 @@ from custom_components.sunvec_connect.budget import (
     TokenBudget,
     calls_key,
 )
-from custom_components.sunvec_connect.config_flow import inverter_subentry
+from custom_components.sunvec_connect.checks import inverter_subentry
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from custom_components.sunvec_connect.coordinator import (
     THIS_RUN,

@@ -89,7 +89,7 @@ def _clocks(time_machine: TimeMachine) -> None:
 def mock_client_class() -> Generator[MagicMock]:
     """The flow's client, autospec'd, answering with an upload of the hybrid inverter."""
     with patch(
-        "custom_components.sunvec_connect.config_flow.SunvecClient", autospec=True
+        "custom_components.sunvec_connect.checks.SunvecClient", autospec=True
     ) as client_class:
         client_class.return_value.async_get_realtime_data.return_value = UPLOAD
         yield client_class

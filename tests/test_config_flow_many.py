@@ -33,7 +33,7 @@ from custom_components.sunvec_connect.api import (
     SunvecRateLimitError,
 )
 from custom_components.sunvec_connect.budget import DAY, SLOT_SLACK, WINDOW
-from custom_components.sunvec_connect.config_flow import (
+from custom_components.sunvec_connect.checks import (
     MAX_WIFI_SNS,
     InverterList,
     inverter_subentry,
@@ -862,7 +862,7 @@ def clocks_follow_the_waits(
             async_fire_time_changed(hass)
 
     with patch(
-        "custom_components.sunvec_connect.config_flow.async_wait_until",
+        "custom_components.sunvec_connect.checks.async_wait_until",
         side_effect=move_both_clocks,
     ):
         yield waited

@@ -410,7 +410,7 @@ class CodeReader:
                 assert tree is not None
                 functions = [
                     node for node in self.nodes(ast.FunctionDef, tree) if node.name == name
-                ]
+                ] or [node for node in self.nodes(ast.FunctionDef) if node.name == name]
                 if functions:
                     returns = [r for f in functions for r in self.nodes(ast.Return, f)]
                     return set().union(*(self.mapping_keys(r.value) for r in returns))
