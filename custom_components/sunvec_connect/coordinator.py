@@ -9,7 +9,7 @@ from typing import Any, override
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -20,7 +20,6 @@ from homeassistant.util.ulid import ulid_now
 from .api import (
     INVERTER_STATUS,
     RealtimeData,
-    SunvecAuthenticationError,
     SunvecClient,
     SunvecError,
     SunvecInvalidParameterError,
@@ -53,7 +52,7 @@ from .const import (
     STORE_SAVE_DELAY,
     UPLOAD_INTERVAL,
 )
-from .errors import error_key
+from .errors import update_error
 from .issues import InverterIssues
 from .kept import aware_time
 from .pacing import InverterDemand
@@ -413,7 +412,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self._last_error = err
             self.statistics.count_failure(err)
             self._after_failure(err)
-            raise self._translate(err) from err
+            raise update_error(err) from err
         self._failures_in_row = 0
         self.budget.succeeded()
         self.issues.call_worked()
@@ -544,23 +543,6 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.calls.release()
         self.budget.unregister(self.subentry_id)
         await super().async_shutdown()
-
-    def _translate(self, err: SunvecError) -> Exception:
-        """The Home Assistant exception for a client error (keys from the one error table)."""
-        key = error_key(err) or "cannot_connect"
-        placeholders = {"error": str(err)}
-        if isinstance(err, SunvecAuthenticationError):
-            return ConfigEntryAuthFailed(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            )
-        return UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key=key,
-            translation_placeholders=placeholders,
-            retry_after=err.retry_after if isinstance(err, SunvecRateLimitError) else None,
-        )
 
     def _warn_unknown_status(self, code: str | None) -> None:
         if code is None or code in INVERTER_STATUS or code in self._warned_status_codes:

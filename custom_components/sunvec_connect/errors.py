@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.update_coordinator import UpdateFailed
+
 from .api import (
     SunvecAuthenticationError,
     SunvecConnectionError,
@@ -15,6 +18,7 @@ from .api import (
     SunvecRateLimitError,
     SunvecServerError,
 )
+from .const import DOMAIN
 
 ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
     (SunvecAuthenticationError, "invalid_auth"),
@@ -41,3 +45,19 @@ def error_key(err: Exception) -> str | None:
 def form_error_key(err: Exception) -> str:
     """The form error of an error of a check: anything unexpected is "unknown"."""
     return error_key(err) or "unknown"
+
+
+def update_error(err: SunvecError) -> ConfigEntryAuthFailed | UpdateFailed:
+    """The exception a failed update raises for a client error, in the user's language."""
+    key = error_key(err) or "cannot_connect"
+    placeholders = {"error": str(err)}
+    if isinstance(err, SunvecAuthenticationError):
+        return ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+        )
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+        retry_after=err.retry_after if isinstance(err, SunvecRateLimitError) else None,
+    )
