@@ -180,9 +180,9 @@ async def async_fetch_upload(
     hass: HomeAssistant, url: str, token: str, wifi_sn: str
 ) -> RealtimeData | Exception:
     """Call the cloud once (its budget slot taken): the upload, or the error (logged)."""
-    client = SunvecClient(async_get_clientsession(hass), url, token, wifi_sn)
+    client = SunvecClient(async_get_clientsession(hass), url, token)
     try:
-        return await client.async_get_realtime_data()
+        return await client.async_get_realtime_data(wifi_sn)
     except SunvecError as err:
         if isinstance(err, SunvecRateLimitError):
             # The inverters on this token must not call into the same pause.

@@ -28,6 +28,7 @@ from .api import (
     SunvecAuthenticationError,
     SunvecClient,
     SunvecError,
+    SunvecInvalidInputError,
     SunvecInvalidParameterError,
     SunvecNotAuthorizedError,
     SunvecNotFoundError,
@@ -87,6 +88,8 @@ type SunvecConfigEntry = ConfigEntry[SunvecRuntimeData]
 class SunvecRuntimeData:
     """What an account's entry holds while it runs."""
 
+    client: SunvecClient
+    """The account's client (its address and token): every inverter's calls go through it."""
     budget: TokenBudget
     """The token's calls, shared by the account's inverters and its forms' checks."""
     coordinators: dict[str, SunvecCoordinator] = field(default_factory=dict)
@@ -554,14 +557,22 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self._calls.append(slot.time)
         self.statistics.polls += 1
         try:
-            realtime = await self.client.async_get_realtime_data()
+            realtime = await self.client.async_get_realtime_data(self.wifi_sn)
         except SunvecError as err:
-            if isinstance(err, SunvecNotSentError) and self._call_at is not None:
+            not_sent = SunvecNotSentError | SunvecInvalidInputError
+            if isinstance(err, not_sent) and self._call_at is not None:
                 # Nothing reached the cloud: no call of the token's day (nor of this
                 # entry's share of it) was spent.
                 self.budget.release(self._call_at)
                 if requested:
                     self._calls.pop()
+            if isinstance(err, SunvecInvalidInputError):
+                # A saved wifiSn the client refuses (saved under an older release's rules):
+                # as for a request the cloud refuses, this inverter says so and waits, and
+                # the account's other inverters go on.
+                invalid = SunvecInvalidParameterError(str(err))
+                invalid.__cause__ = err
+                err = invalid
             self._record_failure(err)
             self._after_failure(err)
             raise self._translate(err) from err
