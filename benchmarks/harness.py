@@ -137,10 +137,10 @@ class VirtualRun:
         self._original_call = original = SunvecClient.async_get_realtime_data
         run = self
 
-        async def counted(client: SunvecClient) -> RealtimeData:
+        async def counted(client: SunvecClient, wifi_sn: str) -> RealtimeData:
             run._in_flight += 1
             try:
-                return await original(client)
+                return await original(client, wifi_sn)
             finally:
                 run._in_flight -= 1
 
@@ -157,7 +157,7 @@ class VirtualRun:
 
         def init(coordinator: SunvecCoordinator, *args: Any, **kwargs: Any) -> None:
             original(coordinator, *args, **kwargs)
-            digest = hashlib.sha256(coordinator.client.wifi_sn.encode()).digest()
+            digest = hashlib.sha256(coordinator.wifi_sn.encode()).digest()
             spread = event.RANDOM_MICROSECOND_MAX - event.RANDOM_MICROSECOND_MIN
             micro = event.RANDOM_MICROSECOND_MIN + int.from_bytes(digest[:4]) % spread
             coordinator._microsecond = micro / 10**6
@@ -236,7 +236,7 @@ class VirtualRun:
             # The first call after a restart confirms the upload kept: its entities lose
             # their `restored` mark, a write that is not on an already-seen upload.
             restored_before = coordinator.data.restored if coordinator.data else False
-            wifi_sn = coordinator.client.wifi_sn
+            wifi_sn = coordinator.wifi_sn
             writes_before = probe.writes_by_wifi_sn.get(wifi_sn, 0)
             cpu_before, simulator_before = time.thread_time(), probe.simulator_cpu
             await original(*args, **kwargs)

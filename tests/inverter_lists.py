@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import json
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock, create_autospec, patch
+from unittest.mock import MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
@@ -22,7 +22,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.sunvec_connect.api import RealtimeData, SunvecClient, SunvecNotFoundError
+from custom_components.sunvec_connect.api import RealtimeData, SunvecNotFoundError
 from custom_components.sunvec_connect.budget import SLOT_SLACK, WINDOW, TokenBudget
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from simulator import ManualClock, SunvecCloud
@@ -55,31 +55,29 @@ def upload(inverter_sn: str) -> RealtimeData:
 
 @contextmanager
 def client_answering(answers: Mapping[str, RealtimeData | Exception]) -> Generator[MagicMock]:
-    """The flow's client class, autospec'd; each client answers for its wifiSn.
+    """The flow's client class, autospec'd; its client answers for each wifiSn.
 
     A wifiSn without an answer is not found; the mapping is read at each call, so that a
     test may change an answer between two submits.
     """
 
-    def client_for(_session: object, _url: str, _token: str, wifi_sn: str) -> MagicMock:
-        client = create_autospec(SunvecClient, instance=True)
+    def answer_for(wifi_sn: str) -> RealtimeData:
         answer = answers.get(wifi_sn, SunvecNotFoundError("Data not found", 2002))
         if isinstance(answer, Exception):
-            client.async_get_realtime_data.side_effect = answer
-        else:
-            client.async_get_realtime_data.return_value = answer
-        return client
+            raise answer
+        return answer
 
     with patch(
         "custom_components.sunvec_connect.checks.SunvecClient", autospec=True
     ) as client_class:
-        client_class.side_effect = client_for
+        client_class.return_value.async_get_realtime_data.side_effect = answer_for
         yield client_class
 
 
 def checked_wifi_sns(client_class: MagicMock) -> list[str]:
     """The wifiSns the flow called the cloud for, in order."""
-    return [call.args[3] for call in client_class.call_args_list]
+    calls = client_class.return_value.async_get_realtime_data.await_args_list
+    return [call.args[0] for call in calls]
 
 
 def add_account(

@@ -221,8 +221,24 @@ def test_normalize_url_rejects(typed: str, reason: str) -> None:
 
 def test_client_refuses_a_bad_address_before_any_call(session: ClientSession) -> None:
     with pytest.raises(SunvecInvalidInputError) as err:
-        SunvecClient(session, "https:/api.sunvec.example", TOKEN, HYBRID_WIFI_SN)
+        SunvecClient(session, "https:/api.sunvec.example", TOKEN)
     assert err.value.reason == "scheme"
+
+
+async def test_client_refuses_a_bad_wifi_sn_before_any_call(
+    session: ClientSession, sim_url: str, cloud: SunvecCloud
+) -> None:
+    """The wifiSn is checked at each call, as the constructor checked it before."""
+    client = SunvecClient(session, sim_url, TOKEN)
+    before = len(cloud.requests)
+    for bad in ("", "SUT 1", "SUT/../x", "A" * 33, "SUT\r\nX"):
+        with pytest.raises(SunvecInvalidInputError) as err:
+            await client.async_get_realtime_data(bad)
+        assert err.value.reason == "wifi_sn"
+        assert TOKEN not in str(err.value)
+    assert len(cloud.requests) == before
+    # The client goes on serving the account's other inverters.
+    assert (await client.async_get_realtime_data(HYBRID_WIFI_SN)).inverter_sn == "H34A08I6008"
 
 
 def test_normalize_wifi_sn_and_token() -> None:
@@ -253,7 +269,7 @@ def test_normalize_wifi_sn_and_token() -> None:
 
 def test_loopback_and_encryption(session: ClientSession) -> None:
     def client(url: str) -> SunvecClient:
-        return SunvecClient(session, url, TOKEN, HYBRID_WIFI_SN)
+        return SunvecClient(session, url, TOKEN)
 
     assert client("http://127.0.0.2:8099").is_loopback
     assert client("http://[::1]:8099").is_loopback
@@ -266,8 +282,8 @@ def test_loopback_and_encryption(session: ClientSession) -> None:
 
 
 async def test_realtime_against_simulator(session: ClientSession, sim_url: str) -> None:
-    client = SunvecClient(session, sim_url, TOKEN, HYBRID_WIFI_SN.lower())
-    data = await client.async_get_realtime_data()
+    client = SunvecClient(session, sim_url, TOKEN)
+    data = await client.async_get_realtime_data(HYBRID_WIFI_SN.lower())
     assert data.inverter_sn == "H34A08I6008"
     assert data.inverter_status == "102"
     assert data.soc is not None
@@ -280,8 +296,9 @@ async def test_realtime_against_simulator(session: ClientSession, sim_url: str) 
     assert data.raw["inverterSN"] == "H34A08I6008"
     assert not client.is_encrypted
 
-    pv_only = SunvecClient(session, sim_url, TOKEN, PV_ONLY_WIFI_SN)
-    pv_data = await pv_only.async_get_realtime_data()
+    # The same client (the account's) for its other inverter.
+    pv_data = await client.async_get_realtime_data(PV_ONLY_WIFI_SN)
+    assert pv_data.inverter_sn != data.inverter_sn
     assert pv_data.soc is None
     assert pv_data.battery_power is None
     assert pv_data.battery_status is None
@@ -291,19 +308,17 @@ async def test_simulator_errors_map_to_exceptions(
     session: ClientSession, sim_url: str, cloud: SunvecCloud
 ) -> None:
     with pytest.raises(SunvecAuthenticationError) as auth:
-        await SunvecClient(
-            session, sim_url, "wrong-token", HYBRID_WIFI_SN
-        ).async_get_realtime_data()
+        await SunvecClient(session, sim_url, "wrong-token").async_get_realtime_data(HYBRID_WIFI_SN)
     assert auth.value.code == 1001
+    client = SunvecClient(session, sim_url, TOKEN)
     with pytest.raises(SunvecNotAuthorizedError):
-        await SunvecClient(session, sim_url, TOKEN, OTHER_ACCOUNT_WIFI_SN).async_get_realtime_data()
+        await client.async_get_realtime_data(OTHER_ACCOUNT_WIFI_SN)
     with pytest.raises(SunvecNotFoundError):
-        await SunvecClient(session, sim_url, TOKEN, "NOSUCHSN").async_get_realtime_data()
+        await client.async_get_realtime_data("NOSUCHSN")
 
     cloud.inject(Fault(FaultKind.REVOKE_TOKEN))
-    client = SunvecClient(session, sim_url, TOKEN, HYBRID_WIFI_SN)
     with pytest.raises(SunvecAuthenticationError) as revoked:
-        await client.async_get_realtime_data()
+        await client.async_get_realtime_data(HYBRID_WIFI_SN)
     assert revoked.value.code == 103
     # The cloud echoes the token on code 103: it must not reach the message.
     assert TOKEN not in str(revoked.value)
@@ -331,12 +346,12 @@ async def test_simulator_faults(
     kind: FaultKind,
     error: type[SunvecError],
 ) -> None:
-    client = SunvecClient(session, sim_url, TOKEN, HYBRID_WIFI_SN)
+    client = SunvecClient(session, sim_url, TOKEN)
     cloud.inject(Fault(kind))
     with pytest.raises(error):
-        await client.async_get_realtime_data()
+        await client.async_get_realtime_data(HYBRID_WIFI_SN)
     # The fault was for one request: the next one succeeds.
-    assert (await client.async_get_realtime_data()).inverter_sn == "H34A08I6008"
+    assert (await client.async_get_realtime_data(HYBRID_WIFI_SN)).inverter_sn == "H34A08I6008"
 
 
 async def test_http_429_retry_after(
@@ -344,19 +359,19 @@ async def test_http_429_retry_after(
 ) -> None:
     cloud.inject(Fault(FaultKind.HTTP_429))
     with pytest.raises(SunvecRateLimitError) as err:
-        await SunvecClient(session, sim_url, TOKEN, HYBRID_WIFI_SN).async_get_realtime_data()
+        await SunvecClient(session, sim_url, TOKEN).async_get_realtime_data(HYBRID_WIFI_SN)
     assert err.value.retry_after == 120
 
 
 async def test_body_faults_parse(session: ClientSession, sim_url: str, cloud: SunvecCloud) -> None:
-    client = SunvecClient(session, sim_url, TOKEN, HYBRID_WIFI_SN)
-    reference = await client.async_get_realtime_data()
+    client = SunvecClient(session, sim_url, TOKEN)
+    reference = await client.async_get_realtime_data(HYBRID_WIFI_SN)
     cloud.inject(Fault(FaultKind.NUMBERS_AS_STRINGS))
-    as_strings = await client.async_get_realtime_data()
+    as_strings = await client.async_get_realtime_data(HYBRID_WIFI_SN)
     assert as_strings.yield_total == reference.yield_total
     assert as_strings.ac_power == reference.ac_power
     cloud.inject(Fault(FaultKind.NULL_FIELDS))
-    nulls = await client.async_get_realtime_data()
+    nulls = await client.async_get_realtime_data(HYBRID_WIFI_SN)
     assert nulls.yield_total is None
     assert nulls.upload_time is None
     assert nulls.pv_power is None
@@ -364,9 +379,9 @@ async def test_body_faults_parse(session: ClientSession, sim_url: str, cloud: Su
 
 async def test_hang_times_out(session: ClientSession, sim_url: str, cloud: SunvecCloud) -> None:
     cloud.inject(Fault(FaultKind.HANG))
-    client = SunvecClient(session, sim_url, TOKEN, HYBRID_WIFI_SN, request_timeout=0.2)
+    client = SunvecClient(session, sim_url, TOKEN, request_timeout=0.2)
     with pytest.raises(SunvecConnectionError, match="Timeout"):
-        await client.async_get_realtime_data()
+        await client.async_get_realtime_data(HYBRID_WIFI_SN)
     cloud.release_hangs.set()
 
 
@@ -374,9 +389,9 @@ async def test_connection_refused(session: ClientSession, socket_enabled: None) 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = SunvecClient(session, f"http://127.0.0.1:{port}", TOKEN, HYBRID_WIFI_SN)
+    client = SunvecClient(session, f"http://127.0.0.1:{port}", TOKEN)
     with pytest.raises(SunvecConnectionError) as err:
-        await client.async_get_realtime_data()
+        await client.async_get_realtime_data(HYBRID_WIFI_SN)
     assert TOKEN not in str(err.value)
 
 
@@ -471,7 +486,7 @@ async def test_error_bodies(
 ) -> None:
     url = await canned(handler)
     with pytest.raises(error) as raised:
-        await SunvecClient(session, url, TOKEN, HYBRID_WIFI_SN).async_get_realtime_data()
+        await SunvecClient(session, url, TOKEN).async_get_realtime_data(HYBRID_WIFI_SN)
     assert type(raised.value) is error
     if isinstance(raised.value, SunvecApiError) and code is not None:
         assert raised.value.code == code
@@ -484,7 +499,7 @@ async def test_ban_announced_with_code_1(
         envelope(False, "Repeated violations of the frequency limit: banned for one hour", None, 1)
     )
     with pytest.raises(SunvecRateLimitError) as err:
-        await SunvecClient(session, url, TOKEN, HYBRID_WIFI_SN).async_get_realtime_data()
+        await SunvecClient(session, url, TOKEN).async_get_realtime_data(HYBRID_WIFI_SN)
     assert err.value.retry_after == BAN_SECONDS
 
 
@@ -497,20 +512,23 @@ async def test_request_shape(
     """Whatever prefix of the endpoint was typed, the call goes to the endpoint."""
     seen: dict[str, Any] = {}
 
-    def handler(request: web.Request) -> web.Response:
+    async def handler(request: web.Request) -> web.Response:
         seen["token"] = request.headers.get("tokenId")
         seen["path"] = request.path
         seen["content_type"] = request.content_type
+        seen["body"] = await request.json()
         return web.json_response(
             {"success": True, "exception": "Query success!", "code": 0, "result": {"acpower": "7"}}
         )
 
     url = await canned(handler)
-    data = await SunvecClient(session, url + suffix, TOKEN, " sut1 ").async_get_realtime_data()
+    data = await SunvecClient(session, url + suffix, TOKEN).async_get_realtime_data(" sut1 ")
     assert seen == {
         "token": TOKEN,
         "path": "/api/v2/dataAccess/realtimeInfo/get",
         "content_type": "application/json",
+        # The wifiSn of the call, normalized.
+        "body": {"wifiSn": "SUT1"},
     }
     assert data.ac_power == 7
 
@@ -564,7 +582,7 @@ def test_manual_clock_only_moves_forward() -> None:
 
 async def fetch(session: ClientSession, url: str, token: str = TOKEN) -> RealtimeData:
     """One call of a client for the hybrid inverter at `url`."""
-    return await SunvecClient(session, url, token, HYBRID_WIFI_SN).async_get_realtime_data()
+    return await SunvecClient(session, url, token).async_get_realtime_data(HYBRID_WIFI_SN)
 
 
 async def test_numbers_out_of_range_are_not_readings(

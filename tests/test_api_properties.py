@@ -483,7 +483,7 @@ def test_any_typed_address_ends_canonical_or_refused(typed: str) -> None:
     assert url.host is not None  # decoding the IDNA host does not raise
     assert url.path == "/"
     base.split("://")[1].strip("[]").encode("idna")  # what the resolver does
-    client = SunvecClient(cast("ClientSession", None), typed, TOKENS[0], "SUT1")
+    client = SunvecClient(cast("ClientSession", None), typed, TOKENS[0])
     assert client.base_url == base
     assert isinstance(client.is_loopback, bool)
 
@@ -546,7 +546,7 @@ FUZZ_SEED = 20261125
 async def fetch(client: SunvecClient) -> RealtimeData | SunvecError:
     """One call's outcome: its data or its exception (any other one fails the test)."""
     try:
-        return await client.async_get_realtime_data()
+        return await client.async_get_realtime_data("SUT1")
     except SunvecError as err:
         return err
 
@@ -637,7 +637,7 @@ async def test_fuzz_the_request_path_over_loopback(
 ) -> None:
     url, queue = fuzz_server
     rng = random.Random(f"{FUZZ_SEED}-{token}")
-    client = SunvecClient(session, url, token, "SUT1")
+    client = SunvecClient(session, url, token)
     outcomes: dict[str, int] = {}
     for _ in range(150):
         queue.append(random_answer(rng, token))
@@ -682,7 +682,7 @@ async def test_fuzz_raw_http_over_loopback(
     url, queue = raw_server
     rng = random.Random(FUZZ_SEED)
     token = TOKENS[1]
-    client = SunvecClient(session, url, token, "SUT1")
+    client = SunvecClient(session, url, token)
     good = json.dumps({"success": True, "code": 0, "result": {"acpower": 1}}).encode()
     seen: set[str] = set()
     for _ in range(60):

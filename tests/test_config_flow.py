@@ -151,7 +151,8 @@ async def test_user_flow_normalizes_and_creates_entry(
     assert result["result"].unique_id == account_unique_id(API_URL, TOKEN)
     assert TOKEN not in result["result"].unique_id
     assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: "Sunvec H34A08I6008"}
-    mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN, HYBRID_WIFI_SN)
+    mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN)
+    mock_client_class.return_value.async_get_realtime_data.assert_awaited_once_with(HYBRID_WIFI_SN)
     assert len(mock_setup_entry.mock_calls) == 1
 
 

@@ -253,7 +253,7 @@ async def go_to(time_machine: TimeMachine, moment: datetime) -> None:
 
 def shown_upload(cloud: SunvecCloud, coordinator: SunvecCoordinator) -> Upload:
     """The simulator's upload that the entry's entities show."""
-    plant = cloud.plants[coordinator.client.wifi_sn]
+    plant = cloud.plants[coordinator.wifi_sn]
     shown = coordinator.data.upload_time
     return next(item for item in plant.uploads if item.time == shown)
 
@@ -408,8 +408,8 @@ async def test_no_grid_split_or_house_load_without_a_meter(
 ) -> None:
     fetch = SunvecClient.async_get_realtime_data
 
-    async def meterless(client: SunvecClient) -> RealtimeData:
-        return without_meter(await fetch(client))
+    async def meterless(client: SunvecClient, wifi_sn: str) -> RealtimeData:
+        return without_meter(await fetch(client, wifi_sn))
 
     with patch.object(SunvecClient, "async_get_realtime_data", meterless):
         entry = await setup_entry(

@@ -74,7 +74,7 @@ async def test_more_inverters_than_the_budget_skip_uploads_evenly(
     assert unavailable == 0
     assert coordinator_of(hybrid).stale_after == timedelta(seconds=(3 + 2) * 300)
     for entry in (hybrid, pv_only):
-        wifi_sn = coordinator_of(entry).client.wifi_sn
+        wifi_sn = coordinator_of(entry).wifi_sn
         steps = [b - a for a, b in pairwise(shown_uploads(cloud, wifi_sn))]
         # Every second or third upload as the share asks; never more than three apart.
         # (A poll that comes before its upload is out shows the one before, and retries.)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sunvec_connect.api import (
+    SunvecInvalidInputError,
+    SunvecInvalidParameterError,
+)
 from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.coordinator import inverter_store
-from custom_components.sunvec_connect.issues import account_issue_ids, inverter_issue_ids
+from custom_components.sunvec_connect.issues import (
+    account_issue_ids,
+    invalid_request_issue_id,
+    inverter_issue_ids,
+)
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -90,6 +101,56 @@ async def test_saved_address_no_longer_accepted(hass: HomeAssistant) -> None:
     assert entry.reason is not None
     assert "path" in entry.reason
     assert "reconfigure" in entry.reason
+
+
+async def test_saved_wifi_sn_no_longer_accepted_stops_only_its_inverter(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    cloud: SunvecCloud,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A wifiSn an older release saved that the client refuses: as a request the cloud refuses.
+
+    The account sets up with its one client. The inverter's calls fail before they leave
+    (nothing of the token's day is spent), a repair names it, it tries again each hour,
+    and the account's other inverter goes on.
+    """
+    refused_sn = "SUT-OLD 1"
+    started = dt_util.utcnow()
+    account = await setup_entry(hass, account_for(sim_url, [refused_sn, HYBRID_WIFI_SN]))
+    assert account.state is ConfigEntryState.LOADED
+    runtime = account.runtime_data
+    coordinators = {c.wifi_sn: c for c in runtime.coordinators.values()}
+    # The account's one client serves each of its inverters.
+    assert all(c.client is runtime.client for c in coordinators.values())
+    await time_machine.run(2 * 3600 + 60)
+
+    refused = coordinators[refused_sn]
+    assert not refused.last_update_success
+    failure = refused.last_exception
+    assert isinstance(failure, UpdateFailed)
+    assert failure.translation_key == "invalid_wifi_sn"
+    assert isinstance(failure.__cause__, SunvecInvalidParameterError)
+    assert isinstance(failure.__cause__.__cause__, SunvecInvalidInputError)
+    assert failure.__cause__.__cause__.reason == "wifi_sn"
+    # At setup, then each hour.
+    assert refused.statistics.polls == refused.statistics.failures == 3
+    issue = issue_registry.async_get_issue(DOMAIN, invalid_request_issue_id(refused.subentry_id))
+    assert issue is not None
+    assert issue.translation_key == "invalid_request"
+    assert issue.translation_placeholders == {"name": f"Sunvec {refused_sn}", "wifi_sn": refused_sn}
+    # Not one of its tries reached the cloud, nor took a call of the token's day.
+    assert cloud.requests
+    assert {record.wifi_sn for record in cloud.requests} == {HYBRID_WIFI_SN}
+    assert runtime.budget.calls_since(started, dt_util.utcnow()) == len(cloud.requests)
+
+    working = coordinators[HYBRID_WIFI_SN]
+    assert working.last_update_success
+    assert working.statistics.failures == 0
+    state = hass.states.get("sensor.sunvec_sutdemohyb1_ac_power")
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
 
 
 async def test_entities_belong_to_their_inverter_and_removing_one_stops_only_it(

@@ -86,6 +86,8 @@ async def test_an_invalid_request_waits_an_hour(
     with patch.object(coordinator.client, "async_get_realtime_data", side_effect=failure) as get:
         await time_machine.run(2 * 3600, step=60)
     assert 2 <= get.call_count <= 3
+    # The account's client, asked for this inverter.
+    assert {call.args for call in get.call_args_list} == {(HYBRID_WIFI_SN,)}
     issue_id = invalid_request_issue_id(init_integration.entry_id)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None

@@ -86,7 +86,13 @@ async def test_token_never_leaks(
         for state in hass.states.async_all()
         if state.entity_id.split(".")[1].startswith("sunvec_")
     ]
-    reprs = [repr(coordinator), repr(coordinator.client), repr(vars(coordinator.client))]
+    reprs = [
+        repr(coordinator),
+        repr(coordinator.client),
+        repr(vars(coordinator.client)),
+        # The account's runtime data holds its client.
+        repr(init_integration.runtime_data),
+    ]
     logged = [record.getMessage() for record in caplog.records] + [
         logging.Formatter().formatException(record.exc_info)
         for record in caplog.records
@@ -150,13 +156,13 @@ async def test_client_redacts_a_token_the_server_echoes(
     app.router.add_post("/api/v2/dataAccess/realtimeInfo/get", handler)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    client = SunvecClient(session, str(server.make_url("/")), NUMERIC_TOKEN, HYBRID_WIFI_SN)
+    client = SunvecClient(session, str(server.make_url("/")), NUMERIC_TOKEN)
     shown: list[str] = [repr(client), repr(vars(client))]
     data: RealtimeData | None = None
     try:
         while answers:
             try:
-                data = await client.async_get_realtime_data()
+                data = await client.async_get_realtime_data(HYBRID_WIFI_SN)
             except SunvecError as err:
                 shown += texts_of(err)
                 shown.append(repr(getattr(err, "code", None)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -273,11 +273,15 @@ async def test_entry_removed_and_added_again(
 def with_counters(
     coordinator: SunvecCoordinator, change: Callable[[RealtimeData], RealtimeData]
 ) -> AbstractContextManager[object]:
-    """Patch the client so that every upload's counters pass through `change`."""
+    """Patch the client so that every upload of the coordinator's inverter passes through `change`.
+
+    The account's other inverters answer as they are.
+    """
     original = coordinator.client.async_get_realtime_data
 
-    async def changed() -> RealtimeData:
-        return change(await original())
+    async def changed(wifi_sn: str) -> RealtimeData:
+        data = await original(wifi_sn)
+        return change(data) if wifi_sn == coordinator.wifi_sn else data
 
     return patch.object(coordinator.client, "async_get_realtime_data", changed)
 
@@ -437,29 +441,30 @@ async def test_unknown_status_and_problem(
     assert state_of(hass, "problem") == STATE_OFF
     original = coordinator.client.async_get_realtime_data
 
-    async def with_status(status: str, battery: str = "0"):  # type: ignore[no-untyped-def]
-        data = await original()
-        from dataclasses import replace
+    def with_status(
+        status: str, battery: str = "0"
+    ) -> Callable[[str], Coroutine[Any, Any, RealtimeData]]:
+        async def answer(wifi_sn: str) -> RealtimeData:
+            data = await original(wifi_sn)
+            return replace(data, inverter_status=status, battery_status=battery)
 
-        return replace(data, inverter_status=status, battery_status=battery)
+        return answer
 
     async def refresh() -> None:
         await time_machine.advance(10)
         await coordinator.async_refresh()
         await hass.async_block_till_done()
 
-    with patch.object(coordinator.client, "async_get_realtime_data", lambda: with_status("-1")):
+    with patch.object(coordinator.client, "async_get_realtime_data", with_status("-1")):
         await refresh()
         await refresh()
     assert state_of(hass, "inverter_status") == STATE_UNKNOWN
     assert caplog.text.count("unknown status code -1") == 1
-    with patch.object(coordinator.client, "async_get_realtime_data", lambda: with_status("103")):
+    with patch.object(coordinator.client, "async_get_realtime_data", with_status("103")):
         await refresh()
     assert state_of(hass, "inverter_status") == "recoverable_fault"
     assert state_of(hass, "problem") == STATE_ON
-    with patch.object(
-        coordinator.client, "async_get_realtime_data", lambda: with_status("102", "1")
-    ):
+    with patch.object(coordinator.client, "async_get_realtime_data", with_status("102", "1")):
         await refresh()
     assert state_of(hass, "battery_status") == "fault"
     assert state_of(hass, "problem") == STATE_ON

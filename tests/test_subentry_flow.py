@@ -162,7 +162,8 @@ async def test_one_number_adds_an_inverter(
         f"Sunvec X1B30P4012 (`{PV_ONLY_WIFI_SN}`)"
     )
     # Checked with the account's address and token.
-    mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN, PV_ONLY_WIFI_SN)
+    mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN)
+    mock_client_class.return_value.async_get_realtime_data.assert_awaited_once_with(PV_ONLY_WIFI_SN)
     assert inverters_of(account) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
     assert TOKEN not in shown_to_the_user(result)

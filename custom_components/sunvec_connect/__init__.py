@@ -12,7 +12,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import SunvecClient, SunvecInvalidInputError, exposes_token
 from .budget import TokenCalls, calls_key
-from .const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
+from .const import DOMAIN, SUBENTRY_INVERTER
 from .coordinator import SunvecConfigEntry, SunvecCoordinator, SunvecRuntimeData, inverter_store
 from .issues import (
     account_issue_ids,
@@ -33,18 +33,17 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
-    """Set up an account: a coordinator per inverter, sharing the token's budget."""
+    """Set up an account: its client, and a coordinator per inverter sharing the token's budget."""
     session = async_get_clientsession(hass)
     url, token = entry.data[CONF_URL], entry.data[CONF_API_TOKEN]
     inverters = _inverters(entry)
     try:
         token_exposed = exposes_token(url)
-        clients = [
-            SunvecClient(session, url, token, subentry.data[CONF_WIFI_SN]) for subentry in inverters
-        ]
+        client = SunvecClient(session, url, token)
     except SunvecInvalidInputError as err:
         # Saved by an older release with rules that were less strict (an address with a
-        # path of its own): only the user can choose the right address.
+        # path of its own): only the user can choose the right address. (A saved wifiSn
+        # the client refuses fails at its inverter's calls, as one the cloud refuses.)
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="saved_settings_invalid",
@@ -56,8 +55,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
     await calls.async_load()
     # Kept also when the setup fails: its retry counts the calls this one made.
     entry.async_on_unload(calls.async_save)
-    runtime = entry.runtime_data = SunvecRuntimeData(calls)
-    for subentry, client in zip(inverters, clients, strict=True):
+    runtime = entry.runtime_data = SunvecRuntimeData(client, calls)
+    for subentry in inverters:
         coordinator = SunvecCoordinator(hass, entry, subentry, client, runtime.budget)
         runtime.coordinators[subentry.subentry_id] = coordinator
         # Never waits for the token's next call slot: with the minute used up an

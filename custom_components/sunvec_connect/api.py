@@ -753,14 +753,13 @@ def exposes_token(base_url: str) -> bool:
 
 
 class SunvecClient:
-    """Client for one wifiSn of one Sunvec Connect token."""
+    """Client for one Sunvec Connect token (an account): any of its inverters' wifiSns."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         base_url: str,
         token: str,
-        wifi_sn: str,
         *,
         request_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
@@ -768,7 +767,6 @@ class SunvecClient:
         self._session = session
         self.base_url = normalize_url(base_url)
         self._token = RedactedStr(normalize_token(token))
-        self.wifi_sn = normalize_wifi_sn(wifi_sn)
         self.request_timeout = request_timeout
         self._endpoint = URL(f"{self.base_url}/{REALTIME_PATH}")
         self._host = self._endpoint.raw_host or ""
@@ -791,9 +789,13 @@ class SunvecClient:
         """Remove the token from text that may be shown or logged."""
         return redact_token(text, self._token)
 
-    async def async_get_realtime_data(self) -> RealtimeData:
-        """Return the latest upload of the inverter."""
-        status, headers, body = await self._post({"wifiSn": self.wifi_sn})
+    async def async_get_realtime_data(self, wifi_sn: str) -> RealtimeData:
+        """Return the latest upload of the inverter `wifi_sn`.
+
+        The wifiSn is normalized first: one the client cannot accept raises
+        `SunvecInvalidInputError` (reason `wifi_sn`) without calling the cloud.
+        """
+        status, headers, body = await self._post({"wifiSn": normalize_wifi_sn(wifi_sn)})
         return parse_realtime_response(status, headers, body, token=self._token)
 
     async def _post(self, payload: Mapping[str, Any]) -> tuple[int, Mapping[str, str], bytes]:

@@ -133,9 +133,9 @@ async def async_fetch_upload(
     hass: HomeAssistant, inverters: InverterList, wifi_sn: str
 ) -> RealtimeData | Exception:
     """Call the cloud once (its budget slot taken): the upload, or the error (logged)."""
-    client = SunvecClient(async_get_clientsession(hass), inverters.url, inverters.token, wifi_sn)
+    client = SunvecClient(async_get_clientsession(hass), inverters.url, inverters.token)
     try:
-        return await client.async_get_realtime_data()
+        return await client.async_get_realtime_data(wifi_sn)
     except SunvecError as err:
         if isinstance(err, SunvecRateLimitError):
             # The inverters on this token must not call into the same pause.

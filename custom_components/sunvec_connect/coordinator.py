@@ -22,6 +22,7 @@ from .api import (
     RealtimeData,
     SunvecClient,
     SunvecError,
+    SunvecInvalidInputError,
     SunvecInvalidParameterError,
     SunvecNotAuthorizedError,
     SunvecNotFoundError,
@@ -75,6 +76,8 @@ type SunvecConfigEntry = ConfigEntry[SunvecRuntimeData]
 class SunvecRuntimeData:
     """What an account's entry holds while it runs."""
 
+    client: SunvecClient
+    """The account's client (its address and token): every inverter's calls go through it."""
     calls: TokenCalls
     """The token's budget and calls, shared by the account's inverters and its forms."""
     coordinators: dict[str, SunvecCoordinator] = field(default_factory=dict)
@@ -405,10 +408,18 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             return self._wait_until(slot, previous)
         self.statistics.polls += 1
         try:
-            realtime = await self.client.async_get_realtime_data()
+            realtime = await self.client.async_get_realtime_data(self.wifi_sn)
         except SunvecError as err:
-            if isinstance(err, SunvecNotSentError):
+            if isinstance(err, SunvecNotSentError | SunvecInvalidInputError):
+                # Nothing reached the cloud: no call of the token's day was spent.
                 self.calls.not_sent(requested=requested)
+            if isinstance(err, SunvecInvalidInputError):
+                # A saved wifiSn the client refuses (saved under an older release's rules):
+                # as for a request the cloud refuses, this inverter says so and waits, and
+                # the account's other inverters go on.
+                invalid = SunvecInvalidParameterError(str(err))
+                invalid.__cause__ = err
+                err = invalid
             self._last_error = err
             self.statistics.count_failure(err)
             self._after_failure(err)
