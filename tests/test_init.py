@@ -9,8 +9,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import inverter_store
 from custom_components.sunvec_connect.issues import account_issue_ids, inverter_issue_ids
+from custom_components.sunvec_connect.store import inverter_store
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
