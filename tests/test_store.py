@@ -1,8 +1,9 @@
 """Migrations of what the integration keeps: each shape an earlier release wrote.
 
 The shapes are taken from the git history (the commit that wrote each is named). Home
-Assistant's own loading of them is in test_restart.py (an inverter's storage) and
-test_migration.py (the release before accounts).
+Assistant's own loading of them is in test_restart.py (an inverter's storage),
+test_sensor.py (the counters' restore data) and test_migration.py (the release before
+accounts).
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ from typing import Any
 from hypothesis import given, strategies as st
 import pytest
 
+from custom_components.sunvec_connect.counters import (
+    DailyCounter,
+    LifetimeCounter,
+    PowerIntegrator,
+)
 from custom_components.sunvec_connect.plant_clock import PlantClock
 from custom_components.sunvec_connect.polling import UploadSchedule
+from custom_components.sunvec_connect.sensor import COUNTER_DATA_VERSION, migrate_counter_data
 from custom_components.sunvec_connect.store import Kept, KeptUpload, migrate_from_v1
 
 from .test_kept import JSON_VALUES, SETTINGS
@@ -143,3 +150,88 @@ def test_any_stored_value_migrates_and_reads(stored: Any) -> None:
     """Storage is outside input: migrated and read, it never raises."""
     kept = Kept.from_stored(migrate_from_v1(stored))
     assert kept is None or isinstance(kept, Kept)
+
+
+# The counters' restore data ------------------------------------------------------
+
+SUBENTRY_ID = "01HYBRIDENTRY000000000000"
+CREATED = datetime(2026, 6, 1, tzinfo=UTC)
+"""When the account was created."""
+FIRST_COUNTERS = {
+    # 75540c0: the first release kept the value alone (and the day, and an integral's
+    # last sample), without the entity's owner.
+    "lifetime": {"value": 5012.3},
+    "daily": {"value": 12.4, "day": "2026-06-21"},
+    "integral": {"total": 8.25, "last_time": UPLOAD_TIME.isoformat(), "last_power": 1234.0},
+}
+
+
+def test_counters_of_the_first_release_are_migrated() -> None:
+    migrated = {
+        kind: migrate_counter_data(stored, SAVED, SUBENTRY_ID, CREATED)
+        for kind, stored in FIRST_COUNTERS.items()
+    }
+    owner = {"entry_id": SUBENTRY_ID, "version": COUNTER_DATA_VERSION}
+    assert migrated == {
+        "lifetime": {"value": 5012.3, "time": SAVED.isoformat(), **owner},
+        "daily": {"value": 12.4, "day": "2026-06-21", "time": SAVED.isoformat(), **owner},
+        "integral": {**FIRST_COUNTERS["integral"], "counted": 8.25, **owner},
+    }
+    lifetime = LifetimeCounter()
+    lifetime.restore(migrated["lifetime"])
+    assert (lifetime.value, lifetime.time) == (5012.3, SAVED)
+    daily = DailyCounter()
+    daily.restore(migrated["daily"])
+    assert (daily.value, daily.time, daily.day) == (12.4, SAVED, SAVED.date())
+    integral = PowerIntegrator(max_gap=timedelta(minutes=15))
+    integral.restore(migrated["integral"])
+    assert (integral.total, integral.counted, integral.last_power) == (8.25, 8.25, 1234.0)
+
+
+@pytest.mark.parametrize(
+    ("last_updated", "owner"),
+    [
+        pytest.param(CREATED, SUBENTRY_ID, id="written_when_the_account_was_created"),
+        pytest.param(CREATED - timedelta(seconds=1), None, id="written_before"),
+        pytest.param(None, None, id="no_state"),
+    ],
+)
+def test_history_without_an_owner_is_this_inverters_if_written_since_the_account(
+    last_updated: datetime | None, owner: str | None
+) -> None:
+    migrated = migrate_counter_data({"value": 5012.3}, last_updated, SUBENTRY_ID, CREATED)
+    assert migrated["entry_id"] == owner
+
+
+def test_counters_of_the_release_before_accounts_keep_their_owner() -> None:
+    """93d5d06 kept the whole history with the id of the inverter's entry."""
+    lifetime = LifetimeCounter()
+    lifetime.offer(5012.3, UPLOAD_TIME)
+    old = {**lifetime.as_dict(), "entry_id": "01OLDENTRY"}
+    migrated = migrate_counter_data(old, SAVED, SUBENTRY_ID, CREATED)
+    assert migrated == {**old, "version": COUNTER_DATA_VERSION}
+    # The current version is taken as it is.
+    assert migrate_counter_data(migrated, None, SUBENTRY_ID, CREATED) is migrated
+
+
+@SETTINGS
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                *("value", "time", "held", "peak_kw", "day", "previous", "total", "counted"),
+                *("last_time", "last_power", "last_yield", "ratio", "peak_power"),
+                *("entry_id", "version"),
+            ]
+        ),
+        JSON_VALUES,
+    ),
+    st.none() | st.datetimes(timezones=st.just(UTC)),
+)
+def test_any_counter_data_migrates_and_restores(
+    stored: dict[str, Any], last_updated: datetime | None
+) -> None:
+    migrated = migrate_counter_data(stored, last_updated, SUBENTRY_ID, CREATED)
+    LifetimeCounter().restore(migrated)
+    DailyCounter().restore(migrated)
+    PowerIntegrator(max_gap=timedelta(minutes=15)).restore(migrated)
