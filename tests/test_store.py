@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
 
+from homeassistant.core import HomeAssistant
 from hypothesis import given, strategies as st
 import pytest
 
+from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.counters import (
     DailyCounter,
     LifetimeCounter,
@@ -24,7 +26,12 @@ from custom_components.sunvec_connect.counters import (
 from custom_components.sunvec_connect.plant_clock import PlantClock
 from custom_components.sunvec_connect.polling import UploadSchedule
 from custom_components.sunvec_connect.sensor import COUNTER_DATA_VERSION, migrate_counter_data
-from custom_components.sunvec_connect.store import Kept, KeptUpload, migrate_from_v1
+from custom_components.sunvec_connect.store import (
+    Kept,
+    KeptUpload,
+    inverter_store,
+    migrate_from_v1,
+)
 
 from .test_kept import JSON_VALUES, SETTINGS
 
@@ -150,6 +157,15 @@ def test_any_stored_value_migrates_and_reads(stored: Any) -> None:
     """Storage is outside input: migrated and read, it never raises."""
     kept = Kept.from_stored(migrate_from_v1(stored))
     assert kept is None or isinstance(kept, Kept)
+
+
+async def test_a_later_minor_version_is_read_as_it_is(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Minor versions add what older code may ignore (Home Assistant's rule)."""
+    key = f"{DOMAIN}.01INVERTER"
+    hass_storage[key] = {"version": 2, "minor_version": 2, "key": key, "data": BEFORE_ACCOUNTS}
+    assert await inverter_store(hass, "01INVERTER").async_load() == BEFORE_ACCOUNTS
 
 
 # The counters' restore data ------------------------------------------------------
