@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +24,7 @@ from custom_components.sunvec_connect.counters import (
     LifetimeCounter,
     PowerIntegrator,
 )
+from custom_components.sunvec_connect.sensor import migrate_counter_data
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 FIVE = timedelta(minutes=5)
@@ -166,16 +168,21 @@ def test_lifetime_counter_restore() -> None:
     assert restored.rejected == 1
 
 
+def migrated(stored: dict[str, object], last_updated: datetime | None) -> dict[str, Any]:
+    """Restore data of version 1 as the sensor migrates it (the entity's state written then)."""
+    return migrate_counter_data(stored, last_updated, "01INVERTER", T0 - timedelta(days=1))
+
+
 def test_lifetime_counter_restores_history_of_older_releases() -> None:
     """Older releases stored only the value: the time it was saved bounds the next rise."""
     counter = LifetimeCounter()
-    counter.restore({"value": 100.0}, saved_at=at(1))
+    counter.restore(migrated({"value": 100.0}, at(1)))
     assert (counter.value, counter.time) == (100.0, at(1))
     assert counter.offer(100.0, at(0)) == 100.0  # the upload shown before the restart
     assert counter.rejected == 0
     assert counter.offer(99999.0, at(5)) == 100.0
     without_time = LifetimeCounter()
-    without_time.restore({"value": 100.0})
+    without_time.restore(migrated({"value": 100.0}, None))
     assert without_time.offer(99.0, at(5)) == 100.0
     assert without_time.offer(150.0, at(10)) == 150.0  # a rise cannot be judged: taken
 
@@ -348,7 +355,7 @@ def test_daily_counter_new_day_count_bounded_by_the_time_since_midnight() -> Non
 
 def test_daily_counter_restores_history_of_older_releases() -> None:
     counter = DailyCounter(zone=UTC)
-    counter.restore({"value": 80.0, "day": "2026-06-21"}, saved_at=at(0))
+    counter.restore(migrated({"value": 80.0, "day": "2026-06-21"}, at(0)))
     assert (counter.value, counter.time, counter.day) == (80.0, at(0), T0.date())
     assert counter.offer(15.0, at(5)) == 80.0
     for junk in (

@@ -16,12 +16,12 @@ from custom_components.sunvec_connect.api import (
     SunvecInvalidParameterError,
 )
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import inverter_store
 from custom_components.sunvec_connect.issues import (
     account_issue_ids,
     invalid_request_issue_id,
     inverter_issue_ids,
 )
+from custom_components.sunvec_connect.store import inverter_store
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 

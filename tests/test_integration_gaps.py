@@ -30,7 +30,11 @@ from custom_components.sunvec_connect.counters import (
     dc_ac_ratio,
 )
 from custom_components.sunvec_connect.pacing import NIGHT_INTERVAL, Pace
-from custom_components.sunvec_connect.sensor import pv_production_power, pv_yield_sample
+from custom_components.sunvec_connect.sensor import (
+    migrate_counter_data,
+    pv_production_power,
+    pv_yield_sample,
+)
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import PV_ONLY_WIFI_SN
 
@@ -154,9 +158,12 @@ def test_a_gap_the_counters_do_not_bound_is_left_out_and_counted() -> None:
     assert integrator.gaps_left_out == 4
 
 
-def test_what_the_current_release_stored_is_restored() -> None:
+def test_what_earlier_releases_stored_is_restored() -> None:
     """A total and last sample stored before issue 17 restore; the new fields round-trip."""
-    old = {"total": 5.5, "last_time": T0.isoformat(), "last_power": 1000.0}
+    kept = {"total": 5.5, "last_time": T0.isoformat(), "last_power": 1000.0}
+    old = migrate_counter_data(kept, T0, "01INVERTER", T0)
+    # Anchored from the total.
+    assert old["counted"] == 5.5
     integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
     integrator.restore(old)
     assert integrator.offer(1000.0, T0 + timedelta(minutes=6)) == 5.6

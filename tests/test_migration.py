@@ -29,12 +29,13 @@ from custom_components.sunvec_connect.const import (
     DOMAIN,
     SUBENTRY_INVERTER,
 )
-from custom_components.sunvec_connect.coordinator import inverter_store
 from custom_components.sunvec_connect.migration import LEGACY_CALLS_KEY
+from custom_components.sunvec_connect.store import STORE_VERSION
 from simulator import Fault, FaultKind, Plant, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import TOKEN, TimeMachine, account_budget
+from .test_store import BEFORE_ACCOUNTS, ONLINE
 
 OTHER_TOKEN = "sunvec-other-token-0c91d2"
 THIRD_WIFI_SN = "SUTTHIRD001"
@@ -141,8 +142,11 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
         for entry in (hybrid, pv_only, disabled, other)
         for device in dr.async_entries_for_config_entry(devices, entry.entry_id)
     }
-    # What the pv-only inverter's entry kept, and the token's calls of the last day.
-    await inverter_store(hass, pv_only.entry_id).async_save({"saved_at": "kept"})
+    # What the pv-only inverter's entry kept (storage of version 1), and the token's calls
+    # of the last day.
+    kept_key = f"{DOMAIN}.{pv_only.entry_id}"
+    kept = {**BEFORE_ACCOUNTS, "saved_at": dt_util.utcnow().isoformat(), "upload": None}
+    hass_storage[kept_key] = {"version": 1, "minor_version": 1, "key": kept_key, "data": kept}
     # As the releases before accounts kept them: every token's calls in one store.
     budget_calls_before = 7
     moment = round((dt_util.utcnow() - timedelta(minutes=30)).timestamp(), 1)
@@ -239,8 +243,13 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
         f"sensor.sunvec_{HYBRID_WIFI_SN.lower()}_api_calls_today",
         f"sensor.sunvec_{THIRD_WIFI_SN.lower()}_api_calls_today",
     ]
-    # What the entries kept stays with their inverters; the token's calls count on.
-    assert f"{DOMAIN}.{pv_only.entry_id}" in hass_storage
+    # What the entries kept stays with their inverters, migrated; the token's calls count on.
+    assert hass_storage[kept_key]["version"] == STORE_VERSION
+    pv_only_coordinator = account.runtime_data.coordinators[pv_only.entry_id]
+    assert pv_only_coordinator.clock.offset == timedelta(hours=2)
+    assert pv_only_coordinator.online.observed_since == dt_util.parse_datetime(
+        ONLINE["observed_since"]
+    )
     assert account_budget(hass).calls_since(dt_util.utcnow() - timedelta(hours=1)) >= (
         budget_calls_before
     )

@@ -19,9 +19,9 @@ import pytest
 
 from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import inverter_store
 from custom_components.sunvec_connect.issues import clock_issue_id
 from custom_components.sunvec_connect.pacing import NIGHT_INTERVAL
+from custom_components.sunvec_connect.store import inverter_store
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN
 

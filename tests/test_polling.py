@@ -18,6 +18,7 @@ from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.sunvec_connect.issues import ban_issue_id
 from custom_components.sunvec_connect.pacing import Pace
 from custom_components.sunvec_connect.polling import OnlineHistory, UploadSchedule
+from custom_components.sunvec_connect.store import migrate_from_v1
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -300,10 +301,14 @@ def test_schedule_survives_a_restart() -> None:
     assert kept.cadence == 240
     # Whether a miss has bounded the delay from below (then it follows the misses).
     assert kept.delay_bounded is schedule.delay_bounded
-    # Kept by a release that did not keep it: learned already.
+    # Kept by a release that did not keep it: learned already (the storage's migration).
     older = UploadSchedule()
-    older.restore({"cadence": 240, "publish_delay": 30})
+    older.restore(migrate_from_v1({"schedule": {"cadence": 240, "publish_delay": 30}})["schedule"])
     assert older.delay_bounded
+    # What the schedule of version 2 does not say is not so.
+    unsaid = UploadSchedule()
+    unsaid.restore({"cadence": 240, "publish_delay": 30})
+    assert not unsaid.delay_bounded
     # Still coming down from the default before the restart: it goes on doing so.
     fresh = UploadSchedule()
     fresh.restore({"cadence": 300, "publish_delay": 45, "delay_bounded": False})

@@ -31,6 +31,8 @@ from benchmarks.harness import TOKEN as BENCH_TOKEN, bench_cloud
 from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
+from custom_components.sunvec_connect.plant_clock import PlantClock
+from custom_components.sunvec_connect.store import STORE_VERSION
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 
 from .conftest import SIM_START, TOKEN, TimeMachine, account_for, coordinator_of, kept_calls
@@ -283,6 +285,7 @@ async def test_thirty_entries_set_up_at_once_with_the_minute_used_up(
     ],
     ids=["no_upload", "not_mappings", "naive_time", "future_time", "junk"],
 )
+@pytest.mark.parametrize("version", [1, STORE_VERSION])
 async def test_kept_data_that_does_not_fit_is_ignored(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
@@ -290,9 +293,15 @@ async def test_kept_data_that_does_not_fit_is_ignored(
     config_entry: MockConfigEntry,
     cloud: SunvecCloud,
     kept: dict[str, Any],
+    version: int,
 ) -> None:
     """Storage written by hand or by another release: the entry starts as if new."""
-    hass_storage[STORE_KEY] = {"version": 1, "minor_version": 1, "key": STORE_KEY, "data": kept}
+    hass_storage[STORE_KEY] = {
+        "version": version,
+        "minor_version": 1,
+        "key": STORE_KEY,
+        "data": kept,
+    }
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
@@ -326,3 +335,86 @@ async def test_kept_upload_whose_successor_is_due_waits_for_it(
     await time_machine.run(30, step=5)
     assert len(cloud.requests) == calls + 1
     assert not coordinator_of(entry).data.restored
+
+
+# What earlier releases kept -----------------------------------------------------
+
+FIRST_SCHEDULE = ("cadence", "publish_delay", "gaps", "last_upload")
+SHAPES = {
+    # 57c5e99: the first release with a store.
+    "first": (("saved_at", "upload", "schedule", "online"), FIRST_SCHEDULE),
+    # a6626de: whether a miss bounded the delay estimate.
+    "bounded_delay": (
+        ("saved_at", "upload", "schedule", "online"),
+        (*FIRST_SCHEDULE, "delay_bounded"),
+    ),
+    # c97c491: the run that saved it.
+    "run": (
+        ("saved_at", "run", "upload", "schedule", "online"),
+        (*FIRST_SCHEDULE, "delay_bounded"),
+    ),
+    # fa34d29 up to the release before accounts (93d5d06) and 0.2.0 before 751ac47.
+    "plant_clock": (
+        ("saved_at", "run", "upload", "schedule", "online", "clock"),
+        (*FIRST_SCHEDULE, "delay_bounded"),
+    ),
+}
+
+
+def as_written_by(kept: dict[str, Any], shape: str) -> dict[str, Any]:
+    """What the current code kept, in the shape a release of version 1 wrote."""
+    keys, schedule_keys = SHAPES[shape]
+    written = {key: kept[key] for key in keys}
+    written["schedule"] = {key: kept["schedule"][key] for key in schedule_keys}
+    return written
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+async def test_what_a_release_of_version_1_kept_is_migrated(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    shape: str,
+) -> None:
+    """Storage of each shape version 1 had restores as that release restored it."""
+    entry = init_integration
+    await time_machine.run(600)
+    shown = {entity_id: state(hass, entity_id).state for entity_id in (AC_POWER, TOTAL_YIELD)}
+    await stop(hass, entry)
+    kept = hass_storage[STORE_KEY]["data"]
+    old = as_written_by(kept, shape)
+    hass_storage[STORE_KEY] = {"version": 1, "minor_version": 1, "key": STORE_KEY, "data": old}
+
+    await use_up_the_minute(hass, entry.data[CONF_URL])
+    calls = len(cloud.requests)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = coordinator_of(entry)
+    upload_time = dt_util.parse_datetime(old["upload"]["upload_time"])
+    assert len(cloud.requests) == calls
+    assert coordinator.data.restored
+    assert coordinator.data.upload_time == upload_time
+    for entity_id, value in shown.items():
+        assert state(hass, entity_id).state == value
+        assert state(hass, entity_id).attributes[ATTR_RESTORED] is True
+    schedule = coordinator.schedule
+    assert (schedule.cadence, schedule.publish_delay) == (
+        old["schedule"]["cadence"],
+        old["schedule"]["publish_delay"],
+    )
+    # Kept before the schedule said: it had been learning for a while.
+    assert schedule.delay_bounded is old["schedule"].get("delay_bounded", True)
+    assert (schedule.trend, schedule.run_length) == (0.0, 10.0)
+    if "clock" in old:
+        assert coordinator.clock == PlantClock.restore(old["clock"])
+    else:
+        # Kept before the plant clock: the upload as it was placed.
+        text = coordinator.data.realtime.upload_time_text
+        assert coordinator.clock == PlantClock(last_text=text, last_time=upload_time)
+    # Written back at once in version 2.
+    migrated = hass_storage[STORE_KEY]
+    assert migrated["version"] == STORE_VERSION
+    assert migrated["data"]["clock"] == coordinator.clock.as_dict()
+    assert migrated["data"]["schedule"]["delay_bounded"] is schedule.delay_bounded

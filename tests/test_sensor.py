@@ -21,11 +21,17 @@ from homeassistant.const import (
     Platform,
 )
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    entity_registry as er,
+    issue_registry as ir,
+    restore_state as rs,
+)
+from homeassistant.helpers.json import JSONEncoder
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_mock_load_restore_state_from_storage,
     mock_restore_cache_with_extra_data,
     snapshot_platform,
 )
@@ -156,26 +162,66 @@ PV_ENERGY = "sensor.sunvec_sutdemohyb1_pv_energy"
 HYBRID_ENTRY_ID = "01HYBRIDENTRY000000000000"
 
 
-def frozen_counters(entry_id: str | None, saved: datetime) -> list[tuple[State, dict[str, Any]]]:
-    """Restore data of counters frozen far from the cloud's values, as of `saved`.
-
-    `entry_id` None: the format of releases before history carried the entry id.
-    """
-    owner = {} if entry_id is None else {"entry_id": entry_id}
+def frozen_counters(entry_id: str, saved: datetime) -> list[tuple[State, dict[str, Any]]]:
+    """Restore data of counters frozen far from the cloud's values, as of `saved`."""
     return [
         (
             State(TOTAL_YIELD, "99999.0", last_updated=saved),
-            {"value": 99999.0, "time": saved.isoformat(), "held": None, **owner},
+            {"value": 99999.0, "time": saved.isoformat(), "held": None, "entry_id": entry_id},
         ),
         (
             State(PV_ENERGY, "12.5", last_updated=saved),
-            {"total": 12.5, "last_time": None, "last_power": None, **owner},
+            {"total": 12.5, "last_time": None, "last_power": None, "entry_id": entry_id},
         ),
         (
             State(YIELD_TODAY, "80", last_updated=saved),
-            {"value": 80.0, "day": "2026-06-21", **owner},
+            {"value": 80.0, "day": "2026-06-21", "entry_id": entry_id},
         ),
     ]
+
+
+def counters_of_the_first_release(saved: datetime) -> list[tuple[State, dict[str, Any]]]:
+    """The same counters as the first release kept them (75540c0): no owner, no times."""
+    return [
+        (State(TOTAL_YIELD, "99999.0", last_updated=saved), {"value": 99999.0}),
+        (
+            State(PV_ENERGY, "12.5", last_updated=saved),
+            {"total": 12.5, "last_time": None, "last_power": None},
+        ),
+        (State(YIELD_TODAY, "80.0", last_updated=saved), {"value": 80.0, "day": "2026-06-21"}),
+    ]
+
+
+async def restore_from_storage(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    records: list[tuple[State, dict[str, Any]]],
+) -> None:
+    """Home Assistant reads `records` from its file of restore states, as when it starts."""
+    hass_storage[rs.STORAGE_KEY] = {
+        "version": rs.STORAGE_VERSION,
+        "key": rs.STORAGE_KEY,
+        "data": [
+            {
+                "state": json.loads(json.dumps(state.as_dict(), cls=JSONEncoder)),
+                "extra_data": extra_data,
+                "last_seen": state.last_updated.isoformat(),
+            }
+            for state, extra_data in records
+        ],
+    }
+    await async_mock_load_restore_state_from_storage(hass)
+
+
+def restore_data(hass: HomeAssistant, entity_id: str) -> dict[str, Any]:
+    """What the entity would write to the file of restore states now."""
+    stored = next(
+        stored
+        for stored in rs.async_get(hass).async_get_stored_states()
+        if stored.state.entity_id == entity_id
+    )
+    assert stored.extra_data is not None
+    return json.loads(json.dumps(stored.extra_data.as_dict(), cls=JSONEncoder))
 
 
 async def test_counters_survive_restart_and_heal(
@@ -210,27 +256,57 @@ async def test_counters_survive_restart_and_heal(
     assert statistics.meter_resets == {"yield_total": 1, "yield_today": 1}
 
 
-async def test_history_of_older_releases_is_restored(
-    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+async def test_history_of_the_first_release_is_migrated(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    time_machine: TimeMachine,
+    sim_url: str,
 ) -> None:
-    """History written before it carried the entry id, after the entry was created."""
+    """History written without its owner nor its times, after the account was created.
+
+    Shown as that release showed it; the time its state was written bounds the next
+    rise, and the entities keep it in the current version.
+    """
     entry = entry_for(sim_url, entry_id=HYBRID_ENTRY_ID)
-    mock_restore_cache_with_extra_data(hass, frozen_counters(None, dt_util.utcnow()))
+    saved = entry.created_at
+    await restore_from_storage(hass, hass_storage, counters_of_the_first_release(saved))
     await setup_entry(hass, entry)
     assert value(hass, "yield_total") == 99999.0
     assert value(hass, "yield_today") == 80.0
     assert value(hass, "pv_energy") == 12.5
+    # The cloud's readings, of uploads before the state was written, tell nothing new.
+    assert coordinator_of(entry).statistics.rejected_readings.keys() >= {
+        "yield_total",
+        "yield_today",
+    }
+    # Kept again in the current version.
+    migrated = {"version": 2, "entry_id": HYBRID_ENTRY_ID}
+    total_yield = restore_data(hass, TOTAL_YIELD)
+    assert total_yield.items() >= {"value": 99999.0, "time": saved.isoformat(), **migrated}.items()
+    yield_today = restore_data(hass, YIELD_TODAY)
+    assert (
+        yield_today.items()
+        >= {
+            "value": 80.0,
+            "time": saved.isoformat(),
+            "day": "2026-06-21",
+            **migrated,
+        }.items()
+    )
+    pv_energy = restore_data(hass, PV_ENERGY)
+    assert pv_energy.items() >= {"total": 12.5, "counted": 12.5, **migrated}.items()
 
 
 @pytest.mark.parametrize(
     ("owner", "saved_before_entry"),
     [
         pytest.param("01REMOVEDENTRY00000000000", timedelta(0), id="another_entry"),
-        pytest.param(None, timedelta(days=3), id="older_release_before_the_entry"),
+        pytest.param(None, timedelta(days=3), id="first_release_before_the_entry"),
     ],
 )
 async def test_history_of_a_removed_entry_is_ignored(
     hass: HomeAssistant,
+    hass_storage: dict[str, Any],
     time_machine: TimeMachine,
     sim_url: str,
     owner: str | None,
@@ -239,7 +315,10 @@ async def test_history_of_a_removed_entry_is_ignored(
     """The same inverter added again: the new entry trusts the cloud's first reading."""
     entry = entry_for(sim_url, entry_id=HYBRID_ENTRY_ID)
     saved = entry.created_at - saved_before_entry
-    mock_restore_cache_with_extra_data(hass, frozen_counters(owner, saved))
+    records = (
+        counters_of_the_first_release(saved) if owner is None else frozen_counters(owner, saved)
+    )
+    await restore_from_storage(hass, hass_storage, records)
     await setup_entry(hass, entry)
     realtime = coordinator_of(entry).data.realtime
     assert value(hass, "yield_total") == realtime.yield_total

@@ -10,6 +10,7 @@ code: one account per token, and nothing of the user's lost. Runs before the jou
 from __future__ import annotations
 
 from collections.abc import Iterator
+import json
 from pathlib import Path
 import shutil
 import subprocess
@@ -210,6 +211,15 @@ def test_entries_of_one_token_become_one_account_and_keep_everything(old_stack: 
     assert registry_view(stack) == entities
     assert devices_view(stack) == devices
     assert statistic_ids(stack) >= statistics
+    # What each inverter kept, at version 1, was migrated as it loaded (Home Assistant
+    # logs it) and is kept at version 2 with its upload.
+    log = stack.log_text()
+    for entry in entries:
+        key = f"sunvec_connect.{entry['entry_id']}"
+        assert f"Migrating {key} storage from 1.1 to 2.1" in log
+        kept = json.loads((stack.config / ".storage" / key).read_text())
+        assert kept["version"] == 2
+        assert kept["data"]["upload"] is not None
 
     # Both inverters poll on, with the account's token (they start from their kept
     # uploads, confirmed by a call at their slots).

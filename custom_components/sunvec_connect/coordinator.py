@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, override
+from typing import override
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -55,15 +54,14 @@ from .const import (
 )
 from .errors import update_error
 from .issues import InverterIssues
-from .kept import aware_time
 from .pacing import InverterDemand
 from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
 from .poll_stats import PollStatistics
 from .polling import OnlineHistory, UploadSchedule
 from .slots import CallAction, CallSlot, InverterCalls
+from .store import Kept, KeptUpload, inverter_store
 from .sun import daylight_fraction, is_deep_night
 
-STORE_VERSION = 1
 INVERTER_ERRORS = (SunvecNotAuthorizedError, SunvecNotFoundError, SunvecInvalidParameterError)
 """Errors about one inverter, not the account: its setup does not fail the account's."""
 THIS_RUN: HassKey[str] = HassKey(f"{DOMAIN}_run")
@@ -110,15 +108,6 @@ def this_run(hass: HomeAssistant) -> str:
     if (run := hass.data.get(THIS_RUN)) is None:
         run = hass.data[THIS_RUN] = ulid_now()
     return run
-
-
-def inverter_store(hass: HomeAssistant, subentry_id: str) -> Store[dict[str, Any]]:
-    """Where an inverter keeps its last upload and what it learned, across restarts.
-
-    Keyed by its subentry's id: the upgrade to accounts gave each subentry the id of
-    the entry the inverter had before, so what it kept stays where it was.
-    """
-    return Store(hass, STORE_VERSION, f"{DOMAIN}.{subentry_id}")
 
 
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
@@ -264,58 +253,49 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
     async def _async_load_stored(self, now: datetime) -> SunvecData | None:
         """Take back what the entry kept; return its last upload, if one was kept."""
-        stored = await self._store.async_load()
-        if not isinstance(stored, dict):
+        kept = await self._store.async_load_kept()
+        if kept is None:
             return None
-        saved_at = aware_time(stored.get("saved_at"))
-        if isinstance(schedule := stored.get("schedule"), dict):
-            self.schedule.restore(schedule)
-        if isinstance(online := stored.get("online"), dict):
-            self.online.restore(online, now, saved_at)
-        self.clock = PlantClock.restore(stored.get("clock"))
-        upload = stored.get("upload")
-        if not isinstance(upload, dict) or not isinstance(raw := upload.get("raw"), dict):
+        self.schedule.restore(kept.schedule)
+        self.online.restore(kept.online, now, kept.saved_at)
+        self.clock = PlantClock.restore(kept.clock)
+        upload = kept.upload
+        if upload is None or upload.time - now > FUTURE_TOLERANCE:
             return None
-        realtime = RealtimeData.from_dict(raw, token=self.config_entry.data[CONF_API_TOKEN])
-        upload_time = aware_time(upload.get("upload_time"))
-        if upload_time is None or upload_time - now > FUTURE_TOLERANCE:
-            return None
-        self.schedule.last_upload = max(upload_time, self.schedule.last_upload or upload_time)
-        if self.clock.last_text is None:
-            # Kept by a release without the plant clock: the upload as it was placed.
-            self.clock.last_text, self.clock.last_time = realtime.upload_time_text, upload_time
+        realtime = RealtimeData.from_dict(upload.raw, token=self.config_entry.data[CONF_API_TOKEN])
+        self.schedule.last_upload = max(upload.time, self.schedule.last_upload or upload.time)
         self.last_raw = dict(realtime.raw)
         # Kept before a reload of the entry, it was fetched in this run: not restored.
-        restored = stored.get("run") != this_run(self.hass)
-        return SunvecData(realtime, upload_time, stale_after=self.stale_after, restored=restored)
+        restored = kept.run != this_run(self.hass)
+        return SunvecData(realtime, upload.time, stale_after=self.stale_after, restored=restored)
 
     @callback
     def _schedule_save(self) -> None:
         """Write what the entry keeps within `STORE_SAVE_DELAY` (at most once in that time)."""
         if not self._save_pending:
             self._save_pending = True
-            self._store.async_delay_save(self._data_to_store, STORE_SAVE_DELAY)
+            self._store.async_delay_save_kept(self._data_to_store, STORE_SAVE_DELAY)
 
     @callback
-    def _data_to_store(self) -> dict[str, Any]:
+    def _data_to_store(self) -> Kept:
         """What the entry keeps: never the token (the upload's raw fields are free of it)."""
         self._save_pending = False
         data = self.data
         upload = None
         if data is not None and data.upload_time is not None:
-            upload = {"raw": dict(data.realtime.raw), "upload_time": data.upload_time.isoformat()}
-        return {
-            "saved_at": dt_util.utcnow().isoformat(),
-            "run": this_run(self.hass),
-            "upload": upload,
-            "schedule": self.schedule.as_dict(),
-            "online": self.online.as_dict(),
-            "clock": self.clock.as_dict(),
-        }
+            upload = KeptUpload(dict(data.realtime.raw), data.upload_time)
+        return Kept(
+            saved_at=dt_util.utcnow(),
+            run=this_run(self.hass),
+            upload=upload,
+            schedule=self.schedule.as_dict(),
+            online=self.online.as_dict(),
+            clock=self.clock.as_dict(),
+        )
 
     async def async_save(self) -> None:
         """Write what the entry keeps now (it unloads: a setup may follow at once)."""
-        await self._store.async_save(self._data_to_store())
+        await self._store.async_save_kept(self._data_to_store())
 
     def _tell_demand(self, now: datetime, *, force: bool = False) -> None:
         """Tell the token's budget what this inverter needs, when that changed or hourly."""

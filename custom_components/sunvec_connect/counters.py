@@ -87,12 +87,8 @@ class EnergyCounter(Protocol):
     def as_dict(self) -> dict[str, Any]:
         """The history to keep across restarts (JSON-ready)."""
 
-    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
-        """Restore the history saved by `as_dict`; ignore what does not fit.
-
-        `saved_at` (when the history was saved) stands in for the time of the last
-        accepted reading in history saved before that time was stored.
-        """
+    def restore(self, stored: dict[str, Any]) -> None:
+        """Restore the history saved by `as_dict`; ignore what does not fit."""
 
 
 def _date(value: Any) -> date | None:
@@ -102,10 +98,6 @@ def _date(value: Any) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _saved_at(value: datetime | None) -> datetime | None:
-    return value if value is not None and value.tzinfo is not None else None
 
 
 @dataclass(slots=True)
@@ -196,7 +188,7 @@ class _CheckedCounter:
     value: float | None = None
     """The value shown: the last accepted reading."""
     time: datetime | None = None
-    """The upload time of the last accepted reading (None: unknown, restored old history)."""
+    """The upload time of the last accepted reading (None: unknown)."""
     held: HeldSeries | None = None
     peak_kw: float = 0.0
     """The fastest the counter was seen rising (kWh per hour) between readings shown."""
@@ -346,13 +338,13 @@ class _CheckedCounter:
             "peak_kw": self.peak_kw,
         }
 
-    def _restore_history(self, stored: dict[str, Any], saved_at: datetime | None) -> bool:
+    def _restore_history(self, stored: dict[str, Any]) -> bool:
         """Restore value, time and held series; False when there is no usable value."""
         value = finite_number(stored.get("value"))
         if value is None or not self._readable(value):
             return False
         self.value = value
-        self.time = aware_time(stored.get("time")) if "time" in stored else _saved_at(saved_at)
+        self.time = aware_time(stored.get("time"))
         self.held = HeldSeries.from_dict(stored.get("held"))
         peak = finite_number(stored.get("peak_kw"))
         self.peak_kw = min(max(peak or 0.0, 0.0), self.max_power_kw)
@@ -388,9 +380,9 @@ class LifetimeCounter(_CheckedCounter):
         """The last accepted value, its upload time and the held-back series."""
         return self._history()
 
-    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
-        """Restore what `as_dict` saved (or the value alone, as older releases saved it)."""
-        self._restore_history(stored, saved_at)
+    def restore(self, stored: dict[str, Any]) -> None:
+        """Restore what `as_dict` saved."""
+        self._restore_history(stored)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -483,10 +475,10 @@ class DailyCounter(_CheckedCounter):
             "previous": self.previous,
         }
 
-    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
-        """Restore what `as_dict` saved (or value and day, as older releases saved them)."""
+    def restore(self, stored: dict[str, Any]) -> None:
+        """Restore what `as_dict` saved."""
         day = _date(stored.get("day"))
-        if day is None or not self._restore_history(stored, saved_at):
+        if day is None or not self._restore_history(stored):
             self.value, self.time, self.held = None, None, None
             return
         self.day = day
@@ -638,15 +630,14 @@ class PowerIntegrator:
             "peak_power": self.peak_power,
         }
 
-    def restore(self, stored: dict[str, Any], saved_at: datetime | None = None) -> None:
-        """Restore what `as_dict` saved (or total and last sample, as older releases saved)."""
+    def restore(self, stored: dict[str, Any]) -> None:
+        """Restore what `as_dict` saved."""
         total = finite_number(stored.get("total"))
         if total is None or total < 0:
             return
         self.total = total
         counted = finite_number(stored.get("counted"))
-        # The total stays within the counter's resolution of it; saved before the counter
-        # anchored the total (or junk), it is anchored from here.
+        # The total stays within the counter's resolution of it; junk is anchored from here.
         width = COUNTER_RESOLUTION * RATIO_RANGE[1] + ANCHOR_TOLERANCE
         usable = counted is not None and abs(counted - total) <= width
         self.counted = counted if counted is not None and usable else total

@@ -355,8 +355,7 @@ class UploadSchedule:
             self.cadence = cadence
         if (delay := finite_number(delay)) is not None and 0 <= delay <= MAX_CADENCE:
             self.publish_delay = delay
-            # Kept by a release that did not say: it had been learning for a while.
-            self.delay_bounded = stored.get("delay_bounded") is not False
+            self.delay_bounded = stored.get("delay_bounded") is True
         if (trend := finite_number(stored.get("trend"))) is not None:
             self.trend = max(-MAX_TREND, min(MAX_TREND, trend))
         runs = stored.get("hit_runs")

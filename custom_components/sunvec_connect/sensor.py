@@ -17,7 +17,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
-from homeassistant.core import HomeAssistant, State, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
@@ -463,6 +463,9 @@ def needs_zero_first(
 ENTRY_ID_KEY = "entry_id"
 """The key of the inverter's subentry id in a counter's stored history (before accounts,
 the id of the inverter's entry: the upgrade gave each subentry that id)."""
+VERSION_KEY = "version"
+COUNTER_DATA_VERSION: Final = 2
+"""The version of a counter's restore data (1, written without the key: up to 0.2.0)."""
 
 
 @dataclass(slots=True)
@@ -475,22 +478,40 @@ class CounterStoredData(ExtraStoredData):
 
     @override
     def as_dict(self) -> dict[str, Any]:
-        return {**self.history, ENTRY_ID_KEY: self.entry_id}
+        return {**self.history, ENTRY_ID_KEY: self.entry_id, VERSION_KEY: COUNTER_DATA_VERSION}
 
 
-def history_belongs_to_inverter(
-    stored: dict[str, Any], last_state: State | None, subentry_id: str, entry: SunvecConfigEntry
-) -> bool:
-    """Whether restored counter history was written by this inverter's own entity.
+def migrate_counter_data(
+    stored: dict[str, Any],
+    last_updated: datetime | None,
+    subentry_id: str,
+    account_created: datetime,
+) -> dict[str, Any]:
+    """A counter's restore data of any version, in the shape of the current one.
 
-    Removing an inverter and adding it again gives the new entity the old one's
-    entity id, and with it the old one's stored history. History carries the id of
-    the subentry that wrote it; history of releases before 0.1 has none, and is taken
-    only if its state was written after the account was created.
+    `last_updated` is when the entity's state was last written. Version 1 grew with
+    the releases; what its first shapes lack is filled in (a key whose absence meant
+    its default is left to `restore`):
+
+    - Whose history it is. Removing an inverter and adding it again gives the new
+      entity the old one's entity id, and with it the old one's history: history
+      without the owner's id is this inverter's only if its state was written after
+      the account was created (else it is no one's, and not restored).
+    - The upload time of a count: the time its state was written bounds the next rise.
+    - What anchors an integrated energy (`counted`): its total, from then on.
     """
-    if (owner := stored.get(ENTRY_ID_KEY)) is not None:
-        return isinstance(owner, str) and owner == subentry_id
-    return last_state is not None and last_state.last_updated >= entry.created_at
+    if stored.get(VERSION_KEY) is not None:
+        return stored
+    data = dict(stored)
+    if data.get(ENTRY_ID_KEY) is None:
+        written_since = last_updated is not None and last_updated >= account_created
+        data[ENTRY_ID_KEY] = subentry_id if written_since else None
+    if "value" in data and "time" not in data:
+        data["time"] = last_updated.isoformat() if last_updated is not None else None
+    if "total" in data and "counted" not in data:
+        data["counted"] = data["total"]
+    data[VERSION_KEY] = COUNTER_DATA_VERSION
+    return data
 
 
 class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
@@ -514,12 +535,15 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         stored = await self.async_get_last_extra_data()
         if stored is not None:
             last_state = await self.async_get_last_state()
-            history = stored.as_dict()
             coordinator = self.coordinator
-            if history_belongs_to_inverter(
-                history, last_state, coordinator.subentry_id, coordinator.config_entry
-            ):
-                self._counter.restore(history, last_state.last_updated if last_state else None)
+            history = migrate_counter_data(
+                stored.as_dict(),
+                last_state.last_updated if last_state else None,
+                coordinator.subentry_id,
+                coordinator.config_entry.created_at,
+            )
+            if history.get(ENTRY_ID_KEY) == coordinator.subentry_id:
+                self._counter.restore(history)
             else:
                 LOGGER.info(
                     "%s: not restoring the history of a removed entry of the same inverter;"
