@@ -68,7 +68,7 @@ async def test_server_errors_back_off_to_fifteen_minutes(
     cloud.clear_faults()
     await time_machine.run(16 * 60, step=10)
     assert cloud.requests[-1].outcome == "ok"
-    assert coordinator_of(init_integration)._failures_in_row == 0
+    assert coordinator_of(init_integration).plan._failures_in_row == 0
 
 
 async def test_an_invalid_request_waits_an_hour(

@@ -30,37 +30,30 @@ from .api import (
 )
 from .budget import TokenBudget, TokenCalls
 from .const import (
-    ACCESS_RETRY_INTERVAL,
     BAN_ISSUE_AFTER,
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
     CONF_WIFI_SN,
-    DEMAND_REFRESH,
     DOMAIN,
     ERROR_RETRY_INTERVAL,
     FIRST_CALL_HOLD,
     FUTURE_TOLERANCE,
-    INVALID_REQUEST_RETRY_INTERVAL,
     LOGGER,
-    MAX_ERROR_RETRY_INTERVAL,
-    MAX_INTEGRATION_GAP,
     MIN_POLL_WAIT,
     OFFLINE_ISSUE_AFTER,
     RATE_LIMIT_MARGIN,
     SLOT_TOLERANCE,
     STALE_AFTER,
     STORE_SAVE_DELAY,
-    UPLOAD_INTERVAL,
 )
 from .errors import update_error
 from .issues import InverterIssues
 from .pacing import InverterDemand
+from .plan import InverterPlan
 from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
 from .poll_stats import PollStatistics
-from .polling import OnlineHistory, UploadSchedule
 from .slots import CallAction, CallSlot, InverterCalls
 from .store import Kept, KeptUpload, inverter_store
-from .sun import daylight_fraction, is_deep_night
 
 INVERTER_ERRORS = (SunvecNotAuthorizedError, SunvecNotFoundError, SunvecInvalidParameterError)
 """Errors about one inverter, not the account: its setup does not fail the account's."""
@@ -131,7 +124,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     ) -> None:
         """Poll aligned to the uploads, or at the interval the account's options fix."""
         seconds = config_entry.options.get(CONF_SCAN_INTERVAL)
-        self.fixed_interval = timedelta(seconds=seconds) if seconds else None
+        fixed_interval = timedelta(seconds=seconds) if seconds else None
         self.subentry_id = subentry.subentry_id
         self.wifi_sn: str = subentry.data[CONF_WIFI_SN]
         self.title = subentry.title
@@ -140,19 +133,26 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             LOGGER,
             config_entry=config_entry,
             name=f"{DOMAIN} {subentry.title}",
-            update_interval=self.fixed_interval or ERROR_RETRY_INTERVAL,
+            update_interval=fixed_interval or ERROR_RETRY_INTERVAL,
             # A poll that returns the upload the entities already show writes no state.
             always_update=False,
         )
         self.client = client
         self.budget = budget
         self.calls = InverterCalls(budget)
-        self.schedule = UploadSchedule()
-        self.online = OnlineHistory()
+        self.plan = InverterPlan(
+            hass,
+            budget,
+            subentry.subentry_id,
+            fixed_interval=fixed_interval,
+            calls_kept_free=int(config_entry.options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)),
+        )
+        self.fixed_interval = fixed_interval
+        self.schedule = self.plan.schedule
+        self.online = self.plan.online
         self.issues = InverterIssues(
             hass, config_entry.entry_id, subentry.subentry_id, subentry.title, self.wifi_sn
         )
-        self._failures_in_row = 0
         self._last_error: SunvecError | None = None
         self._requested = False
         """The refresh under way was asked for (`homeassistant.update_entity`), not planned."""
@@ -167,40 +167,21 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._cancel_stale_timer: CALLBACK_TYPE | None = None
         self._store = inverter_store(hass, inverter_id)
         self._save_pending = False
-        self._last_call: datetime | None = None
-        self.demand: InverterDemand | None = None
-        self._demand_told: datetime | None = None
 
     @property
-    def calls_kept_free(self) -> int:
-        """Calls per minute the account asks its token to leave to other apps."""
-        value = self.config_entry.options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)
-        return int(value)
+    def demand(self) -> InverterDemand | None:
+        """What the inverter told its token's budget it needs."""
+        return self.plan.demand
 
     @property
     def stale_after(self) -> timedelta:
-        """How old an upload may be and still describe the present.
-
-        The time between two polls (uploads skipped included) and two cadences more.
-        """
-        if self.fixed_interval is not None:
-            return max(
-                STALE_AFTER,
-                self.fixed_interval + timedelta(seconds=2 * self.schedule.cadence),
-            )
-        return self.schedule.stale_after
+        """How old an upload may be and still describe the present."""
+        return self.plan.stale_after
 
     @property
     def integration_gap(self) -> timedelta:
-        """The longest gap between samples an integrated energy bridges.
-
-        The time this entry expects between the uploads it fetches (the fixed interval,
-        or the cadence times the uploads per call of its pace) and one cadence more;
-        never less than `MAX_INTEGRATION_GAP`.
-        """
-        cadence = timedelta(seconds=self.schedule.cadence)
-        expected = self.fixed_interval or cadence * self.schedule.uploads_between_polls
-        return max(MAX_INTEGRATION_GAP, expected + cadence)
+        """The longest gap between samples an integrated energy bridges."""
+        return self.plan.integration_gap
 
     async def async_start(self) -> None:
         """Start polling without holding up the entry's setup.
@@ -212,8 +193,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """
         now = dt_util.utcnow()
         restored = await self._async_load_stored(now)
-        self.online.start(now)
-        self._tell_demand(now, force=True)
+        self.plan.start(now)
         budget = self.budget
         if budget.banned_until is not None and budget.banned_until > now:
             # Banned before the restart: no call until then, so say so now.
@@ -297,43 +277,6 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """Write what the entry keeps now (it unloads: a setup may follow at once)."""
         await self._store.async_save_kept(self._data_to_store())
 
-    def _tell_demand(self, now: datetime, *, force: bool = False) -> None:
-        """Tell the token's budget what this inverter needs, when that changed or hourly."""
-        if self.fixed_interval is not None:
-            demand = InverterDemand(self.fixed_interval.total_seconds(), 1.0, paced=False)
-        else:
-            fraction = self.online.fraction(
-                now,
-                self.schedule.cadence,
-                self.schedule.stale_after.total_seconds(),
-                daylight_fraction(self.hass, now),
-            )
-            demand = InverterDemand(self.schedule.cadence, round(fraction, 3))
-        hourly = self._demand_told is None or now - self._demand_told >= DEMAND_REFRESH
-        if force or hourly or demand.cadence != (self.demand and self.demand.cadence):
-            self.demand = demand
-            self._demand_told = now
-            self.budget.register(self.subentry_id, demand, self.calls_kept_free)
-
-    def _observe_upload(self, upload_time: datetime, now: datetime) -> None:
-        """Note a new upload for the online fraction (an upload at night: awake all day)."""
-        # The upload was not there at the poll before (less the publish delay).
-        not_before = (
-            self._last_call - timedelta(seconds=self.schedule.publish_delay)
-            if self._last_call is not None
-            else None
-        )
-        self.online.record(
-            upload_time,
-            now,
-            bridge=self.schedule.stale_after.total_seconds(),
-            cadence=self.schedule.cadence,
-            not_before=not_before,
-        )
-        if not self.online.uploads_at_night and is_deep_night(self.hass, upload_time):
-            self.online.uploads_at_night = True
-            self._tell_demand(now, force=True)
-
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
         self.update_interval = max(wait, minimum)
@@ -404,7 +347,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self.statistics.count_failure(err)
             self._after_failure(err)
             raise update_error(err) from err
-        self._failures_in_row = 0
+        self.plan.call_worked()
         self.budget.succeeded()
         self.issues.call_worked()
         return self._accept_upload(realtime, previous, dt_util.utcnow())
@@ -429,16 +372,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             is_offline=upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER
         )
         is_new = placement is not None and placement.is_new
-        if is_new and upload_time is not None:
-            self._observe_upload(upload_time, now)
-        self._last_call = now
-        if self.fixed_interval is None:
-            self.schedule.follow(self.budget.pace)
-            # As on the last morning seen; the sun's times are not the inverter's.
-            self.schedule.expected_wake = self.online.next_wake(now)
-        wait = timedelta(seconds=self.schedule.next_poll(now, upload_time))
-        self._poll_in(self.fixed_interval or wait)
-        self._tell_demand(now)
+        self._poll_in(self.plan.after_upload(now, upload_time, is_new=is_new))
         data = SunvecData(realtime=realtime, upload_time=upload_time, stale_after=self.stale_after)
         if previous is None or previous.restored or upload_time != previous.upload_time:
             self._schedule_stale_update(upload_time, data.stale_after)
@@ -451,25 +385,19 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         local, text = realtime.upload_time, realtime.upload_time_text
         if local is None or text is None:
             return None
-        cadence = (
-            timedelta(seconds=self.schedule.cadence)
-            if self.fixed_interval is None
-            # Polls at a fixed interval do not tell the inverter's cadence.
-            else UPLOAD_INTERVAL
-        )
         placement = self.clock.place(
             local,
             text,
             now,
             assumed=assumed_offset(local, dt_util.get_default_time_zone(), now),
-            cadence=cadence,
+            cadence=self.plan.cadence,
             utc_hint=realtime.utc_time,
         )
         self.issues.clock_off(self.clock.measured_offset)
         return placement
 
     def _after_failure(self, err: SunvecError) -> None:
-        """Plan the next call after a failed one."""
+        """Say what the failure means to the user, and plan the next call."""
         now = dt_util.utcnow()
         if isinstance(err, SunvecRateLimitError):
             until = self.budget.pause(now, err.retry_after)
@@ -478,26 +406,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
                 self._raise_ban_issue(until)
             return
         if isinstance(err, SunvecNotAuthorizedError | SunvecNotFoundError):
-            # Not a token problem (no reauth): the account lost the inverter. Say so, and
-            # check again now and then without spending the quota.
+            # Not a token problem (no reauth): the account lost the inverter.
             self.issues.no_access(not_found=isinstance(err, SunvecNotFoundError))
-            self._poll_in(ACCESS_RETRY_INTERVAL)
-            return
-        if isinstance(err, SunvecInvalidParameterError):
-            # The cloud refuses the request itself: retrying soon cannot help.
+        elif isinstance(err, SunvecInvalidParameterError):
             self.issues.invalid_request()
-            self._poll_in(INVALID_REQUEST_RETRY_INTERVAL)
-            return
-        if isinstance(err, SunvecNotSentError):
-            # Costs no quota: keep trying every minute, to be back soon after the outage.
-            self._poll_in(self.fixed_interval or ERROR_RETRY_INTERVAL)
-            return
-        self._failures_in_row += 1
-        backoff = min(
-            ERROR_RETRY_INTERVAL * 2 ** min(self._failures_in_row - 1, 10),
-            MAX_ERROR_RETRY_INTERVAL,
-        )
-        self._poll_in(max(self.fixed_interval or backoff, backoff))
+        self._poll_in(self.plan.retry_wait(err))
 
     def _raise_ban_issue(self, until: datetime) -> None:
         # A ban may last up to a day: the time alone would not say which day.
@@ -532,7 +445,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """Stop polling: cancel the staleness timer, give back the slot, leave the pace."""
         self._cancel_stale()
         self.calls.release()
-        self.budget.unregister(self.subentry_id)
+        self.plan.leave()
         await super().async_shutdown()
 
     def _warn_unknown_status(self, code: str | None) -> None:
