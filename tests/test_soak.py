@@ -1,8 +1,8 @@
 """A week on a virtual clock with random faults: counters, energy, budget and resources.
 
-Two inverters on one token, a PV-only and a hybrid one, under broken clouds: each
-energy sensor is compared with the energy the simulator integrated at 1-second
-resolution over the uploads the sensor saw.
+Two inverters of one account (one token), a PV-only and a hybrid one, under broken
+clouds: each energy sensor is compared with the energy the simulator integrated at
+1-second resolution over the uploads the sensor saw.
 """
 
 from __future__ import annotations
@@ -282,11 +282,11 @@ async def test_week_with_faults(
         assert peak <= 10
         assert max(daily_calls.values()) <= 9_990
         assert resources[-1][0] <= resources[0][0] + 2
-        # Per entry, a few objects come and go with the traceback of the latest failed
+        # Per inverter, a few objects come and go with the traceback of the latest failed
         # poll (the coordinator it ran in, with its schedule, clock, client, budget and the
         # account's runtime data: measured 21 at most), and the reload after the reauth
         # leaves the counters' restore records.
-        assert resources[-1][1] <= resources[0][1] + 21 * len(run.entries)
+        assert resources[-1][1] <= resources[0][1] + 21 * len(run.coordinators())
         await run.stop()
     finally:
         cloud.release_hangs.set()
