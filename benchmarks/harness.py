@@ -23,12 +23,13 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient
+from custom_components.sunvec_connect.budget import TokenBudget
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.sunvec_connect.coordinator import THIS_RUN, SunvecCoordinator
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from simulator import ManualClock, Plant, SunvecCloud, Weather
 from simulator.demo import pv_only_config
-from tests.conftest import coordinator_of, entry_for
+from tests.conftest import account_for
 
 TOKEN = "bench-token-5d1f0c9a"
 _REAL_CLOCKS = {"wall": time.perf_counter}
@@ -91,7 +92,7 @@ class Probe:
 
 
 class VirtualRun:
-    """One Home Assistant with entries against the simulator, on a virtual clock."""
+    """One Home Assistant with an account against the simulator, on a virtual clock."""
 
     def __init__(
         self,
@@ -109,6 +110,7 @@ class VirtualRun:
         self.url = url
         self.probe = Probe()
         self.entries: list[MockConfigEntry] = []
+        """The config entries: one account, of the token, with every inverter."""
         freezer.move_to(clock.now())
         self._entity_to_wifi_sn: dict[str, str] = {}
         self._entity_owner: dict[str, str] = {}
@@ -165,36 +167,37 @@ class VirtualRun:
         SunvecCoordinator.__init__ = init  # type: ignore[method-assign]
 
     async def add_entries(self, scan_interval: int | None) -> None:
-        """One entry per inverter of the cloud, polling upload-aligned or fixed.
+        """The token's account with every inverter of the cloud, upload-aligned or fixed.
 
-        Set up one after the other, in the cloud's order, so that each run hands out
-        the token's slots in the same order. Setting up never waits for the token's
-        call slots: entries past the token's minute start without data and call at
-        their slot, with the clock running.
+        As the product makes it: one account per token, an inverter subentry each, in
+        the cloud's order, so that each run hands out the token's slots in the same
+        order. Setting up never waits for the token's call slots: inverters past the
+        token's minute start without data and call at their slot, with the clock running.
         """
         assert await async_setup_component(self.hass, DOMAIN, {})
+        account = account_for(
+            self.url,
+            list(self.cloud.plants),
+            token=TOKEN,
+            options={CONF_SCAN_INTERVAL: scan_interval} if scan_interval else {},
+        )
+        account.add_to_hass(self.hass)
+        self.entries.append(account)
         for wifi_sn in self.cloud.plants:
-            entry = entry_for(
-                self.url,
-                wifi_sn,
-                token=TOKEN,
-                options={CONF_SCAN_INTERVAL: scan_interval} if scan_interval else {},
-            )
-            entry.add_to_hass(self.hass)
-            self.entries.append(entry)
             self.probe.shown[wifi_sn] = []
-            assert await self.hass.config_entries.async_setup(entry.entry_id)
-            await self._settle()
+        assert await self.hass.config_entries.async_setup(account.entry_id)
+        await self._settle()
         assert all(entry.state is ConfigEntryState.LOADED for entry in self.entries)
+        assert len(self.coordinators()) == len(self.cloud.plants)
         self.instrument_entries()
         self.hass.bus.async_listen(EVENT_STATE_CHANGED, self._state_changed)
 
     async def restart(self) -> tuple[float, float]:
-        """Restart Home Assistant's side: unload every entry and set them all up again.
+        """Restart Home Assistant's side: unload the account and set it up again.
 
-        What a restart keeps is kept (the entries' storage, the restore cache of the
-        entities); what lives in memory is not. Returns the wall
-        time and the virtual time the setup of every entry took.
+        What a restart keeps is kept (the storage of the token's calls and of each
+        inverter, the restore cache of the entities); what lives in memory is not.
+        Returns the wall time and the virtual time the setup of every inverter took.
         """
         for entry in self.entries:
             assert await self.hass.config_entries.async_unload(entry.entry_id)
@@ -213,12 +216,27 @@ class VirtualRun:
         self.instrument_entries()
         return wall, virtual
 
+    def coordinators(self) -> list[SunvecCoordinator]:
+        """The coordinator of every inverter, in the accounts' order (new after a reload)."""
+        return [
+            coordinator
+            for entry in self.entries
+            for coordinator in entry.runtime_data.coordinators.values()
+        ]
+
+    @property
+    def budget(self) -> TokenBudget:
+        """The token's budget: its account's (a new one after a reload)."""
+        (entry,) = self.entries
+        budget: TokenBudget = entry.runtime_data.budget
+        return budget
+
     def instrument_entries(self) -> None:
-        """Measure the refreshes of every entry's coordinator (again after a reload)."""
-        for entry in self.entries:
-            if coordinator_of(entry) not in self._instrumented:
-                self._instrumented.add(coordinator_of(entry))
-                self._instrument_coordinator(coordinator_of(entry))
+        """Measure the refreshes of every inverter's coordinator (again after a reload)."""
+        for coordinator in self.coordinators():
+            if coordinator not in self._instrumented:
+                self._instrumented.add(coordinator)
+                self._instrument_coordinator(coordinator)
 
     def _instrument_coordinator(self, coordinator: SunvecCoordinator) -> None:
         original = coordinator._async_refresh
@@ -310,7 +328,7 @@ class VirtualRun:
 
         The event loop's clock is the frozen one: moved, the loop runs the timers that
         are due by itself, each at its own time (`async_fire_time_changed` would also
-        look at every timer on every step, which dominates a run of 100 entries).
+        look at every timer on every step, which dominates a run of 100 inverters).
         """
         remaining = (limit - self.clock.now()).total_seconds()
         due = self._next_timer_in()
@@ -349,7 +367,7 @@ class VirtualRun:
                 await asyncio.sleep(0)
 
     async def stop(self) -> None:
-        """Unload every entry."""
+        """Unload the account."""
         for entry in self.entries:
             await self.hass.config_entries.async_unload(entry.entry_id)
         await self.hass.async_block_till_done()
@@ -503,7 +521,7 @@ def pacing_figures(run: VirtualRun, start: datetime, end: datetime) -> PacingFig
                 shown_gaps.append((moment_b - moment_a).total_seconds())
         shown_counts.append(count)
     staleness = figures("pacing", run, start, end)
-    budget = coordinator_of(run.entries[0]).budget
+    budget = run.budget
     return PacingFigures(
         inverters=len(cloud.plants),
         calls=len(requests),
@@ -541,7 +559,7 @@ class RestartFigures:
 
     inverters: int
     setup_wall_seconds: float
-    """Real time for setting up every entry again."""
+    """Real time for setting up the account, with every inverter, again."""
     setup_virtual_seconds: float
     """Time on the virtual clock during that setup (0: nothing waited for a timer)."""
     all_confirmed_after: float
@@ -605,7 +623,7 @@ def pv_energy_snapshot(
 ) -> dict[str, tuple[float, float]]:
     """Per wifiSn: the PV energy sensor's value and the simulator's PV truth, now.
 
-    `starting`: an entry set up past the token's minute has no entities until its
+    `starting`: an inverter set up past the token's minute has no entities until its
     first call; its PV energy starts from 0 then, booked from there.
     """
     registry = er.async_get(run.hass)
@@ -637,7 +655,7 @@ def energy_figures(
         produced = true_value - start[wifi_sn][1]
         booked, truth = booked + shown, truth + produced
         errors.append((shown - produced) / produced * 100)
-    statistics_ = [coordinator_of(entry).statistics for entry in run.entries]
+    statistics_ = [coordinator.statistics for coordinator in run.coordinators()]
     return EnergyFigures(
         name=name,
         inverters=len(end),

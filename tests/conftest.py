@@ -199,6 +199,12 @@ def coordinator_of(entry: ConfigEntry) -> SunvecCoordinator:
     return next(iter(runtime.coordinators.values()))
 
 
+def inverter_of(account: ConfigEntry, wifi_sn: str) -> SunvecCoordinator:
+    """The coordinator of an account's inverter (a new one after each reload)."""
+    runtime: SunvecRuntimeData = account.runtime_data
+    return next(c for c in runtime.coordinators.values() if c.wifi_sn == wifi_sn)
+
+
 def account_budget(hass: HomeAssistant, token: str = TOKEN) -> TokenBudget:
     """The budget of the running account of `token`."""
     for entry in hass.config_entries.async_entries(DOMAIN):

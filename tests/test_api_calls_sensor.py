@@ -1,4 +1,4 @@
-"""The "API calls today" sensor: the calls of the entry's token, all its entries together.
+"""The "API calls today" sensor: the calls of the account's token, all its inverters together.
 
 Checked against the requests the simulated cloud received, over local midnight, through
 the cloud's failures, and with the option that keeps calls free for other apps.
@@ -15,7 +15,7 @@ from homeassistant import config_entries
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -24,7 +24,15 @@ from custom_components.sunvec_connect.const import CONF_CALLS_KEPT_FREE, CONF_WI
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import PLANT_TIME_ZONE, TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
+from .conftest import (
+    PLANT_TIME_ZONE,
+    TOKEN,
+    TimeMachine,
+    account_for,
+    coordinator_of,
+    inverter_of,
+    setup_entry,
+)
 
 ZONE = ZoneInfo(PLANT_TIME_ZONE)
 START = datetime(2026, 6, 21, 23, 30, 2, tzinfo=ZONE)
@@ -74,15 +82,20 @@ def check_count(hass: HomeAssistant, cloud: SunvecCloud, since: datetime, now: d
     return count
 
 
-async def two_inverters(hass: HomeAssistant, sim_url: str, **options: int) -> None:
-    """The demo's hybrid and PV-only inverters on one token."""
-    await setup_entry(
-        hass, entry_for(sim_url, HYBRID_WIFI_SN, entry_id="01HYBRIDENTRY000000000000")
+async def two_inverters(hass: HomeAssistant, sim_url: str, **options: int) -> MockConfigEntry:
+    """The demo's hybrid and PV-only inverters on one token: one account."""
+    return await setup_entry(
+        hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN], options=options)
     )
-    await setup_entry(
-        hass,
-        entry_for(sim_url, PV_ONLY_WIFI_SN, entry_id="01PVONLYENTRY0000000000000", options=options),
-    )
+
+
+def calls_sensors(hass: HomeAssistant) -> list[str]:
+    """Every calls sensor of the integration."""
+    return [
+        entity.entity_id
+        for entity in er.async_get(hass).entities.values()
+        if entity.platform == DOMAIN and entity.unique_id.endswith("_api_calls_today")
+    ]
 
 
 async def test_a_disabled_diagnostic_sensor(
@@ -97,10 +110,19 @@ async def test_a_disabled_diagnostic_sensor(
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_counts_the_calls_of_every_entry_of_the_token_over_midnight(
+async def test_counts_the_calls_of_every_inverter_of_the_token_over_midnight(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
-    await two_inverters(hass, sim_url)
+    """One sensor, on the account's service device, counts the calls of both inverters."""
+    account = await two_inverters(hass, sim_url)
+    # One sensor for the token, not one per inverter: no two counts to tell apart.
+    assert calls_sensors(hass) == [calls_sensor(hass)] == [calls_sensor(hass, PV_ONLY_WIFI_SN)]
+    sensor = er.async_get(hass).async_get(calls_sensor(hass))
+    assert sensor is not None
+    device = dr.async_get(hass).async_get(sensor.device_id or "")
+    assert device is not None
+    assert device.identifiers == {(DOMAIN, account.entry_id)}
+    assert device.entry_type is dr.DeviceEntryType.SERVICE
     assert cloud.requests
     history: list[int] = []
     while time_machine.clock.now() < MIDNIGHT - timedelta(minutes=2):
@@ -108,12 +130,8 @@ async def test_counts_the_calls_of_every_entry_of_the_token_over_midnight(
         history.append(check_count(hass, cloud, START, time_machine.clock.now()))
     count, attributes = shown(hass)
     hybrid_calls = sum(1 for request in cloud.requests if request.wifi_sn == HYBRID_WIFI_SN)
-    # The calls of the PV-only entry count too, and both entries show the same count.
+    # The calls of the PV-only inverter count too.
     assert count > hybrid_calls > 0
-    pv_only_count, pv_only_attributes = shown(hass, PV_ONLY_WIFI_SN)
-    assert pv_only_count == count
-    for name in ("daily_limit", "calls_last_24_hours"):
-        assert pv_only_attributes[name] == attributes[name]
     assert attributes["daily_limit"] == 9990
     assert attributes["calls_last_24_hours"] == count  # no calls before START
     assert attributes["state_class"] == "total_increasing"
@@ -163,12 +181,31 @@ async def test_counts_through_failures_of_the_cloud(
 async def test_the_daily_limit_follows_the_calls_kept_free(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
 ) -> None:
-    """One entry of the token keeps 3 calls a minute free: the whole token does."""
-    await two_inverters(hass, sim_url, **{CONF_CALLS_KEPT_FREE: 3})
+    """The account keeps 3 calls a minute free: the whole token does, for both inverters.
+
+    Before accounts, one entry of the token set the option and the other entry's sensor
+    showed its limit too; an account's options are now the one place for the token's
+    number, so the closest real scenario is the option set on the account, then changed
+    in its options: the sensor follows it.
+    """
+    account = await two_inverters(hass, sim_url, **{CONF_CALLS_KEPT_FREE: 3})
     await time_machine.advance(60)
+    _, attributes = shown(hass)
+    assert attributes["daily_limit"] == 10_000 - 10 * 3
     for wifi_sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN):
-        _, attributes = shown(hass, wifi_sn)
-        assert attributes["daily_limit"] == 10_000 - 10 * 3
+        assert inverter_of(account, wifi_sn).budget.daily_limit == 10_000 - 10 * 3
+
+    result = await hass.config_entries.options.async_init(account.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CALLS_KEPT_FREE: 5}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await time_machine.advance(60)
+    _, attributes = shown(hass)
+    assert attributes["daily_limit"] == 10_000 - 10 * 5
+    for wifi_sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN):
+        assert inverter_of(account, wifi_sn).budget.daily_limit == 10_000 - 10 * 5
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

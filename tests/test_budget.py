@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -27,8 +27,6 @@ from custom_components.sunvec_connect.checks import inverter_subentry
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from custom_components.sunvec_connect.coordinator import (
     THIS_RUN,
-    SunvecCoordinator,
-    SunvecRuntimeData,
 )
 from custom_components.sunvec_connect.pacing import InverterDemand, Pace
 from simulator import Fault, FaultKind, SunvecCloud
@@ -41,15 +39,9 @@ from .conftest import (
     account_for,
     coordinator_of,
     entry_for,
+    inverter_of,
     setup_entry,
 )
-
-
-def inverter_of(account: ConfigEntry, wifi_sn: str) -> SunvecCoordinator:
-    """The coordinator of an account's inverter."""
-    runtime: SunvecRuntimeData = account.runtime_data
-    return next(c for c in runtime.coordinators.values() if c.wifi_sn == wifi_sn)
-
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 
@@ -413,6 +405,10 @@ async def test_calls_live_with_the_account(
     assert calls > 10
     # Unloaded, the account keeps its calls (and any pause) in storage.
     assert await hass.config_entries.async_unload(entry.entry_id)
+    assert len(hass_storage[calls_key(sim_url, TOKEN)]["data"]["calls"]) == calls
+    # A call of the unloaded account still under way writes nothing over what it kept.
+    budget.reserve(dt_util.utcnow())
+    await time_machine.run(900, step=300)
     assert len(hass_storage[calls_key(sim_url, TOKEN)]["data"]["calls"]) == calls
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

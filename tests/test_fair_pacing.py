@@ -15,14 +15,25 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 
+from custom_components.sunvec_connect.checks import inverter_subentry
 from custom_components.sunvec_connect.pacing import MAX_NIGHT_INTERVAL
 from custom_components.sunvec_connect.sun import daylight_fraction, is_deep_night
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TimeMachine, coordinator_of, entry_for, setup_entry
+from .conftest import (
+    SIM_START,
+    TimeMachine,
+    account_budget,
+    account_for,
+    coordinator_of,
+    entry_for,
+    inverter_of,
+    setup_entry,
+)
 
 AMSTERDAM = (52.37, 4.90)
 
@@ -55,9 +66,9 @@ async def test_more_inverters_than_the_budget_skip_uploads_evenly(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
     """Each inverter polls every second or third upload; none goes dark or unavailable."""
-    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    budget = coordinator_of(hybrid).budget
+    account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]))
+    budget = account_budget(hass)
+    assert set(budget.demands) == set(account.runtime_data.coordinators)
     pace = budget.pace
     assert 2.0 < pace.uploads_per_call < 3.0
     await time_machine.run(600, step=5)
@@ -72,9 +83,8 @@ async def test_more_inverters_than_the_budget_skip_uploads_evenly(
                 unavailable += entity.state == STATE_UNAVAILABLE
     # Refreshed every third upload at most, the entities never turned stale.
     assert unavailable == 0
-    assert coordinator_of(hybrid).stale_after == timedelta(seconds=(3 + 2) * 300)
-    for entry in (hybrid, pv_only):
-        wifi_sn = coordinator_of(entry).wifi_sn
+    assert inverter_of(account, HYBRID_WIFI_SN).stale_after == timedelta(seconds=(3 + 2) * 300)
+    for wifi_sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN):
         steps = [b - a for a, b in pairwise(shown_uploads(cloud, wifi_sn))]
         # Every second or third upload as the share asks; never more than three apart.
         # (A poll that comes before its upload is out shows the one before, and retries.)
@@ -87,26 +97,45 @@ async def test_more_inverters_than_the_budget_skip_uploads_evenly(
         assert {r.outcome for r in calls} == {"ok"}
 
 
-async def test_pace_is_planned_again_as_entries_come_and_go(
+async def test_pace_is_planned_again_as_inverters_come_and_go(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
+    """An inverter added to the account, later removed: the pace is planned for those left.
+
+    Each change reloads the account (a new budget, with the day's limit as patched
+    here); the token's calls of the day are kept across it.
+    """
     with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 450):
-        hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-        budget = coordinator_of(hybrid).budget
-        alone = budget.pace.uploads_per_call
-        pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    together = budget.pace.uploads_per_call
-    assert together > alone
-    await time_machine.run(900, step=5)
-    # The hybrid's polls follow the shared pace...
-    assert coordinator_of(hybrid).schedule.uploads_per_call == together
-    assert await hass.config_entries.async_unload(pv_only.entry_id)
-    await hass.async_block_till_done()
-    # ...and, the PV-only entry gone, its pace alone again.
-    assert budget.pace.uploads_per_call == alone
-    assert set(budget.demands) == {hybrid.entry_id}
-    await time_machine.run(1800, step=5)
-    assert coordinator_of(hybrid).schedule.uploads_per_call == alone
+        account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN]))
+        alone = account_budget(hass).pace.uploads_per_call
+        hass.config_entries.async_add_subentry(
+            account, inverter_subentry(PV_ONLY_WIFI_SN, f"Sunvec {PV_ONLY_WIFI_SN}")
+        )
+        await hass.async_block_till_done()
+        budget = account_budget(hass)
+        assert len(budget.demands) == 2
+        together = budget.pace.uploads_per_call
+        assert together > alone
+        await time_machine.run(900, step=5)
+        # The hybrid's polls follow the shared pace...
+        assert inverter_of(account, HYBRID_WIFI_SN).schedule.uploads_per_call == together
+        calls_before = len(cloud.requests)
+        (pv_only,) = [
+            subentry_id
+            for subentry_id, coordinator in account.runtime_data.coordinators.items()
+            if coordinator.wifi_sn == PV_ONLY_WIFI_SN
+        ]
+        assert hass.config_entries.async_remove_subentry(account, pv_only)
+        await hass.async_block_till_done()
+        # ...and, the PV-only inverter gone, its pace alone again.
+        budget = account_budget(hass)
+        hybrid = inverter_of(account, HYBRID_WIFI_SN)
+        assert budget.pace.uploads_per_call == alone
+        assert set(budget.demands) == {hybrid.subentry_id}
+        # The calls both made count on (kept across the reloads).
+        assert budget.calls_since(SIM_START, dt_util.utcnow()) == calls_before
+        await time_machine.run(1800, step=5)
+        assert inverter_of(account, HYBRID_WIFI_SN).schedule.uploads_per_call == alone
 
 
 async def test_sleeping_inverter_polls_at_the_paces_night_interval(

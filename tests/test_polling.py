@@ -22,7 +22,15 @@ from custom_components.sunvec_connect.store import migrate_from_v1
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TimeMachine, coordinator_of, entry_for, setup_entry
+from .conftest import (
+    TimeMachine,
+    account_budget,
+    account_for,
+    coordinator_of,
+    entry_for,
+    inverter_of,
+    setup_entry,
+)
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 
@@ -189,12 +197,20 @@ async def test_fixed_interval_option(
     assert len(calls(cloud)) - start == 10
 
 
-async def test_entries_on_one_token_share_the_budget(
+async def test_inverters_on_one_token_share_the_budget(
     hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
 ) -> None:
-    hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    pv_only = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    assert coordinator_of(hybrid).budget is coordinator_of(pv_only).budget
+    """The inverters of a token are one account's: they poll on one budget of its calls."""
+    account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]))
+    hybrid, pv_only = inverter_of(account, HYBRID_WIFI_SN), inverter_of(account, PV_ONLY_WIFI_SN)
+    assert hybrid.budget is pv_only.budget is account_budget(hass)
+    assert set(hybrid.budget.demands) == {hybrid.subentry_id, pv_only.subentry_id}
+    start = dt_util.utcnow()
+    await time_machine.run(900, step=10)
+    # Every call of either inverter is a call of the one budget.
+    assert len(calls(cloud, HYBRID_WIFI_SN)) >= 3
+    assert len(calls(cloud, PV_ONLY_WIFI_SN)) >= 3
+    assert hybrid.budget.calls_since(start, dt_util.utcnow()) == len(cloud.requests)
 
 
 def test_schedule_learns_cadence_across_missed_uploads() -> None:

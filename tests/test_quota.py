@@ -22,7 +22,15 @@ from custom_components.sunvec_connect.pacing import InverterDemand
 from simulator import Fault, FaultKind, ManualClock, Plant, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, pv_only_config, started_at
 
-from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
+from .conftest import (
+    TOKEN,
+    TimeMachine,
+    account_budget,
+    account_for,
+    coordinator_of,
+    inverter_of,
+    setup_entry,
+)
 
 
 def cloud_calls(cloud: SunvecCloud) -> int:
@@ -211,7 +219,7 @@ async def test_a_long_outage_leaves_the_tokens_day_untouched(
 ) -> None:
     """Ten inverters on one token, 18 hours without the cloud, then back: all at once.
 
-    The connection is refused for 18 hours; every entry tries each minute. Fails on
+    The connection is refused for 18 hours; every inverter tries each minute. Fails on
     the code before issue 17: each try the budget's spacing let through took a call of
     the token's day (5,928 of its 9,990 here; with more inverters the day is full when
     the cloud comes back, and every inverter of the token stays dark for hours).
@@ -230,8 +238,9 @@ async def test_a_long_outage_leaves_the_tokens_day_untouched(
         wifi_sns.append(wifi_sn)
     cloud.accounts[TOKEN].wifi_sns = wifi_sns
     url = str(sim_server.make_url("/")).rstrip("/")
-    entries = [await setup_entry(hass, entry_for(url, wifi_sn)) for wifi_sn in wifi_sns]
-    budget = coordinator_of(entries[0]).budget
+    await setup_entry(hass, account_for(url, wifi_sns))
+    budget = account_budget(hass)
+    assert len(budget.demands) == len(wifi_sns)
     await time_machine.run(1800, step=60)
     closed_at = dt_util.utcnow() + timedelta(microseconds=1)  # after the last good call
     port = sim_server.port
@@ -262,7 +271,7 @@ async def test_an_automation_refreshing_one_inverter_leaves_the_others_their_pol
     """`homeassistant.update_entity` on one inverter every 10 s for a day.
 
     A token allowed 300 calls a day carries two inverters at the fair pace, which plans
-    nearly all of the day: the refreshed entry may make 4 calls of its own. The other
+    nearly all of the day: the refreshed inverter may make 4 calls of its own. The other
     inverter keeps its polls: every few uploads by day, every hour by night. Fails on
     the code before issue 17 (each refresh made a call when a slot was free: the token's
     day ran out within the hour) and on its first fix (a share of the whole day, 145,
@@ -270,10 +279,10 @@ async def test_an_automation_refreshing_one_inverter_leaves_the_others_their_pol
     """
     assert await async_setup_component(hass, "homeassistant", {})
     with patch("custom_components.sunvec_connect.budget.RATE_LIMIT_PER_DAY", 300):
-        hybrid = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-        await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
-    coordinator = coordinator_of(hybrid)
+        account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]))
+    coordinator = inverter_of(account, HYBRID_WIFI_SN)
     budget = coordinator.budget
+    assert budget is inverter_of(account, PV_ONLY_WIFI_SN).budget
     start = len(cloud.requests)
     for _ in range(24 * 360):
         await hass.services.async_call(

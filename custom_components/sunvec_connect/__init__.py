@@ -55,7 +55,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
     calls = TokenCalls(hass, url, token)
     await calls.async_load()
     # Kept also when the setup fails: its retry counts the calls this one made.
-    entry.async_on_unload(calls.async_save)
+    entry.async_on_unload(calls.async_close)
     runtime = entry.runtime_data = SunvecRuntimeData(client, calls)
     for subentry in inverters:
         coordinator = SunvecCoordinator(hass, entry, subentry, client, runtime.budget)

@@ -356,8 +356,17 @@ class TokenCalls:
         return self.budget.as_stored(dt_util.utcnow())
 
     async def async_save(self) -> None:
-        """Write the calls now (the account unloads, or a form is done: a setup may follow)."""
+        """Write the calls now (a form is done: the account set up next reads them)."""
         await self._store.async_save(self._data_to_save())
+
+    async def async_close(self) -> None:
+        """Write the calls, and write no more (the account unloads; its next setup reads them).
+
+        A call still under way when the account unloads must not save this budget over
+        the one the next setup made.
+        """
+        self.budget.on_change = None
+        await self.async_save()
 
     async def async_remove(self) -> None:
         """Forget the calls (the account was removed, or its token replaced)."""
