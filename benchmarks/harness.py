@@ -16,7 +16,7 @@ import weakref
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.const import CONF_API_TOKEN, EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, event
 from homeassistant.setup import async_setup_component
@@ -46,10 +46,13 @@ def bench_cloud(
     delay_period: float | None,
     seed: int = 11,
     weather: Weather = Weather.BROKEN,
+    own_tokens: bool = False,
 ) -> SunvecCloud:
     """A cloud where one token owns `inverters` PV-only inverters with assorted upload phases.
 
-    Each inverter's sky is seeded by `seed` and its number: a run reproduces.
+    Each inverter's sky and publish delays are seeded by `seed` and its number: a run
+    reproduces. `own_tokens` gives every inverter a token of its own instead (as many
+    users, each with one inverter: their budgets do not meet).
     """
     cloud = SunvecCloud(clock)
     start = clock.now() - timedelta(hours=24)
@@ -67,10 +70,18 @@ def bench_cloud(
         )
         cloud.add_plant(Plant(config, start))
         wifi_sns.append(wifi_sn)
-    cloud.add_account(TOKEN, wifi_sns)
+        if own_tokens:
+            cloud.add_account(f"{TOKEN}-{number:03d}", [wifi_sn])
+    if not own_tokens:
+        cloud.add_account(TOKEN, wifi_sns)
     for plant in cloud.plants.values():
         plant.advance_to(clock.now())
     return cloud
+
+
+def token_of(cloud: SunvecCloud, wifi_sn: str) -> str:
+    """The token of the account that owns `wifi_sn`."""
+    return next(token for token, account in cloud.accounts.items() if wifi_sn in account.wifi_sns)
 
 
 @dataclass
@@ -110,7 +121,7 @@ class VirtualRun:
         self.url = url
         self.probe = Probe()
         self.entries: list[MockConfigEntry] = []
-        """The config entries: one account, of the token, with every inverter."""
+        """The config entries: one account per token, with its inverters."""
         freezer.move_to(clock.now())
         self._entity_to_wifi_sn: dict[str, str] = {}
         self._entity_owner: dict[str, str] = {}
@@ -167,33 +178,37 @@ class VirtualRun:
         SunvecCoordinator.__init__ = init  # type: ignore[method-assign]
 
     async def add_entries(self, scan_interval: int | None) -> None:
-        """The token's account with every inverter of the cloud, upload-aligned or fixed.
+        """An account per token of the cloud, with its inverters, upload-aligned or fixed.
 
         As the product makes it: one account per token, an inverter subentry each, in
         the cloud's order, so that each run hands out the token's slots in the same
-        order. Setting up never waits for the token's call slots: inverters past the
-        token's minute start without data and call at their slot, with the clock running.
+        order; the accounts are set up one after the other. Setting up never waits for
+        the token's call slots: inverters past the token's minute start without data
+        and call at their slot, with the clock running.
         """
         assert await async_setup_component(self.hass, DOMAIN, {})
-        account = account_for(
-            self.url,
-            list(self.cloud.plants),
-            token=TOKEN,
-            options={CONF_SCAN_INTERVAL: scan_interval} if scan_interval else {},
-        )
-        account.add_to_hass(self.hass)
-        self.entries.append(account)
+        by_token: dict[str, list[str]] = {}
         for wifi_sn in self.cloud.plants:
+            by_token.setdefault(token_of(self.cloud, wifi_sn), []).append(wifi_sn)
             self.probe.shown[wifi_sn] = []
-        assert await self.hass.config_entries.async_setup(account.entry_id)
-        await self._settle()
+        for token, wifi_sns in by_token.items():
+            account = account_for(
+                self.url,
+                wifi_sns,
+                token=token,
+                options={CONF_SCAN_INTERVAL: scan_interval} if scan_interval else {},
+            )
+            account.add_to_hass(self.hass)
+            self.entries.append(account)
+            assert await self.hass.config_entries.async_setup(account.entry_id)
+            await self._settle()
         assert all(entry.state is ConfigEntryState.LOADED for entry in self.entries)
         assert len(self.coordinators()) == len(self.cloud.plants)
         self.instrument_entries()
         self.hass.bus.async_listen(EVENT_STATE_CHANGED, self._state_changed)
 
     async def restart(self) -> tuple[float, float]:
-        """Restart Home Assistant's side: unload the account and set it up again.
+        """Restart Home Assistant's side: unload every account and set them up again.
 
         What a restart keeps is kept (the storage of the token's calls and of each
         inverter, the restore cache of the entities); what lives in memory is not.
@@ -225,10 +240,14 @@ class VirtualRun:
         ]
 
     @property
+    def budgets(self) -> dict[str, TokenBudget]:
+        """Per token: its account's budget (a new one after a reload)."""
+        return {entry.data[CONF_API_TOKEN]: entry.runtime_data.budget for entry in self.entries}
+
+    @property
     def budget(self) -> TokenBudget:
-        """The token's budget: its account's (a new one after a reload)."""
-        (entry,) = self.entries
-        budget: TokenBudget = entry.runtime_data.budget
+        """The token's budget, in a run on one token."""
+        (budget,) = self.budgets.values()
         return budget
 
     def instrument_entries(self) -> None:
@@ -367,7 +386,7 @@ class VirtualRun:
                 await asyncio.sleep(0)
 
     async def stop(self) -> None:
-        """Unload the account."""
+        """Unload every account."""
         for entry in self.entries:
             await self.hass.config_entries.async_unload(entry.entry_id)
         await self.hass.async_block_till_done()
@@ -394,6 +413,8 @@ class StrategyFigures:
     cpu_per_update_ms: float
     staleness_points: list[tuple[datetime, float]]
     call_times: list[datetime]
+    per_inverter: list[tuple[float, float]] = field(default_factory=list)
+    """Per inverter: its calls per new upload in daylight and its mean staleness."""
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -416,14 +437,22 @@ def peak_per_minute(times: Iterable[datetime]) -> int:
     return peak
 
 
-def figures(name: str, run: VirtualRun, start: datetime, end: datetime) -> StrategyFigures:
-    """Reduce what the run observed to the benchmark's figures."""
+def figures(
+    name: str, run: VirtualRun, start: datetime, end: datetime, *, writes_before: int = 0
+) -> StrategyFigures:
+    """Reduce what the run observed to the benchmark's figures.
+
+    `writes_before`: the state writes counted before `start` (a run measured on its
+    second day).
+    """
     cloud, probe = run.cloud, run.probe
     requests = [r for r in cloud.requests if start <= r.time < end]
     staleness: list[tuple[datetime, float]] = []
+    per_inverter: list[tuple[float, float]] = []
     missed = 0
     day_calls = day_uploads = all_uploads = 0
     for wifi_sn, plant in cloud.plants.items():
+        own: list[float] = []
         shown_at = {upload.astimezone(UTC): moment for upload, moment in probe.shown[wifi_sn]}
         log = [
             (i, t, a) for i, t, a in plant.upload_log if start <= a < end - timedelta(minutes=10)
@@ -435,11 +464,14 @@ def figures(name: str, run: VirtualRun, start: datetime, end: datetime) -> Strat
                 missed += 1
                 continue
             staleness.append((available, (moment - available).total_seconds()))
+            own.append(staleness[-1][1])
         if log:
             first, last = log[0][2], log[-1][2]
             daylight = [r for r in requests if r.wifi_sn == wifi_sn and first <= r.time <= last]
             day_calls += len(daylight)
             day_uploads += len(log)
+            if own:
+                per_inverter.append((len(daylight) / len(log), statistics.fmean(own)))
     inverters = len(cloud.plants)
     values = [value for _, value in staleness]
     return StrategyFigures(
@@ -451,13 +483,20 @@ def figures(name: str, run: VirtualRun, start: datetime, end: datetime) -> Strat
         staleness_p95=percentile(values, 0.95),
         calls_per_inverter_day=len(requests) / inverters,
         rate_limited=sum(r.outcome in ("rate_limited", "banned") for r in requests),
-        peak_calls_per_minute=peak_per_minute(r.time for r in requests),
+        peak_calls_per_minute=max(
+            (
+                peak_per_minute(r.time for r in requests if r.wifi_sn in account.wifi_sns)
+                for account in cloud.accounts.values()
+            ),
+            default=0,
+        ),
         uploads_missed=missed,
-        state_writes_per_inverter_day=probe.state_writes / inverters,
+        state_writes_per_inverter_day=(probe.state_writes - writes_before) / inverters,
         writes_on_known_upload=probe.writes_on_known_upload,
         cpu_per_update_ms=1000 * probe.update_cpu / max(probe.updates, 1),
         staleness_points=staleness,
         call_times=[r.time for r in requests],
+        per_inverter=per_inverter,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+import math
 from pathlib import Path
+import statistics
 from zoneinfo import ZoneInfo
 
 import matplotlib as mpl
@@ -23,6 +25,19 @@ RANDOM_ALIGNED = "stress: upload-aligned, independent random delays"
 RANDOM_AFTER_SETUP = (
     "stress: upload-aligned, independent random delays, first 2 h after a setup at 10:00"
 )
+SEEDED_INVERTERS = 24
+STEADY_SEEDED = f"upload-aligned, {SEEDED_INVERTERS} users, second day"
+RANDOM_SEEDED = (
+    f"stress: upload-aligned, independent random delays, {SEEDED_INVERTERS} users, second day"
+)
+SEEDED_RUNS = [
+    (STEADY_SEEDED, STEADY_SEEDED.replace("second day", "first day"), 24 * 3600.0),
+    (RANDOM_SEEDED, RANDOM_SEEDED.replace("second day", "first day"), None),
+]
+"""(row measured on the second day, row of the first day after the setup, delay period)
+of the runs of inverters each on a token of its own (users)."""
+STEADY_FIRST_DAY = SEEDED_RUNS[0][1]
+RANDOM_FIRST_DAY = SEEDED_RUNS[1][1]
 RANDOM_FIXED = (
     "stress: fixed 60 s, independent random delays",
     "stress: fixed 300 s, independent random delays",
@@ -71,6 +86,22 @@ class FrontierPoint:
         return self.staleness_mean / self.best
 
 
+@dataclass(frozen=True)
+class Spread:
+    """How a figure of one inverter varies across the inverters of a seeded row."""
+
+    low: float
+    high: float
+    error: float
+    """The standard error of their mean."""
+
+
+def spread(values: list[float]) -> Spread:
+    """The range and the standard error of the mean of per-inverter figures."""
+    error = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return Spread(min(values), max(values), error)
+
+
 def _hours(moment: datetime) -> float:
     local = moment.astimezone(ZONE)
     return local.hour + local.minute / 60 + local.second / 3600
@@ -79,7 +110,8 @@ def _hours(moment: datetime) -> float:
 def frontier_points(results: BenchResults, hull: list[Schedule]) -> dict[str, FrontierPoint]:
     """Each random-delay strategy at its daylight calls per upload, with the frontier's best."""
     points = {}
-    for name in (RANDOM_ALIGNED, RANDOM_AFTER_SETUP, *RANDOM_FIXED):
+    seeded = (RANDOM_SEEDED, RANDOM_FIRST_DAY)
+    for name in (*seeded, RANDOM_ALIGNED, RANDOM_AFTER_SETUP, *RANDOM_FIXED):
         figures = results.strategies[name]
         points[name] = FrontierPoint(
             name,
@@ -90,27 +122,38 @@ def frontier_points(results: BenchResults, hull: list[Schedule]) -> dict[str, Fr
     return points
 
 
-def targets(
-    results: BenchResults, ours: FrontierPoint, learning: FrontierPoint
-) -> list[tuple[str, str, bool]]:
-    """(target, measured, met) for each target of the issues; all figures repeat run to run."""
+def targets(results: BenchResults, points: dict[str, FrontierPoint]) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for each target of the issues; all figures repeat run to run.
+
+    Item 5's targets are met on one inverter's first day and on the second day of
+    many users' inverters both.
+    """
     strategies = results.strategies
     aligned, many = strategies[ALIGNED], strategies[MANY]
+    steady = strategies[STEADY_SEEDED]
     pacing, restart = results.pacing, results.restart
     assert pacing is not None
     assert restart is not None
     known_writes = sum(figures.writes_on_known_upload for figures in strategies.values())
     fairness = pacing.shown_max / max(pacing.shown_min, 1)
+    single, ours = points[RANDOM_ALIGNED], points[RANDOM_SEEDED]
+    learning = points[RANDOM_AFTER_SETUP]
     return [
-        (
-            "upload-aligned: calls per new upload in daylight <= 1.04",
-            f"{aligned.calls_per_upload_day:.3f}",
-            aligned.calls_per_upload_day <= 1.04,
+        *(
+            (
+                f"{name}: calls per new upload in daylight <= 1.04",
+                f"{figures.calls_per_upload_day:.3f}",
+                figures.calls_per_upload_day <= 1.04,
+            )
+            for name, figures in ((ALIGNED, aligned), (STEADY_SEEDED, steady))
         ),
-        (
-            "upload-aligned: mean staleness <= 7 s",
-            f"{aligned.staleness_mean:.1f} s",
-            aligned.staleness_mean <= 7,
+        *(
+            (
+                f"{name}: mean staleness <= 7 s",
+                f"{figures.staleness_mean:.1f} s",
+                figures.staleness_mean <= 7,
+            )
+            for name, figures in ((ALIGNED, aligned), (STEADY_SEEDED, steady))
         ),
         (
             "upload-aligned: p95 staleness <= 60 s",
@@ -189,13 +232,16 @@ def targets(
             str(restart.rate_limited),
             restart.rate_limited == 0,
         ),
-        (
+        *(
             (
-                "independent random delays: mean staleness / the frontier's at the same calls"
-                " per upload <= 1.03"
-            ),
-            f"{ours.staleness_mean:.1f} s / {ours.best:.1f} s = {ours.ratio:.3f}",
-            ours.ratio <= 1.03,
+                (
+                    f"independent random delays{where}: mean staleness / the frontier's at the"
+                    " same calls per upload <= 1.03"
+                ),
+                f"{point.staleness_mean:.1f} s / {point.best:.1f} s = {point.ratio:.3f}",
+                point.ratio <= 1.03,
+            )
+            for where, point in (("", single), (f", {SEEDED_INVERTERS} users, second day", ours))
         ),
         (
             (
@@ -233,6 +279,89 @@ def measured_targets(results: BenchResults) -> list[tuple[str, str, bool]]:
             restart.setup_wall_seconds < SETUP_WALL_LIMIT,
         )
     ]
+
+
+def seeded_section(results: BenchResults, hull: list[Schedule]) -> list[str]:
+    """Why the item-5 targets are measured on many users' second day, and the spread."""
+    strategies = results.strategies
+    steady, steady_first = strategies[STEADY_SEEDED], strategies[STEADY_FIRST_DAY]
+    random_day, random_first = strategies[RANDOM_SEEDED], strategies[RANDOM_FIRST_DAY]
+    aligned, single = strategies[ALIGNED], strategies[RANDOM_ALIGNED]
+    staleness = spread([mean for _, mean in steady.per_inverter])
+    calls = spread([cpu for cpu, _ in steady.per_inverter])
+    ratios = spread([mean / best_staleness(hull, cpu) for cpu, mean in random_day.per_inverter])
+
+    return [
+        "The targets of the steady day (calls per upload, mean staleness) and of the",
+        "independent random delays (against the frontier) are measured on the second day",
+        f"of {SEEDED_INVERTERS} inverters, each on a token of its own, set up at midnight,",
+        "as well as on one inverter's first day:",
+        "",
+        "- one inverter's day holds 168 uploads: with independent random delays its mean",
+        "  staleness varies from seed to seed by about 5 % of the frontier, more than the",
+        "  target's 3 %; the sum of many inverters' days does not (their standard error",
+        "  is shown below), and each inverter has a token of its own, so none waits for",
+        "  another's call;",
+        "- the second day is what a user sees on any day: an integration runs for days.",
+        "  The first day after a setup at midnight also holds the learning from nothing",
+        "  (the publish delay starts at 60 s) and a first morning without a wake seen",
+        "  (watched around sunrise); the learning is measured apart (the first two hours",
+        "  after a setup at 10:00), and the first day is shown below too.",
+        "",
+        "The targets were first measured on the rows 'upload-aligned' (one inverter,",
+        "first day) and 'stress: upload-aligned, independent random delays': those",
+        "targets are kept, both must be met.",
+        "",
+        "| row | calls per new upload, daylight | mean staleness | against the frontier |",
+        "|---|---|---|---|",
+        *(
+            _seeded_row(name, figures, hull if against else None)
+            for name, figures, against in (
+                (STEADY_SEEDED, steady, False),
+                (STEADY_FIRST_DAY, steady_first, False),
+                (f"{ALIGNED} (one inverter, first day)", aligned, False),
+                (RANDOM_SEEDED, random_day, True),
+                (RANDOM_FIRST_DAY, random_first, True),
+                (f"{RANDOM_ALIGNED} (one inverter, first day)", single, True),
+            )
+        ),
+        "",
+        (
+            "After +-: the standard error of the mean of the inverters' own figures (each"
+            " inverter's calls per upload, mean staleness, and mean staleness over the"
+            " frontier's at its calls per upload); a row of one inverter has none."
+        ),
+        "",
+        (
+            f"Across the {len(steady.per_inverter)} inverters of the steady day, one"
+            f" inverter's calls per upload lie between {calls.low:.3f} and {calls.high:.3f}"
+            f" (standard error of the mean {calls.error:.4f}), its mean staleness between"
+            f" {staleness.low:.1f} s and {staleness.high:.1f} s ({staleness.error:.2f} s);"
+            " with independent random delays one inverter's ratio to the frontier lies"
+            f" between {ratios.low:.3f} and {ratios.high:.3f} (standard error"
+            f" {ratios.error:.3f})."
+        ),
+    ]
+
+
+def _error(values: list[float], digits: int) -> str:
+    """' +- ' the standard error of the mean of per-inverter figures ('' for one inverter)."""
+    return f" +- {spread(values).error:.{digits}f}" if len(values) > 1 else ""
+
+
+def _seeded_row(name: str, figures: StrategyFigures, hull: list[Schedule] | None) -> str:
+    """A row of the item-5 figures, with standard errors; against the frontier with `hull`."""
+    calls = [cpu for cpu, _ in figures.per_inverter]
+    staleness = [mean for _, mean in figures.per_inverter]
+    against = ""
+    if hull is not None:
+        best = best_staleness(hull, figures.calls_per_upload_day)
+        ratios = [mean / best_staleness(hull, cpu) for cpu, mean in figures.per_inverter]
+        against = f"{figures.staleness_mean / best:.3f}{_error(ratios, 3)}"
+    return (
+        f"| {name} | {figures.calls_per_upload_day:.3f}{_error(calls, 4)}"
+        f" | {figures.staleness_mean:.2f}{_error(staleness, 2)} s | {against} |"
+    )
 
 
 def _minutes(seconds: float) -> str:
@@ -355,9 +484,10 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
     cpu_rows = ["| strategy | CPU per update |", "|---|---|"] + [
         f"| {f.name} | {f.cpu_per_update_ms:.2f} ms |" for f in strategies.values()
     ]
-    checks = targets(results, points[RANDOM_ALIGNED], points[RANDOM_AFTER_SETUP])
+    checks = targets(results, points)
     measured = measured_targets(results)
-    ours, learning = points[RANDOM_ALIGNED], points[RANDOM_AFTER_SETUP]
+    ours, learning = points[RANDOM_SEEDED], points[RANDOM_AFTER_SETUP]
+    single = points[RANDOM_ALIGNED]
     text = "\n".join(
         [
             "# Benchmarks",
@@ -371,6 +501,11 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
             "through 20..90 s and back in 24 h, with +-2 s jitter per upload. The",
             "'stress' rows make it harder: a full 20..90 s cycle every 3 hours, and delays",
             "drawn independently from 20..90 s for every upload.",
+            "",
+            f"The rows '{SEEDED_INVERTERS} users' run {SEEDED_INVERTERS} inverters, each on a",
+            "token of its own (as many users, each with one inverter), set up at midnight, for two",
+            "days; they are measured on the second day (and, apart, on the first): see",
+            "'Many users, the second day' below.",
             "",
             "Every scenario is seeded (the skies, the delays, and the random offsets Home",
             "Assistant gives each refresh), so this page changes only when the behaviour",
@@ -479,6 +614,10 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
             f"| calls in the first 5 minutes | {restart.calls_first_5_min} |",
             f"| rate-limit responses after the restart | {restart.rate_limited} |",
             "",
+            "## Many users, the second day",
+            "",
+            *seeded_section(results, hull),
+            "",
             "## Against the best any schedule can do",
             "",
             "With publish delays drawn independently from 20..90 s, no schedule has both",
@@ -501,10 +640,12 @@ def write_report(results: BenchResults, docs: Path) -> list[str]:
             ),
             f"times the frontier ({learning.best:.1f} s).",
             "",
-            "One day holds 168 uploads of one inverter: its mean staleness varies from",
-            "seed to seed by several per cent of the frontier, as much as the targets allow;",
-            "the morning's first upload, found by a night poll up to 15 minutes after it is",
-            "out (no wake was seen yet), alone adds several per cent.",
+            (
+                f"One inverter's first day after its setup (the row '{RANDOM_ALIGNED}', the"
+                f" measure before the seeded rows): {single.staleness_mean:.1f} s /"
+                f" {single.best:.1f} s = {single.ratio:.3f} times the frontier at"
+                f" {single.calls_per_upload:.2f} calls per upload."
+            ),
             "",
             "![The staleness frontier](images/bench_frontier.png)",
             "",
