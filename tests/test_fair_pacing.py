@@ -180,3 +180,37 @@ def test_uploads_at_night_tell_an_inverter_awake_all_day(hass: HomeAssistant) ->
     assert not is_deep_night(hass, datetime(2026, 6, 21, 20, 36, tzinfo=UTC))
     # Half an hour before sunrise (05:18 local).
     assert not is_deep_night(hass, datetime(2026, 6, 21, 2, 48, tzinfo=UTC))
+
+
+async def test_the_first_morning_is_watched_from_sunrise(
+    hass: HomeAssistant,
+    sim_url: str,
+    freezer: FrozenDateTimeFactory,
+    cloud: SunvecCloud,
+    sim_clock: ManualClock,
+) -> None:
+    """Set up at night before any wake was seen: from sunrise it is polled at the uploads.
+
+    The inverter keeps its upload slots through the night: the first upload of the
+    morning is shown soon after the cloud has it, not up to a night interval later.
+    """
+    sim_clock.set(datetime(2026, 6, 21, 22, 0, tzinfo=UTC))  # midnight in Amsterdam
+    machine = TimeMachine(hass, freezer, sim_clock)
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN))
+    await machine.run(9 * 3600, step=30)
+    calls = [r.time for r in cloud.requests if r.wifi_sn == PV_ONLY_WIFI_SN]
+    sunrise = datetime(2026, 6, 22, 3, 18, tzinfo=UTC)  # 05:18 local
+    night = [t for t in calls if t < sunrise - timedelta(minutes=10)]
+    assert min((b - a).total_seconds() for a, b in pairwise(night[1:])) >= 850
+    plant = cloud.plants[PV_ONLY_WIFI_SN]
+    morning = [a for _, t, a in plant.upload_log if t > sim_clock.now() - timedelta(hours=9)]
+    first = morning[0]
+    assert sunrise < first < sunrise + timedelta(hours=2)
+    seen = min(t for t in calls if t >= first)
+    # The watch's poll of that slot: the default delay and spread (60 + 30 s) at most.
+    assert (seen - first).total_seconds() <= 90
+    # From a cadence before sunrise (after the last night poll), one poll a slot.
+    watch = [t for t in calls if sunrise <= t < first]
+    assert len(watch) >= 10
+    assert all(290 <= (b - a).total_seconds() <= 310 for a, b in pairwise(watch))

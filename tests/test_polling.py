@@ -291,16 +291,80 @@ def test_sleeping_inverter_polls_at_the_night_interval_and_watches_the_wake() ->
     asleep = T0 + timedelta(seconds=4 * 300 + 40)
     assert schedule.is_offline(asleep)
     assert schedule.next_poll(asleep, T0) == 2400
-    # The wake is expected in an hour: the night polls stop short of it...
-    schedule.expected_wake = asleep + timedelta(hours=1)
+    # The wake is watched for from in about an hour: the night polls stop short of it...
+    start = asleep + timedelta(hours=1)
+    schedule.wake_watch = (start, start + timedelta(minutes=30))
     assert schedule.next_poll(asleep, T0) == 2400
-    before = schedule.expected_wake - timedelta(seconds=1000)
-    assert schedule.next_poll(before, T0) == 1000 - 300
-    # ...and from a cadence before it, for half an hour, it is polled at the daylight pace.
-    watching = schedule.expected_wake - timedelta(seconds=200)
-    assert schedule.next_poll(watching, T0) == 2 * 300
-    after = schedule.expected_wake + timedelta(minutes=40)
+    # ...at the first of the slots of the last upload seen (every 300 s from T0) when its
+    # upload should be out: the delay, how late uploads came (nothing seen yet: 30 s)
+    # and the guard after it.
+    out_after = 30 + 30 + 3
+    first = T0 + timedelta(seconds=16 * 300 + out_after)
+    assert start <= first < start + timedelta(seconds=300)
+    before = start - timedelta(seconds=1000)
+    assert schedule.next_poll(before, T0) == (first - before).total_seconds()
+    # Watching, at the daylight pace: every second slot.
+    assert schedule.next_poll(first, T0) == 600
+    assert schedule.next_poll(first + timedelta(seconds=2), T0) == 598
+    after = start + timedelta(minutes=40)
     assert schedule.next_poll(after, T0) == 2400
+    # Nothing seen ever: the watch polls from its start, at the pace.
+    blind = UploadSchedule()
+    blind.wake_watch = schedule.wake_watch
+    assert blind.next_poll(before, None) == 300
+    blind.last_upload = None
+    assert blind._night_wait(before) == 900
+    assert blind._night_wait(start + timedelta(seconds=60)) == 300
+
+
+def _meet(schedule: UploadSchedule, upload: datetime, delay: float) -> None:
+    """The planned poll for `upload` (out `delay` s after it), and a retry if it missed."""
+    planned = schedule.next_upload_available()
+    assert planned is not None
+    if planned >= upload + timedelta(seconds=delay):
+        _found(schedule, planned, upload)
+    else:
+        schedule.next_poll(planned, upload - timedelta(seconds=300))
+        _found(schedule, upload + timedelta(seconds=delay + 1), upload)
+
+
+def test_a_wake_starts_from_the_last_morning() -> None:
+    """A delay that moves through the day: the morning starts where the last one did."""
+    schedule = UploadSchedule()
+    _found(schedule, T0 + timedelta(seconds=70), T0)
+    upload = T0
+    # A steady delay of 40 s: the estimate comes down, then misses at regular intervals.
+    for _ in range(200):
+        upload += timedelta(seconds=300)
+        _meet(schedule, upload, 40)
+    assert schedule.delay_bounded
+    assert schedule.trust >= 0.5
+    assert schedule.morning_delay is None  # no wake seen yet
+    # Asleep overnight; it wakes and keeps its slots.
+    evening = upload
+    schedule.publish_delay = 80.0  # the evening's delay was higher
+    wake = evening + timedelta(hours=10)
+    schedule.wake_watch = (wake - timedelta(minutes=5), wake + timedelta(minutes=25))
+    assert schedule.next_poll(wake - timedelta(hours=1), evening) == 900
+    _found(schedule, wake + timedelta(seconds=90), wake)
+    assert schedule.woke_at == wake
+    # Nothing was noted of a morning: the evening's estimate, coming down in doubling steps.
+    assert schedule.publish_delay == 80.0
+    assert not schedule.delay_bounded
+    upload = wake
+    for _ in range(12):
+        upload += timedelta(seconds=300)
+        _meet(schedule, upload, 40)
+    # Twelve uploads after the wake the estimate is noted for the next morning.
+    assert schedule.woke_at is None
+    assert schedule.morning_delay == pytest.approx(40, abs=4)
+    # The next morning starts there, and its watch allows for the spread of the delays.
+    schedule.publish_delay = 80.0
+    next_wake = wake + timedelta(days=1)
+    assert schedule.watch_delay == 80.0
+    _found(schedule, next_wake + timedelta(seconds=90), next_wake)
+    assert schedule.publish_delay == schedule.morning_delay
+    assert schedule.spread == max(schedule.overruns)
 
 
 def test_schedule_survives_a_restart() -> None:
@@ -315,6 +379,10 @@ def test_schedule_survives_a_restart() -> None:
         schedule.last_upload,
     )
     assert kept.cadence == 240
+    assert (kept.morning_delay, list(kept.overruns)) == (
+        schedule.morning_delay,
+        list(schedule.overruns),
+    )
     # Whether a miss has bounded the delay from below (then it follows the misses).
     assert kept.delay_bounded is schedule.delay_bounded
     # Kept by a release that did not keep it: learned already (the storage's migration).

@@ -51,6 +51,8 @@ DEMAND_REFRESH: Final = timedelta(hours=1)
 """How often an entry tells its token's budget what its inverter needs, at least."""
 DAYLIGHT_MARGIN: Final = timedelta(hours=2)
 """Added to the day's daylight for the online fraction assumed before a day was seen."""
+FIRST_WATCH: Final = timedelta(hours=2)
+"""Until a wake was seen, the sleeping inverter is watched this long after sunrise."""
 NIGHT_UPLOAD_MARGIN: Final = timedelta(hours=1)
 """An upload this long after sunset or before sunrise is of an inverter awake all day."""
 BAN_ISSUE_AFTER: Final = 600.0

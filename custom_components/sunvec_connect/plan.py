@@ -22,15 +22,16 @@ from .const import (
     ACCESS_RETRY_INTERVAL,
     DEMAND_REFRESH,
     ERROR_RETRY_INTERVAL,
+    FIRST_WATCH,
     INVALID_REQUEST_RETRY_INTERVAL,
     MAX_ERROR_RETRY_INTERVAL,
     MAX_INTEGRATION_GAP,
     STALE_AFTER,
     UPLOAD_INTERVAL,
 )
-from .pacing import InverterDemand
+from .pacing import WAKE_WATCH, InverterDemand
 from .polling import OnlineHistory, UploadSchedule
-from .sun import daylight_fraction, is_deep_night
+from .sun import daylight_fraction, is_deep_night, next_sunrise
 
 
 class InverterPlan:
@@ -121,11 +122,24 @@ class InverterPlan:
         self._last_call = now
         if self.fixed_interval is None:
             self.schedule.follow(self.budget.pace)
-            # As on the last morning seen; the sun's times are not the inverter's.
-            self.schedule.expected_wake = self.online.next_wake(now)
+            self.schedule.wake_watch = self._wake_watch(now)
         wait = timedelta(seconds=self.schedule.next_poll(now, upload_time))
         self.tell_demand(now)
         return self.fixed_interval or wait
+
+    def _wake_watch(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """When to watch for the sleeping inverter's wake, at the daylight pace.
+
+        From a cadence before the time it woke on the last morning seen, for
+        `WAKE_WATCH`. Before a wake was seen, from a cadence before sunrise for
+        `FIRST_WATCH` (the day's pace counts those hours as daylight already).
+        """
+        cadence = timedelta(seconds=self.schedule.cadence)
+        if (wake := self.online.next_wake(now)) is not None:
+            return wake - cadence, wake - cadence + timedelta(seconds=WAKE_WATCH)
+        if (sunrise := next_sunrise(self.hass, now - FIRST_WATCH)) is None:
+            return None
+        return sunrise - cadence, sunrise + FIRST_WATCH
 
     def _observe(self, upload_time: datetime, now: datetime) -> None:
         """Note a new upload for the online fraction (an upload at night: awake all day)."""

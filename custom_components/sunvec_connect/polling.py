@@ -41,6 +41,12 @@ REGULAR_RUNS = (0.4, 0.9)
 less: the trend is trusted wholly; by this or more: not at all."""
 RUN_GAIN = 0.3
 """Weight of the latest run of hits in the learned run length and its variation."""
+SPREAD_UPLOADS = 24
+"""The last uploads whose lateness after their planned polls tells the delays' spread."""
+DEFAULT_SPREAD = 30.0
+"""Seconds an upload may come out after its planned poll, until uploads were seen."""
+MORNING_SETTLE = 12
+"""Uploads after a wake at which the estimate is noted for the next morning."""
 DAY = timedelta(hours=24)
 MAX_UNOBSERVED = timedelta(hours=1)
 """A restart that left the inverter unobserved longer than this starts a new day."""
@@ -120,8 +126,15 @@ class UploadSchedule:
     """How many uploads past `aimed_from` `target` lies."""
     aimed_from: datetime | None = None
     """The upload from which the poll aims `steps` uploads ahead."""
-    expected_wake: datetime | None = None
-    """When the sleeping inverter should wake next (None: not known)."""
+    wake_watch: tuple[datetime, datetime] | None = None
+    """From when to when the sleeping inverter is watched for its wake (None: never)."""
+    morning_delay: float | None = None
+    """The estimate `MORNING_SETTLE` uploads after the last wake, moved back to the wake
+    by the trend: where the next morning starts (the cloud's load follows the day)."""
+    woke_at: datetime | None = None
+    """The first upload after the last wake, until the morning's estimate was noted."""
+    overruns: deque[float] = field(default_factory=lambda: deque(maxlen=SPREAD_UPLOADS))
+    """Seconds after its planned poll each of the last uploads was found (0: at it)."""
 
     def follow(self, pace: Pace) -> None:
         """Take the token's pace for the polls planned from now on."""
@@ -182,8 +195,12 @@ class UploadSchedule:
             if MIN_CADENCE <= gap / uploads <= MAX_CADENCE:
                 self._learn_cadence(gap / uploads)
         seen_after = (now - upload_time).total_seconds()
+        if self.last_upload is not None and upload_time - self.last_upload > self.stale_after:
+            self._after_sleep(upload_time)
         low = self.failed_offset
         if self.misses and low is not None and low < seen_after and self._aimed(upload_time):
+            if self.delay_bounded:
+                self.overruns.append(seen_after - low)
             self._after_miss(upload_time, low, seen_after)
         elif self.misses:
             # Not the upload the failed poll aimed at: only bounded from above.
@@ -196,8 +213,10 @@ class UploadSchedule:
         ):
             # Found at the planned poll (a refresh fires up to half a second late).
             self._after_hit()
+            self.overruns.append(0.0)
         self.misses = 0
         self.failed_offset = None
+        self._note_the_morning(upload_time)
         self.last_upload = self.aimed_from = upload_time
         if self.is_offline(now):
             # New to us but old (the first call at night): the inverter sleeps.
@@ -237,6 +256,34 @@ class UploadSchedule:
         self.publish_delay = min(high, low + self.rise * 2 ** max(0, self.missed_in_row - 2))
         self.delay_bounded = True
         self.hits_in_row = 0
+
+    def _after_sleep(self, upload_time: datetime) -> None:
+        """The inverter woke (or its uploads resumed): start as on the last morning.
+
+        The trend and the misses of the evening before are over; the watch aimed at the
+        later of the estimate and the morning's, a first-try hit then descends from it.
+        """
+        self.trend = 0.0
+        self.last_bound = None
+        self.hits_in_row = self.missed_in_row = 0
+        self.publish_delay = self.watch_delay
+        if self.trust >= 0.5:
+            # A delay that moves was somewhere else the evening before: start from the
+            # last morning's, and descend in doubling steps until a miss bounds it
+            # (delays drawn at random keep their level).
+            self.publish_delay = self.morning_delay or self.publish_delay
+            self.delay_bounded = False
+            self.descent = 1.0
+        self.woke_at = upload_time
+
+    def _note_the_morning(self, upload_time: datetime) -> None:
+        """`MORNING_SETTLE` uploads after a wake, note the estimate for the next morning."""
+        if self.woke_at is None or not self.delay_bounded:
+            return
+        uploads = (upload_time - self.woke_at).total_seconds() / self.cadence
+        if uploads >= MORNING_SETTLE:
+            self.woke_at = None
+            self.morning_delay = max(0.0, self.publish_delay - self.trend * uploads)
 
     def _after_hit(self) -> None:
         if not self.delay_bounded:
@@ -291,19 +338,47 @@ class UploadSchedule:
     def _night_wait(self, now: datetime) -> float:
         """Seconds to the next poll of a sleeping inverter.
 
-        From a cadence before the expected wake and for `WAKE_WATCH`, it is polled at
-        the daylight pace; otherwise at the night interval.
+        While the wake is watched for, it is polled at the daylight pace, each poll when
+        the upload of a slot (the slots of the last upload seen) should be out; otherwise
+        at the night interval.
         """
         wait = self.night_interval
-        if self.expected_wake is None:
+        if self.wake_watch is None or now >= self.wake_watch[1]:
             return wait
-        watch_start = self.expected_wake - timedelta(seconds=self.cadence)
-        watch_end = watch_start + timedelta(seconds=WAKE_WATCH)
-        if now < watch_start:
-            return max(self.min_wait, min(wait, (watch_start - now).total_seconds()))
-        if now < watch_end:
-            return min(wait, self.uploads_between_polls * self.cadence)
-        return wait
+        poll = self._watch_poll(now, self.wake_watch[0])
+        return max(self.min_wait, min(wait, (poll - now).total_seconds()))
+
+    def _watch_poll(self, now: datetime, start: datetime) -> datetime:
+        """The next poll of the watch that starts at `start`.
+
+        The pace's uploads after the one a poll now looks for; an inverter that keeps
+        its upload slots through the night is found as soon as its first upload is out.
+        """
+        pace = timedelta(seconds=self.uploads_between_polls * self.cadence)
+        if now < start:
+            earliest = start
+        else:
+            earliest = now + pace - timedelta(seconds=self.cadence - self.min_wait)
+        if self.last_upload is None:
+            return earliest if now < start else now + pace
+        out_after = timedelta(seconds=self.watch_delay + self.spread + self.guard)
+        slots = math.ceil((earliest - self.last_upload - out_after) / self.cadence_span)
+        return self.last_upload + slots * self.cadence_span + out_after
+
+    @property
+    def cadence_span(self) -> timedelta:
+        """The cadence as a time span."""
+        return timedelta(seconds=self.cadence)
+
+    @property
+    def spread(self) -> float:
+        """Seconds the last uploads came out after their planned polls, at most."""
+        return max(self.overruns, default=DEFAULT_SPREAD)
+
+    @property
+    def watch_delay(self) -> float:
+        """The publish delay the watch assumes: the later of the estimate and the morning's."""
+        return max(self.publish_delay, self.morning_delay or 0.0)
 
     def _retry(self, now: datetime, last_upload: datetime) -> float:
         """The upload aimed at is not there: wait for it, or retry with a back-off."""
@@ -342,6 +417,8 @@ class UploadSchedule:
             "delay_bounded": self.delay_bounded,
             "trend": self.trend,
             "hit_runs": [self.run_length, self.run_variation],
+            "morning_delay": self.morning_delay,
+            "overruns": list(self.overruns),
             "gaps": list(self.gaps),
             "last_upload": self.last_upload.isoformat() if self.last_upload else None,
         }
@@ -358,6 +435,14 @@ class UploadSchedule:
             self.delay_bounded = stored.get("delay_bounded") is True
         if (trend := finite_number(stored.get("trend"))) is not None:
             self.trend = max(-MAX_TREND, min(MAX_TREND, trend))
+        morning = finite_number(stored.get("morning_delay"))
+        if morning is not None and 0 <= morning <= MAX_CADENCE:
+            self.morning_delay = morning
+        if isinstance(overruns := stored.get("overruns"), list):
+            numbers = [finite_number(overrun) for overrun in overruns]
+            self.overruns.extend(
+                late for late in numbers if late is not None and 0 <= late <= MAX_CADENCE
+            )
         runs = stored.get("hit_runs")
         if isinstance(runs, list) and len(runs) == 2:
             length, variation = (finite_number(value) for value in runs)

@@ -28,6 +28,18 @@ def daylight_fraction(hass: HomeAssistant, now: datetime) -> float | None:
     return min(1.0, (daylight + DAYLIGHT_MARGIN) / timedelta(hours=24))
 
 
+def next_sunrise(hass: HomeAssistant, moment: datetime) -> datetime | None:
+    """The first sunrise after `moment` at Home Assistant's location.
+
+    None when there is none within a day (polar day or night).
+    """
+    try:
+        sunrise = get_astral_event_next(hass, SUN_EVENT_SUNRISE, moment)
+    except ValueError:
+        return None
+    return sunrise if sunrise - moment <= timedelta(hours=24) else None
+
+
 def is_deep_night(hass: HomeAssistant, moment: datetime) -> bool:
     """Whether the sun is down at `moment`, and has been and will be for a while."""
     try:
