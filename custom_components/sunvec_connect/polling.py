@@ -93,6 +93,9 @@ class UploadSchedule:
     """A poll has missed an upload: the estimate has met the real delay from below."""
     descent: float = 1.0
     """Seconds the estimate shrinks at the next first-try hit until the first miss."""
+    last_descent: float = 0.0
+    """Seconds of the last step down before the first miss (the upload before was out
+    at that much more)."""
     trend: float = 0.0
     """Seconds per upload the delay is moving, as the misses tell (trust applied)."""
     hits_in_row: int = 0
@@ -133,6 +136,8 @@ class UploadSchedule:
     by the trend: where the next morning starts (the cloud's load follows the day)."""
     woke_at: datetime | None = None
     """The first upload after the last wake, until the morning's estimate was noted."""
+    found_at: deque[float] = field(default_factory=lambda: deque(maxlen=SPREAD_UPLOADS))
+    """Seconds after their upload times the last uploads were found."""
     overruns: deque[float] = field(default_factory=lambda: deque(maxlen=SPREAD_UPLOADS))
     """Seconds after its planned poll each of the last uploads was found (0: at it)."""
 
@@ -202,6 +207,7 @@ class UploadSchedule:
             if self.delay_bounded:
                 self.overruns.append(seen_after - low)
             self._after_miss(upload_time, low, seen_after)
+            self.found_at.append(seen_after)
         elif self.misses:
             # Not the upload the failed poll aimed at: only bounded from above.
             self.publish_delay = seen_after
@@ -214,6 +220,7 @@ class UploadSchedule:
             # Found at the planned poll (a refresh fires up to half a second late).
             self._after_hit()
             self.overruns.append(0.0)
+            self.found_at.append(seen_after)
         self.misses = 0
         self.failed_offset = None
         self._note_the_morning(upload_time)
@@ -239,9 +246,11 @@ class UploadSchedule:
 
     def _after_miss(self, upload_time: datetime, low: float, high: float) -> None:
         """The delay of the upload found at `high` seconds lay above `low`."""
-        run = self.hits_in_row + 1
-        self.run_variation += RUN_GAIN * (abs(run - self.run_length) - self.run_variation)
-        self.run_length += RUN_GAIN * (run - self.run_length)
+        if self.delay_bounded:
+            # A run of hits between two misses (not the descent that found the delay).
+            run = self.hits_in_row + 1
+            self.run_variation += RUN_GAIN * (abs(run - self.run_length) - self.run_variation)
+            self.run_length += RUN_GAIN * (run - self.run_length)
         self.trend = 0.0
         if self.last_bound is not None:
             since, before = self.last_bound
@@ -274,6 +283,7 @@ class UploadSchedule:
             self.publish_delay = self.morning_delay or self.publish_delay
             self.delay_bounded = False
             self.descent = 1.0
+            self.last_descent = 0.0
         self.woke_at = upload_time
 
     def _note_the_morning(self, upload_time: datetime) -> None:
@@ -289,6 +299,7 @@ class UploadSchedule:
         if not self.delay_bounded:
             # Coming down from the default in doubling steps until the first miss.
             self.publish_delay = max(0.0, self.publish_delay - self.descent)
+            self.last_descent = self.descent
             self.descent = min(self.max_first_descent, self.descent * 2)
             return
         self.hits_in_row += 1
@@ -390,6 +401,13 @@ class UploadSchedule:
             return max(self.min_wait, early)
         self.misses += 1
         self.failed_offset = (now - self._aimed_at(last_upload)).total_seconds()
+        if self.misses == 1 and not self.delay_bounded and self.last_descent:
+            # Stepped down too far: the estimate before the step found the last upload.
+            return max(self.min_wait, self.last_descent)
+        if self.misses == 1 and self.trust < 0.5 and self.found_at:
+            # Delays drawn at random: retry when the latest of the last uploads was out.
+            latest = max(self.found_at) - self.failed_offset
+            return min(self.cadence, max(self.first_retry, latest))
         return min(self.first_retry * 2.0 ** (self.misses - 1), self.cadence)
 
     def _aimed_at(self, last_upload: datetime) -> datetime:
