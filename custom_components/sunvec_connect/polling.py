@@ -205,9 +205,10 @@ class UploadSchedule:
         low = self.failed_offset
         if self.misses and low is not None and low < seen_after and self._aimed(upload_time):
             if self.delay_bounded:
+                # (Not the miss that ends the first descent: its retry was the last step.)
                 self.overruns.append(seen_after - low)
+                self.found_at.append(seen_after)
             self._after_miss(upload_time, low, seen_after)
-            self.found_at.append(seen_after)
         elif self.misses:
             # Not the upload the failed poll aimed at: only bounded from above.
             self.publish_delay = seen_after
@@ -218,9 +219,11 @@ class UploadSchedule:
             and seen_after <= self.publish_delay + self.guard + SCHEDULING_SLACK
         ):
             # Found at the planned poll (a refresh fires up to half a second late).
+            if self.delay_bounded:
+                # (Not the hits of the first descent: polls far above the delay.)
+                self.found_at.append(seen_after)
             self._after_hit()
             self.overruns.append(0.0)
-            self.found_at.append(seen_after)
         self.misses = 0
         self.failed_offset = None
         self._note_the_morning(upload_time)
@@ -277,13 +280,16 @@ class UploadSchedule:
         self.hits_in_row = self.missed_in_row = 0
         self.publish_delay = self.watch_delay
         if self.trust >= 0.5:
-            # A delay that moves was somewhere else the evening before: start from the
-            # last morning's, and descend in doubling steps until a miss bounds it
-            # (delays drawn at random keep their level).
-            self.publish_delay = self.morning_delay or self.publish_delay
-            self.delay_bounded = False
-            self.descent = 1.0
-            self.last_descent = 0.0
+            # A delay that moves was elsewhere the evening before: start from the last
+            # morning's; without one, descend from the evening's in doubling steps
+            # until a miss bounds it (delays drawn at random keep their level).
+            if self.morning_delay is not None:
+                self.publish_delay = self.morning_delay
+            else:
+                self.delay_bounded = False
+                self.descent = 1.0
+                self.last_descent = 0.0
+                self.found_at.clear()
         self.woke_at = upload_time
 
     def _note_the_morning(self, upload_time: datetime) -> None:
@@ -307,7 +313,9 @@ class UploadSchedule:
         if self.trend > 0:
             self.trend = max(0.0, self.trend - self.trend_fade)
         longer = max(0, self.hits_in_row - self.long_run)
-        step = min(self.max_step, self.decrease_step * 2 ** (longer / self.run_doubling))
+        # Half the step for a delay its trend follows: the creep only looks for a change.
+        creep = self.decrease_step * (1 - self.trust / 2)
+        step = min(self.max_step, creep * 2 ** (longer / self.run_doubling))
         self.publish_delay = max(0.0, self.publish_delay + self.trend - step)
 
     def _gap_in_uploads(self, upload_time: datetime) -> tuple[float, int] | None:
