@@ -20,7 +20,7 @@ import pytest
 
 from custom_components.sunvec_connect.checks import inverter_subentry
 from custom_components.sunvec_connect.pacing import MAX_NIGHT_INTERVAL
-from custom_components.sunvec_connect.sun import daylight_fraction, is_deep_night
+from custom_components.sunvec_connect.sun import daylight_fraction, is_deep_night, next_sunrise
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -168,9 +168,15 @@ def test_daylight_prior_from_the_sun(hass: HomeAssistant) -> None:
     assert daylight_fraction(hass, noon) == pytest.approx((16.8 + 2) / 24, abs=0.01)
     december = datetime(2026, 12, 21, 10, 0, tzinfo=UTC)
     assert daylight_fraction(hass, december) == pytest.approx((7.75 + 2) / 24, abs=0.01)
+    sunrise = next_sunrise(hass, noon)  # the next day's, at 05:18 local
+    assert sunrise is not None
+    assert abs(sunrise - datetime(2026, 6, 22, 3, 18, tzinfo=UTC)) < timedelta(minutes=2)
     hass.config.latitude, hass.config.longitude = (78.2, 15.6)  # Svalbard: sun all day
     assert daylight_fraction(hass, noon) is None
     assert daylight_fraction(hass, december) is None
+    # No sunrise within a day to watch the first morning from.
+    assert next_sunrise(hass, noon) is None
+    assert next_sunrise(hass, december) is None
 
 
 def test_uploads_at_night_tell_an_inverter_awake_all_day(hass: HomeAssistant) -> None:

@@ -383,6 +383,11 @@ def test_schedule_survives_a_restart() -> None:
         schedule.morning_delay,
         list(schedule.overruns),
     )
+    noted = UploadSchedule()
+    noted.restore({"morning_delay": 42.5, "overruns": [0.0, 8.2, -1, "x", 1e9]})
+    assert (noted.morning_delay, list(noted.overruns)) == (42.5, [0.0, 8.2])
+    noted.restore({"morning_delay": -3})
+    assert noted.morning_delay == 42.5
     # Whether a miss has bounded the delay from below (then it follows the misses).
     assert kept.delay_bounded is schedule.delay_bounded
     # Kept by a release that did not keep it: learned already (the storage's migration).

@@ -39,6 +39,8 @@ MAX_TREND = 1.0
 REGULAR_RUNS = (0.4, 0.9)
 """The runs of first-try hits between misses vary by this share of their length or
 less: the trend is trusted wholly; by this or more: not at all."""
+MIN_RUNS = 3
+"""Runs of hits between misses seen before misses are judged to come at random."""
 RUN_GAIN = 0.3
 """Weight of the latest run of hits in the learned run length and its variation."""
 SPREAD_UPLOADS = 24
@@ -102,6 +104,8 @@ class UploadSchedule:
     """First-try hits since the last miss."""
     missed_in_row: int = 0
     """Uploads in a row found only by a retry."""
+    runs_seen: int = 0
+    """Runs of hits between two misses seen (up to `MIN_RUNS`; kept runs count as many)."""
     run_length: float = 10.0
     run_variation: float = 10.0
     """Learned runs of first-try hits between misses: their length and its mean
@@ -252,6 +256,7 @@ class UploadSchedule:
         if self.delay_bounded:
             # A run of hits between two misses (not the descent that found the delay).
             run = self.hits_in_row + 1
+            self.runs_seen = min(MIN_RUNS, self.runs_seen + 1)
             self.run_variation += RUN_GAIN * (abs(run - self.run_length) - self.run_variation)
             self.run_length += RUN_GAIN * (run - self.run_length)
         self.trend = 0.0
@@ -412,7 +417,7 @@ class UploadSchedule:
         if self.misses == 1 and not self.delay_bounded and self.last_descent:
             # Stepped down too far: the estimate before the step found the last upload.
             return max(self.min_wait, self.last_descent)
-        if self.misses == 1 and self.trust < 0.5 and self.found_at:
+        if self.misses == 1 and self.trust < 0.5 and self.runs_seen >= MIN_RUNS and self.found_at:
             # Delays drawn at random: retry when the latest of the last uploads was out.
             latest = max(self.found_at) - self.failed_offset
             return min(self.cadence, max(self.first_retry, latest))
@@ -474,6 +479,7 @@ class UploadSchedule:
             length, variation = (finite_number(value) for value in runs)
             if length is not None and variation is not None and length >= 1 and variation >= 0:
                 self.run_length, self.run_variation = length, variation
+                self.runs_seen = MIN_RUNS
         if isinstance(gaps, list):
             numbers = [finite_number(gap) for gap in gaps]
             self.gaps.extend(
