@@ -132,11 +132,16 @@ class InverterPlan:
 
         From a cadence before the time it woke on the last morning seen, for
         `WAKE_WATCH`. Before a wake was seen, from a cadence before sunrise for
-        `FIRST_WATCH` (the day's pace counts those hours as daylight already).
+        `FIRST_WATCH` (the day's pace counts those hours as daylight already), unless
+        the token is short of calls (a longer watch of many inverters backs up the
+        token's queue of calls for the whole next day, as the bench measured).
         """
         cadence = timedelta(seconds=self.schedule.cadence)
         if (wake := self.online.next_wake(now)) is not None:
             return wake - cadence, wake - cadence + timedelta(seconds=WAKE_WATCH)
+        if self.schedule.uploads_per_call > 1:
+            # A token short of calls keeps to its pace: the night interval until a wake.
+            return None
         if (sunrise := next_sunrise(self.hass, now - FIRST_WATCH)) is None:
             return None
         return sunrise - cadence, sunrise + FIRST_WATCH
