@@ -277,8 +277,9 @@ class UploadSchedule:
     def _after_sleep(self, upload_time: datetime) -> None:
         """The inverter woke (or its uploads resumed): start as on the last morning.
 
-        The trend and the misses of the evening before are over; the watch aimed at the
-        later of the estimate and the morning's, a first-try hit then descends from it.
+        The trend and the misses of the evening before are over. Delays drawn at random
+        keep the level the watch aimed at (the later of the estimate and the morning's);
+        a delay that moves starts from the morning's, or descends without one.
         """
         self.trend = 0.0
         self.last_bound = None
