@@ -25,8 +25,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient
 from custom_components.sunvec_connect.budget import TokenBudget
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
-from custom_components.sunvec_connect.coordinator import THIS_RUN, SunvecCoordinator
+from custom_components.sunvec_connect.coordinator import SunvecCoordinator
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
+from custom_components.sunvec_connect.store import THIS_RUN
 from simulator import ManualClock, Plant, SunvecCloud, Weather
 from simulator.demo import pv_only_config
 from tests.conftest import account_for

@@ -28,7 +28,8 @@ from custom_components.sunvec_connect.account import account_title, account_uniq
 from custom_components.sunvec_connect.budget import TokenBudget, TokenCalls
 from custom_components.sunvec_connect.checks import async_token_calls
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
-from custom_components.sunvec_connect.coordinator import SunvecCoordinator, SunvecRuntimeData
+from custom_components.sunvec_connect.coordinator import SunvecCoordinator
+from custom_components.sunvec_connect.models import SunvecRuntimeData
 from simulator import ManualClock, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
 

@@ -25,10 +25,8 @@ from custom_components.sunvec_connect.budget import (
 )
 from custom_components.sunvec_connect.checks import inverter_subentry
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
-from custom_components.sunvec_connect.coordinator import (
-    THIS_RUN,
-)
 from custom_components.sunvec_connect.pacing import InverterDemand, Pace
+from custom_components.sunvec_connect.store import THIS_RUN
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 

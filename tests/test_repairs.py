@@ -16,8 +16,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.issues import ban_issue_id, offline_issue_id
+from custom_components.sunvec_connect.store import THIS_RUN
 from simulator import Fault, FaultKind, SunvecCloud
 
 from .conftest import TimeMachine, coordinator_of

@@ -29,10 +29,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from benchmarks.harness import TOKEN as BENCH_TOKEN, bench_cloud
 from custom_components.sunvec_connect.const import DOMAIN
-from custom_components.sunvec_connect.coordinator import THIS_RUN
 from custom_components.sunvec_connect.entity import ATTR_RESTORED
 from custom_components.sunvec_connect.plant_clock import PlantClock
-from custom_components.sunvec_connect.store import STORE_VERSION
+from custom_components.sunvec_connect.store import STORE_VERSION, THIS_RUN
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 
 from .conftest import SIM_START, TOKEN, TimeMachine, account_for, coordinator_of, kept_calls

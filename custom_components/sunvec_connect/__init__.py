@@ -13,7 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 from .api import SunvecClient, SunvecInvalidInputError, exposes_token
 from .budget import TokenCalls, calls_key
 from .const import DOMAIN, SUBENTRY_INVERTER
-from .coordinator import SunvecConfigEntry, SunvecCoordinator, SunvecRuntimeData
+from .coordinator import SunvecCoordinator
 from .issues import (
     account_issue_ids,
     async_delete_issues,
@@ -21,6 +21,7 @@ from .issues import (
     inverter_issue_ids,
 )
 from .migration import async_migrate_integration, merged_entries
+from .models import SunvecConfigEntry, SunvecRuntimeData
 from .store import inverter_store
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]

@@ -21,8 +21,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import BATTERY_FAULT_STATUS, FAULT_STATUSES
-from .coordinator import SunvecConfigEntry, SunvecData
 from .entity import SunvecEntity, SunvecEntityDescription, async_add_entities_with_data
+from .models import SunvecConfigEntry, SunvecData
 
 PARALLEL_UPDATES = 0
 

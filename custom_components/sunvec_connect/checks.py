@@ -40,8 +40,8 @@ from .const import (
     LOGGER,
     SUBENTRY_INVERTER,
 )
-from .coordinator import SunvecConfigEntry
 from .errors import form_error_key
+from .models import SunvecConfigEntry
 
 WIFI_SN_SEPARATORS: Final = re.compile(r"[\s,;]+")
 MAX_WIFI_SNS: Final = 50

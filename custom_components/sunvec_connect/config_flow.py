@@ -55,7 +55,7 @@ from .const import (
     RATE_LIMIT_PER_MINUTE,
     SUBENTRY_INVERTER,
 )
-from .coordinator import SunvecConfigEntry
+from .models import SunvecConfigEntry
 from .pacing import DAY_SECONDS, MAX_NIGHT_INTERVAL
 
 URL_ERROR_KEYS: Final[Mapping[str, str]] = {

@@ -1,20 +1,17 @@
-"""Data update coordinator for Sunvec Connect."""
+"""Data update coordinator for Sunvec Connect: an inverter's calls, errors and uploads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import override
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_API_TOKEN
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
-from homeassistant.util.ulid import ulid_now
 
 from .api import (
     INVERTER_STATUS,
@@ -28,7 +25,7 @@ from .api import (
     SunvecNotSentError,
     SunvecRateLimitError,
 )
-from .budget import TokenBudget, TokenCalls
+from .budget import TokenBudget
 from .const import (
     BAN_ISSUE_AFTER,
     CONF_CALLS_KEPT_FREE,
@@ -36,80 +33,35 @@ from .const import (
     CONF_WIFI_SN,
     DOMAIN,
     ERROR_RETRY_INTERVAL,
-    FIRST_CALL_HOLD,
     FUTURE_TOLERANCE,
     LOGGER,
     MIN_POLL_WAIT,
     OFFLINE_ISSUE_AFTER,
     RATE_LIMIT_MARGIN,
     SLOT_TOLERANCE,
-    STALE_AFTER,
     STORE_SAVE_DELAY,
 )
 from .errors import update_error
 from .issues import InverterIssues
+from .models import StaleTimer, SunvecConfigEntry, SunvecData
 from .pacing import InverterDemand
 from .plan import InverterPlan
 from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
 from .poll_stats import PollStatistics
 from .slots import CallAction, CallSlot, InverterCalls
-from .store import Kept, KeptUpload, inverter_store
+from .store import Kept, KeptUpload, inverter_store, this_run
 
 INVERTER_ERRORS = (SunvecNotAuthorizedError, SunvecNotFoundError, SunvecInvalidParameterError)
 """Errors about one inverter, not the account: its setup does not fail the account's."""
-THIS_RUN: HassKey[str] = HassKey(f"{DOMAIN}_run")
-"""An id of this run of Home Assistant: an upload kept in this run (a reload) is not restored."""
-
-type SunvecConfigEntry = ConfigEntry[SunvecRuntimeData]
-
-
-@dataclass(slots=True)
-class SunvecRuntimeData:
-    """What an account's entry holds while it runs."""
-
-    client: SunvecClient
-    """The account's client (its address and token): every inverter's calls go through it."""
-    calls: TokenCalls
-    """The token's budget and calls, shared by the account's inverters and its forms."""
-    coordinators: dict[str, SunvecCoordinator] = field(default_factory=dict)
-    """A coordinator per inverter, by subentry id."""
-
-    @property
-    def budget(self) -> TokenBudget:
-        """The token's call budget."""
-        return self.calls.budget
-
-
-@dataclass(frozen=True, slots=True)
-class SunvecData:
-    """The latest upload, with its time placed by the plant clock (UTC)."""
-
-    realtime: RealtimeData
-    upload_time: datetime | None
-    stale_after: timedelta = field(default=STALE_AFTER, compare=False)
-    restored: bool = False
-    """Kept from before a restart: no call has confirmed it since."""
-
-    def is_fresh(self, now: datetime) -> bool:
-        """Whether the upload still describes the inverter's present state."""
-        return self.upload_time is not None and now - self.upload_time <= self.stale_after
-
-
-@callback
-def this_run(hass: HomeAssistant) -> str:
-    """The id of this run of Home Assistant, made on first use."""
-    if (run := hass.data.get(THIS_RUN)) is None:
-        run = hass.data[THIS_RUN] = ulid_now()
-    return run
 
 
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     """Polls realtimeInfo for one inverter of an account.
 
-    Polls follow the inverter's uploads at the pace of its token (see pacing.py). The
-    last upload and what was learned about the inverter are kept in storage, so that
-    after a restart the entities come back at once with the kept upload (marked
-    restored) and the first call goes at the entry's slot, without holding up setup.
+    When is the inverter's plan (plan.py), within its token's budget (slots.py). Its
+    last upload and what the plan learned are kept (store.py): after a restart the
+    entities come back at once with the kept upload (marked restored), and the first
+    call goes at the inverter's slot without holding up setup.
     """
 
     config_entry: SunvecConfigEntry
@@ -158,15 +110,13 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """The refresh under way was asked for (`homeassistant.update_entity`), not planned."""
         self._next_poll_at: datetime | None = None
         self._told_share_spent = False
-        inverter_id = subentry.subentry_id
         self.clock = PlantClock()
         """The plant's offset from UTC, learned from its uploads (plant_clock.py)."""
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
-        self._cancel_stale_timer: CALLBACK_TYPE | None = None
-        self._store = inverter_store(hass, inverter_id)
-        self._save_pending = False
+        self._stale = StaleTimer(hass, self.async_update_listeners)
+        self._store = inverter_store(hass, subentry.subentry_id)
 
     @property
     def demand(self) -> InverterDemand | None:
@@ -188,80 +138,52 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
         Without a kept upload and with a call slot free now, the first call is made
         here (its errors fail the setup as usual). With a kept upload the entities
-        start from it and the first call goes at the entry's slot; with neither, the
-        entry starts without data and its entities come with the first upload.
+        start from it; with neither, the entry starts without data and its entities
+        come with the first upload.
         """
         now = dt_util.utcnow()
-        restored = await self._async_load_stored(now)
+        restored = await self._async_restore(now)
         self.plan.start(now)
-        budget = self.budget
-        if budget.banned_until is not None and budget.banned_until > now:
+        if (banned := self.budget.banned_until) is not None and banned > now:
             # Banned before the restart: no call until then, so say so now.
-            self._raise_ban_issue(budget.paused_until or budget.banned_until)
-        if restored is None:
-            slot = self.calls.reserve(now, spaced=False)
-            if slot - now <= SLOT_TOLERANCE:
-                # The refresh takes the slot just reserved.
-                try:
-                    await self.async_config_entry_first_refresh()
-                except ConfigEntryNotReady:
-                    if not isinstance(self._last_error, INVERTER_ERRORS):
-                        raise
-                    # This inverter's own problem (a repair says so): the account's
-                    # other inverters go on, and this one tries again at its time.
-            else:
-                self._poll_in(slot - now, minimum=SLOT_TOLERANCE / 2)
-            return
-        self.data = restored
-        self._schedule_stale_update(restored.upload_time, restored.stale_after)
-        upcoming = self.schedule.next_upload_available()
-        if not restored.restored:
-            # Reloaded in this run (an option, the token or the inverters changed): what
-            # was fetched needs no confirming call; polling goes on where it was.
-            if self.fixed_interval is not None:
-                self._poll_in(self.fixed_interval)
+            self._raise_ban_issue(self.budget.paused_until or banned)
+        if restored is not None:
+            self.data = restored
+            self._stale.track(restored)
+            if (first := self.plan.first_poll(now, confirm=restored.restored)) is not None:
+                self._poll_in(first - now)
                 return
-            if upcoming is not None and upcoming > now:
-                self._poll_in(upcoming - now)
-                return
-        if upcoming is not None and now < upcoming <= now + FIRST_CALL_HOLD:
-            # Its successor is due soon: the call that fetches it confirms both.
-            self._poll_in(upcoming - now)
+        slot = self.calls.reserve(now, spaced=restored is not None)
+        if restored is not None or slot - now > SLOT_TOLERANCE:
+            self._poll_in(slot - now, minimum=SLOT_TOLERANCE / 2)
             return
-        slot = self.calls.reserve(now)
-        self._poll_in(slot - now, minimum=SLOT_TOLERANCE / 2)
+        try:
+            # The refresh takes the slot just reserved.
+            await self.async_config_entry_first_refresh()
+        except ConfigEntryNotReady:
+            if not isinstance(self._last_error, INVERTER_ERRORS):
+                raise
+            # This inverter's own problem (a repair says so): the account's other
+            # inverters go on, and this one tries again at its time.
 
-    async def _async_load_stored(self, now: datetime) -> SunvecData | None:
-        """Take back what the entry kept; return its last upload, if one was kept."""
-        kept = await self._store.async_load_kept()
-        if kept is None:
+    async def _async_restore(self, now: datetime) -> SunvecData | None:
+        """Take back what the inverter kept; return its last upload, if one was kept."""
+        if (kept := await self._store.async_load_kept()) is None:
             return None
-        self.schedule.restore(kept.schedule)
-        self.online.restore(kept.online, now, kept.saved_at)
+        self.plan.restore(kept, now)
         self.clock = PlantClock.restore(kept.clock)
-        upload = kept.upload
-        if upload is None or upload.time - now > FUTURE_TOLERANCE:
+        if (upload := kept.upload) is None or upload.time - now > FUTURE_TOLERANCE:
             return None
         realtime = RealtimeData.from_dict(upload.raw, token=self.config_entry.data[CONF_API_TOKEN])
-        self.schedule.last_upload = max(upload.time, self.schedule.last_upload or upload.time)
         self.last_raw = dict(realtime.raw)
         # Kept before a reload of the entry, it was fetched in this run: not restored.
         restored = kept.run != this_run(self.hass)
         return SunvecData(realtime, upload.time, stale_after=self.stale_after, restored=restored)
 
     @callback
-    def _schedule_save(self) -> None:
-        """Write what the entry keeps within `STORE_SAVE_DELAY` (at most once in that time)."""
-        if not self._save_pending:
-            self._save_pending = True
-            self._store.async_delay_save_kept(self._data_to_store, STORE_SAVE_DELAY)
-
-    @callback
-    def _data_to_store(self) -> Kept:
-        """What the entry keeps: never the token (the upload's raw fields are free of it)."""
-        self._save_pending = False
-        data = self.data
-        upload = None
+    def _kept(self) -> Kept:
+        """What the inverter keeps: never the token (the upload's raw fields are free of it)."""
+        data, upload = self.data, None
         if data is not None and data.upload_time is not None:
             upload = KeptUpload(dict(data.realtime.raw), data.upload_time)
         return Kept(
@@ -274,8 +196,8 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         )
 
     async def async_save(self) -> None:
-        """Write what the entry keeps now (it unloads: a setup may follow at once)."""
-        await self._store.async_save_kept(self._data_to_store())
+        """Write what the inverter keeps now (it unloads: a setup may follow at once)."""
+        await self._store.async_save_kept(self._kept())
 
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
@@ -375,9 +297,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._poll_in(self.plan.after_upload(now, upload_time, is_new=is_new))
         data = SunvecData(realtime=realtime, upload_time=upload_time, stale_after=self.stale_after)
         if previous is None or previous.restored or upload_time != previous.upload_time:
-            self._schedule_stale_update(upload_time, data.stale_after)
+            self._stale.track(data)
         if is_new:
-            self._schedule_save()
+            self._store.async_delay_save_kept(self._kept, STORE_SAVE_DELAY)
         return data
 
     def _place_upload(self, realtime: RealtimeData, now: datetime) -> Placement | None:
@@ -417,33 +339,10 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         local = dt_util.as_local(until).strftime("%Y-%m-%d %H:%M")
         self.issues.banned(self.config_entry.title, local)
 
-    def _schedule_stale_update(self, upload_time: datetime | None, stale_after: timedelta) -> None:
-        """Update the entities once more when this upload turns stale.
-
-        Polls that return the same upload do not notify listeners, so without this
-        the entities would not notice that the upload got old.
-        """
-        self._cancel_stale()
-        if upload_time is None:
-            return
-        self._cancel_stale_timer = async_track_point_in_utc_time(
-            self.hass, self._handle_stale, upload_time + stale_after + timedelta(seconds=1)
-        )
-
-    @callback
-    def _handle_stale(self, _now: datetime) -> None:
-        self._cancel_stale_timer = None
-        self.async_update_listeners()
-
-    def _cancel_stale(self) -> None:
-        if self._cancel_stale_timer is not None:
-            self._cancel_stale_timer()
-            self._cancel_stale_timer = None
-
     @override
     async def async_shutdown(self) -> None:
         """Stop polling: cancel the staleness timer, give back the slot, leave the pace."""
-        self._cancel_stale()
+        self._stale.cancel()
         self.calls.release()
         self.plan.leave()
         await super().async_shutdown()

@@ -14,7 +14,8 @@ from homeassistant.helpers.entity_platform import async_get_platforms
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_WIFI_SN, DOMAIN
-from .coordinator import SunvecConfigEntry, SunvecCoordinator
+from .coordinator import SunvecCoordinator
+from .models import SunvecConfigEntry
 from .sensor import SunvecCounterSensor
 
 TO_REDACT = {

@@ -15,7 +15,8 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, MANUFACTURER
-from .coordinator import SunvecCoordinator, SunvecData
+from .coordinator import SunvecCoordinator
+from .models import SunvecData
 
 ATTR_RESTORED: Final = "restored"
 """State attribute: the value comes from the upload kept before a restart, not yet

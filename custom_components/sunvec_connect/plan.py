@@ -22,7 +22,9 @@ from .const import (
     ACCESS_RETRY_INTERVAL,
     DEMAND_REFRESH,
     ERROR_RETRY_INTERVAL,
+    FIRST_CALL_HOLD,
     FIRST_WATCH,
+    FUTURE_TOLERANCE,
     INVALID_REQUEST_RETRY_INTERVAL,
     MAX_ERROR_RETRY_INTERVAL,
     MAX_INTEGRATION_GAP,
@@ -31,6 +33,7 @@ from .const import (
 )
 from .pacing import WAKE_WATCH, InverterDemand
 from .polling import OnlineHistory, UploadSchedule
+from .store import Kept
 from .sun import daylight_fraction, is_deep_night, next_sunrise
 
 
@@ -89,6 +92,31 @@ class InverterPlan:
         if self.fixed_interval is not None:
             return UPLOAD_INTERVAL
         return timedelta(seconds=self.schedule.cadence)
+
+    def restore(self, kept: Kept, now: datetime) -> None:
+        """Take back what the inverter learned before a restart or reload."""
+        self.schedule.restore(kept.schedule)
+        self.online.restore(kept.online, now, kept.saved_at)
+        if kept.upload is not None and kept.upload.time - now <= FUTURE_TOLERANCE:
+            last = self.schedule.last_upload
+            self.schedule.last_upload = max(kept.upload.time, last or kept.upload.time)
+
+    def first_poll(self, now: datetime, *, confirm: bool) -> datetime | None:
+        """When to call first when the entities start from a kept upload (None: at a slot).
+
+        An upload fetched in this run (a reload) needs no confirming call (`confirm`
+        false): polling goes on where it was. An upload kept from before a restart is
+        confirmed by the call that fetches its successor if that is due soon.
+        """
+        upcoming = self.schedule.next_upload_available()
+        if not confirm:
+            if self.fixed_interval is not None:
+                return now + self.fixed_interval
+            if upcoming is not None and upcoming > now:
+                return upcoming
+        if upcoming is not None and now < upcoming <= now + FIRST_CALL_HOLD:
+            return upcoming
+        return None
 
     def start(self, now: datetime) -> None:
         """Start the online history and tell the budget what the inverter needs."""

@@ -26,7 +26,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import BATTERY_STATUS, INVERTER_STATUS, RealtimeData
 from .const import DOMAIN, LOGGER, MANUFACTURER, MAX_INTEGRATION_GAP
-from .coordinator import SunvecConfigEntry, SunvecCoordinator, SunvecData
+from .coordinator import SunvecCoordinator
 from .counters import (
     GRID_IMPORT_MAX_POWER_KW,
     INVERTER_MAX_POWER_KW,
@@ -37,6 +37,7 @@ from .counters import (
     YieldSample,
 )
 from .entity import SunvecEntity, SunvecEntityDescription, async_add_entities_with_data
+from .models import SunvecConfigEntry, SunvecData
 
 PARALLEL_UPDATES = 0
 

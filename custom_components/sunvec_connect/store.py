@@ -16,6 +16,8 @@ from typing import Any, Final, override
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
+from homeassistant.util.hass_dict import HassKey
+from homeassistant.util.ulid import ulid_now
 
 from .api import RealtimeData
 from .const import DOMAIN
@@ -23,6 +25,16 @@ from .kept import aware_time
 from .plant_clock import PlantClock
 
 STORE_VERSION: Final = 2
+THIS_RUN: HassKey[str] = HassKey(f"{DOMAIN}_run")
+"""An id of this run of Home Assistant: an upload kept in this run (a reload) is not restored."""
+
+
+@callback
+def this_run(hass: HomeAssistant) -> str:
+    """The id of this run of Home Assistant, made on first use."""
+    if (run := hass.data.get(THIS_RUN)) is None:
+        run = hass.data[THIS_RUN] = ulid_now()
+    return run
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,19 +134,33 @@ class InverterStore(Store[dict[str, Any]]):
         had before, so what it kept stays where it was.
         """
         super().__init__(hass, STORE_VERSION, f"{DOMAIN}.{subentry_id}")
+        self._save_pending = False
 
     async def async_load_kept(self) -> Kept | None:
         """What the inverter kept, if anything."""
         return Kept.from_stored(await self.async_load())
 
     async def async_save_kept(self, kept: Kept) -> None:
-        """Write `kept` now."""
+        """Write `kept` now (instead of a save planned)."""
+        self._save_pending = False
         await self.async_save(kept.as_stored())
 
     @callback
     def async_delay_save_kept(self, kept: Callable[[], Kept], delay: float) -> None:
-        """Write what `kept` returns within `delay` seconds (or when Home Assistant stops)."""
-        self.async_delay_save(lambda: kept().as_stored(), delay)
+        """Write what `kept` returns within `delay` seconds (or when Home Assistant stops).
+
+        A save already planned stays where it is: planned anew at every upload, it
+        would never come.
+        """
+        if self._save_pending:
+            return
+        self._save_pending = True
+
+        def data() -> dict[str, Any]:
+            self._save_pending = False
+            return kept().as_stored()
+
+        self.async_delay_save(data, delay)
 
     @override
     async def _async_migrate_func(
