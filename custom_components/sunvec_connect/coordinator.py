@@ -146,7 +146,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.plan.start(now)
         if (banned := self.budget.banned_until) is not None and banned > now:
             # Banned before the restart: no call until then, so say so now.
-            self._raise_ban_issue(self.budget.paused_until or banned)
+            self.issues.banned(self.config_entry.title, self.budget.paused_until or banned)
         if restored is not None:
             self.data = restored
             self._stale.track(restored)
@@ -307,13 +307,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         local, text = realtime.upload_time, realtime.upload_time_text
         if local is None or text is None:
             return None
+        assumed = assumed_offset(local, dt_util.get_default_time_zone(), now)
         placement = self.clock.place(
-            local,
-            text,
-            now,
-            assumed=assumed_offset(local, dt_util.get_default_time_zone(), now),
-            cadence=self.plan.cadence,
-            utc_hint=realtime.utc_time,
+            local, text, now, assumed=assumed, cadence=self.plan.cadence, utc_hint=realtime.utc_time
         )
         self.issues.clock_off(self.clock.measured_offset)
         return placement
@@ -325,19 +321,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             until = self.budget.pause(now, err.retry_after)
             self._poll_in(until - now)
             if err.retry_after is not None and err.retry_after >= BAN_ISSUE_AFTER:
-                self._raise_ban_issue(until)
+                self.issues.banned(self.config_entry.title, until)
             return
-        if isinstance(err, SunvecNotAuthorizedError | SunvecNotFoundError):
-            # Not a token problem (no reauth): the account lost the inverter.
-            self.issues.no_access(not_found=isinstance(err, SunvecNotFoundError))
-        elif isinstance(err, SunvecInvalidParameterError):
-            self.issues.invalid_request()
+        # Not a token problem (no reauth): the account may have lost the inverter.
+        self.issues.call_failed(err)
         self._poll_in(self.plan.retry_wait(err))
-
-    def _raise_ban_issue(self, until: datetime) -> None:
-        # A ban may last up to a day: the time alone would not say which day.
-        local = dt_util.as_local(until).strftime("%Y-%m-%d %H:%M")
-        self.issues.banned(self.config_entry.title, local)
 
     @override
     async def async_shutdown(self) -> None:

@@ -11,9 +11,18 @@ must offer fix flows.)
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 
+from .api import (
+    SunvecError,
+    SunvecInvalidParameterError,
+    SunvecNotAuthorizedError,
+    SunvecNotFoundError,
+)
 from .const import DOMAIN
 
 
@@ -133,28 +142,29 @@ class InverterIssues:
         self._invalid_request.clear()
 
     @callback
-    def banned(self, account_title: str, until: str) -> None:
-        """The cloud bans the account's token until `until` (local date and time)."""
+    def banned(self, account_title: str, until: datetime) -> None:
+        """The cloud bans the account's token until `until`."""
+        # A ban may last up to a day: the time alone would not say which day.
+        local = dt_util.as_local(until).strftime("%Y-%m-%d %H:%M")
         self._ban.raise_issue(
-            "token_banned", ir.IssueSeverity.WARNING, {"name": account_title, "until": until}
+            "token_banned", ir.IssueSeverity.WARNING, {"name": account_title, "until": local}
         )
 
     @callback
-    def no_access(self, *, not_found: bool) -> None:
-        """The token may not read the inverter (1003), or the cloud lost it (2002)."""
-        key = "wifi_sn_not_found" if not_found else "wifi_sn_not_authorized"
-        self._access.raise_issue(
-            key, ir.IssueSeverity.ERROR, {"name": self._name, "wifi_sn": self._wifi_sn}
-        )
+    def call_failed(self, err: SunvecError) -> None:
+        """Say what a failed call means, if it is about the inverter (not the token).
 
-    @callback
-    def invalid_request(self) -> None:
-        """The cloud refuses the inverter's requests as invalid (1002)."""
-        self._invalid_request.raise_issue(
-            "invalid_request",
-            ir.IssueSeverity.ERROR,
-            {"name": self._name, "wifi_sn": self._wifi_sn},
-        )
+        The token may not read the inverter (1003), the cloud lost it (2002), or it
+        refuses the inverter's requests as invalid (1002).
+        """
+        placeholders = {"name": self._name, "wifi_sn": self._wifi_sn}
+        if isinstance(err, SunvecNotAuthorizedError | SunvecNotFoundError):
+            lost = isinstance(err, SunvecNotFoundError)
+            key = "wifi_sn_not_found" if lost else "wifi_sn_not_authorized"
+            self._access.raise_issue(key, ir.IssueSeverity.ERROR, placeholders)
+        elif isinstance(err, SunvecInvalidParameterError):
+            issue = self._invalid_request
+            issue.raise_issue("invalid_request", ir.IssueSeverity.ERROR, placeholders)
 
     @callback
     def offline(self, *, is_offline: bool) -> None:
