@@ -17,6 +17,7 @@ from custom_components.sunvec_connect.pacing import (
     InverterDemand,
     Pace,
     UploadSkipper,
+    skip_phase,
     awake_fraction,
     plan_pace,
 )
@@ -180,3 +181,30 @@ def test_skipping_follows_a_new_share() -> None:
     skipper = UploadSkipper()
     assert [skipper.uploads_until_next_call(2.5) for _ in range(4)] == [3, 2, 3, 2]
     assert [skipper.uploads_until_next_call(1.0) for _ in range(3)] == [1, 1, 1]
+
+
+def test_inverters_waking_together_poll_different_uploads() -> None:
+    """Each inverter skips from a phase of its own: the token's calls do not come in bursts.
+
+    Found by the bench: 100 inverters on one token that woke within minutes of each
+    other all polled the same third of every 15 minutes (a queue of calls 90 s deep
+    all day, where it is 15 s spread evenly).
+    """
+    ids = [f"01JINVERTER{index:04d}" for index in range(300)]
+    phases = [skip_phase(inverter_id) for inverter_id in ids]
+    assert all(0.0 <= phase < 1.0 for phase in phases)
+    assert phases == [skip_phase(inverter_id) for inverter_id in ids]  # the same every run
+    load = [0, 0, 0]
+    for phase in phases:
+        skipper = UploadSkipper(credit=0.5, phase=phase)
+        skipper.wake()  # every one wakes at the same upload slot (index 0)
+        upload = 0
+        for _ in range(10):
+            upload += skipper.uploads_until_next_call(3.0)
+            load[upload % 3] += 1
+    # Every third of the cycle carries about a third of the polls (exactly even: 1,000).
+    assert all(850 <= polls <= 1150 for polls in load), load
+    # Without phases they would all poll the same third.
+    same = UploadSkipper(credit=0.5)
+    same.wake()
+    assert same.uploads_until_next_call(3.0) == 3

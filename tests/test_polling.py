@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sunvec_connect.const import CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.sunvec_connect.issues import ban_issue_id
-from custom_components.sunvec_connect.pacing import Pace
+from custom_components.sunvec_connect.pacing import Pace, UploadSkipper
 from custom_components.sunvec_connect.polling import OnlineHistory, UploadSchedule
 from custom_components.sunvec_connect.store import migrate_from_v1
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud
@@ -315,6 +315,18 @@ def test_sleeping_inverter_polls_at_the_night_interval_and_watches_the_wake() ->
     blind.last_upload = None
     assert blind._night_wait(before) == 900
     assert blind._night_wait(start + timedelta(seconds=60)) == 300
+
+
+def test_a_wake_skips_from_the_inverters_own_phase() -> None:
+    """Two inverters that wake at the same upload slot aim at different uploads."""
+    aims = []
+    for phase in (0.1, 0.5, 0.9):
+        schedule = UploadSchedule(publish_delay=30.0, skipper=UploadSkipper(phase=phase))
+        schedule.follow(Pace(uploads_per_call=3.0, night_interval=1800.0))
+        _found(schedule, T0 + timedelta(seconds=33), T0)
+        _found(schedule, T0 + timedelta(hours=8, seconds=33), T0 + timedelta(hours=8))
+        aims.append(schedule.steps)
+    assert aims == [3, 2, 1]
 
 
 def _meet(schedule: UploadSchedule, upload: datetime, delay: float) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+import hashlib
 import math
 
 DAY_SECONDS = 86_400.0
@@ -141,6 +142,13 @@ class UploadSkipper:
     """
 
     credit: float = 0.0
+    phase: float = 0.0
+    """The inverter's own credit at a wake, in [0, 1): inverters of one token that wake
+    together then poll different uploads, not the same ones (a burst on the token)."""
+
+    def wake(self) -> None:
+        """Start the day's polls at the inverter's own phase."""
+        self.credit = self.phase
 
     def uploads_until_next_call(self, uploads_per_call: float) -> int:
         """How many uploads ahead the next poll goes (at least 1); takes that step."""
@@ -149,3 +157,9 @@ class UploadSkipper:
         steps = max(1, math.ceil(needed / share - 1e-9))
         self.credit = max(0.0, self.credit + steps * share - 1.0)
         return steps
+
+
+def skip_phase(inverter_id: str) -> float:
+    """A fraction in [0, 1) of its own for each inverter, the same in every run."""
+    digest = hashlib.sha256(inverter_id.encode()).digest()
+    return int.from_bytes(digest[:4]) / 2**32

@@ -31,7 +31,7 @@ from .const import (
     STALE_AFTER,
     UPLOAD_INTERVAL,
 )
-from .pacing import WAKE_WATCH, InverterDemand
+from .pacing import WAKE_WATCH, InverterDemand, UploadSkipper, skip_phase
 from .polling import OnlineHistory, UploadSchedule
 from .store import Kept
 from .sun import daylight_fraction, is_deep_night, next_sunrise
@@ -56,6 +56,8 @@ class InverterPlan:
         self.fixed_interval = fixed_interval
         self.calls_kept_free = calls_kept_free
         self.schedule = UploadSchedule()
+        phase = skip_phase(inverter_id)
+        self.schedule.skipper = UploadSkipper(credit=phase, phase=phase)
         self.online = OnlineHistory()
         self.demand: InverterDemand | None = None
         self._demand_told: datetime | None = None
@@ -160,16 +162,11 @@ class InverterPlan:
 
         From a cadence before the time it woke on the last morning seen, for
         `WAKE_WATCH`. Before a wake was seen, from a cadence before sunrise for
-        `FIRST_WATCH` (the day's pace counts those hours as daylight already), unless
-        the token is short of calls (a longer watch of many inverters backs up the
-        token's queue of calls for the whole next day, as the bench measured).
+        `FIRST_WATCH` (the day's pace counts those hours as daylight already).
         """
         cadence = timedelta(seconds=self.schedule.cadence)
         if (wake := self.online.next_wake(now)) is not None:
             return wake - cadence, wake - cadence + timedelta(seconds=WAKE_WATCH)
-        if self.schedule.uploads_per_call > 1:
-            # A token short of calls keeps to its pace: the night interval until a wake.
-            return None
         if (sunrise := next_sunrise(self.hass, now - FIRST_WATCH)) is None:
             return None
         return sunrise - cadence, sunrise + FIRST_WATCH

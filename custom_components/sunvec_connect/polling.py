@@ -284,6 +284,7 @@ class UploadSchedule:
         self.trend = 0.0
         self.last_bound = None
         self.hits_in_row = self.missed_in_row = 0
+        self.skipper.wake()
         self.publish_delay = self.watch_delay
         if self.trust >= 0.5:
             # A delay that moves was elsewhere the evening before: start from the last
