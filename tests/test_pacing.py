@@ -17,9 +17,9 @@ from custom_components.sunvec_connect.pacing import (
     InverterDemand,
     Pace,
     UploadSkipper,
-    skip_phase,
     awake_fraction,
     plan_pace,
+    skip_phase,
 )
 
 PER_DAY, PER_MINUTE = 9_990, 9
