@@ -132,8 +132,9 @@ async def test_pace_is_planned_again_as_inverters_come_and_go(
         hybrid = inverter_of(account, HYBRID_WIFI_SN)
         assert budget.pace.uploads_per_call == alone
         assert set(budget.demands) == {hybrid.subentry_id}
-        # The calls both made count on (kept across the reloads).
-        assert budget.calls_since(SIM_START, dt_util.utcnow()) == calls_before
+        # The calls both made count on (kept across the reloads), and any the reload made.
+        assert calls_before > 0
+        assert budget.calls_since(SIM_START, dt_util.utcnow()) == len(cloud.requests)
         await time_machine.run(1800, step=5)
         assert inverter_of(account, HYBRID_WIFI_SN).schedule.uploads_per_call == alone
 

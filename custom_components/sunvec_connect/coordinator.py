@@ -96,6 +96,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             hass,
             budget,
             subentry.subentry_id,
+            wifi_sn=self.wifi_sn,
             fixed_interval=fixed_interval,
             calls_kept_free=int(config_entry.options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)),
         )

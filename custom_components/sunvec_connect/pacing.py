@@ -159,7 +159,7 @@ class UploadSkipper:
         return steps
 
 
-def skip_phase(inverter_id: str) -> float:
-    """A fraction in [0, 1) of its own for each inverter, the same in every run."""
-    digest = hashlib.sha256(inverter_id.encode()).digest()
+def skip_phase(wifi_sn: str) -> float:
+    """A fraction in [0, 1) of its own for each inverter (by its registration number)."""
+    digest = hashlib.sha256(wifi_sn.encode()).digest()
     return int.from_bytes(digest[:4]) / 2**32

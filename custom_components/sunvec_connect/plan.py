@@ -46,17 +46,22 @@ class InverterPlan:
         budget: TokenBudget,
         inverter_id: str,
         *,
+        wifi_sn: str,
         fixed_interval: timedelta | None,
         calls_kept_free: int,
     ) -> None:
-        """Learn from nothing yet; `inverter_id` names the inverter in the budget."""
+        """Learn from nothing yet; `inverter_id` names the inverter in the budget.
+
+        Which uploads it skips under the pace starts from a phase of its registration
+        number's (`wifi_sn`): the same in every run.
+        """
         self.hass = hass
         self.budget = budget
         self.inverter_id = inverter_id
         self.fixed_interval = fixed_interval
         self.calls_kept_free = calls_kept_free
         self.schedule = UploadSchedule()
-        phase = skip_phase(inverter_id)
+        phase = skip_phase(wifi_sn)
         self.schedule.skipper = UploadSkipper(credit=phase, phase=phase)
         self.online = OnlineHistory()
         self.demand: InverterDemand | None = None
