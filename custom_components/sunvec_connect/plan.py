@@ -52,8 +52,8 @@ class InverterPlan:
     ) -> None:
         """Learn from nothing yet; `inverter_id` names the inverter in the budget.
 
-        Which uploads it skips under the pace starts from a phase of its registration
-        number's (`wifi_sn`): the same in every run.
+        Which uploads it skips under the pace starts from a phase derived from its
+        registration number (`wifi_sn`): the same in every run.
         """
         self.hass = hass
         self.budget = budget
