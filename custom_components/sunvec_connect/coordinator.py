@@ -33,7 +33,6 @@ from .const import (
     CONF_WIFI_SN,
     DOMAIN,
     ERROR_RETRY_INTERVAL,
-    FUTURE_TOLERANCE,
     LOGGER,
     MIN_POLL_WAIT,
     OFFLINE_ISSUE_AFTER,
@@ -171,9 +170,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """Take back what the inverter kept; return its last upload, if one was kept."""
         if (kept := await self._store.async_load_kept()) is None:
             return None
-        self.plan.restore(kept, now)
+        upload = self.plan.restore(kept, now)
         self.clock = PlantClock.restore(kept.clock)
-        if (upload := kept.upload) is None or upload.time - now > FUTURE_TOLERANCE:
+        if upload is None:
             return None
         realtime = RealtimeData.from_dict(upload.raw, token=self.config_entry.data[CONF_API_TOKEN])
         self.last_raw = dict(realtime.raw)

@@ -33,7 +33,7 @@ from .const import (
 )
 from .pacing import WAKE_WATCH, InverterDemand, UploadSkipper, skip_phase
 from .polling import OnlineHistory, UploadSchedule
-from .store import Kept
+from .store import Kept, KeptUpload
 from .sun import daylight_fraction, is_deep_night, next_sunrise
 
 
@@ -100,13 +100,18 @@ class InverterPlan:
             return UPLOAD_INTERVAL
         return timedelta(seconds=self.schedule.cadence)
 
-    def restore(self, kept: Kept, now: datetime) -> None:
-        """Take back what the inverter learned before a restart or reload."""
+    def restore(self, kept: Kept, now: datetime) -> KeptUpload | None:
+        """Take back what the inverter learned before a restart or reload.
+
+        Return the kept upload, unless there is none or it lies in the future.
+        """
         self.schedule.restore(kept.schedule)
         self.online.restore(kept.online, now, kept.saved_at)
-        if kept.upload is not None and kept.upload.time - now <= FUTURE_TOLERANCE:
-            last = self.schedule.last_upload
-            self.schedule.last_upload = max(kept.upload.time, last or kept.upload.time)
+        upload = kept.upload
+        if upload is None or upload.time - now > FUTURE_TOLERANCE:
+            return None
+        self.schedule.last_upload = max(upload.time, self.schedule.last_upload or upload.time)
+        return upload
 
     def first_poll(self, now: datetime, *, confirm: bool) -> datetime | None:
         """When to call first when the entities start from a kept upload (None: at a slot).
