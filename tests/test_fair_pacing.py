@@ -83,7 +83,7 @@ async def test_more_inverters_than_the_budget_skip_uploads_evenly(
                 unavailable += entity.state == STATE_UNAVAILABLE
     # Refreshed every third upload at most, the entities never turned stale.
     assert unavailable == 0
-    assert inverter_of(account, HYBRID_WIFI_SN).stale_after == timedelta(seconds=(3 + 2) * 300)
+    assert inverter_of(account, HYBRID_WIFI_SN).plan.stale_after == timedelta(seconds=(3 + 2) * 300)
     for wifi_sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN):
         steps = [b - a for a, b in pairwise(shown_uploads(cloud, wifi_sn))]
         # Every second or third upload as the share asks; never more than three apart.

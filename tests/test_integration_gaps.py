@@ -60,7 +60,9 @@ async def test_fixed_interval_bridges_its_own_gaps(
     """A fixed 30-minute interval: PV energy counts (it stayed 0.0 before issue 17)."""
     entry = await setup_entry(hass, entry_for(sim_url, options={CONF_SCAN_INTERVAL: 1800}))
     coordinator = coordinator_of(entry)
-    assert coordinator.integration_gap == timedelta(seconds=1800 + coordinator.schedule.cadence)
+    assert coordinator.plan.integration_gap == timedelta(
+        seconds=1800 + coordinator.schedule.cadence
+    )
     await time_machine.run(3 * 3600, step=60)
     state = hass.states.get(PV_ENERGY)
     assert state is not None
@@ -73,11 +75,11 @@ async def test_fair_pace_gap_is_bridged(
     """Every 3rd upload of a 302 s cadence: 906 s between samples is bridged."""
     entry = await setup_entry(hass, entry_for(sim_url))
     coordinator = coordinator_of(entry)
-    assert coordinator.integration_gap == MAX_INTEGRATION_GAP
+    assert coordinator.plan.integration_gap == MAX_INTEGRATION_GAP
     coordinator.schedule.cadence = 302.0
     coordinator.schedule.follow(Pace(uploads_per_call=3.0))
-    assert coordinator.integration_gap == timedelta(seconds=4 * 302)
-    integrator = PowerIntegrator(max_gap=coordinator.integration_gap)
+    assert coordinator.plan.integration_gap == timedelta(seconds=4 * 302)
+    integrator = PowerIntegrator(max_gap=coordinator.plan.integration_gap)
     now = dt_util.utcnow()
     integrator.offer(2000.0, now)
     assert integrator.offer(2000.0, now + timedelta(seconds=906)) == round(2 * 906 / 3600, 4)

@@ -8,7 +8,7 @@ from typing import override
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_API_TOKEN
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -38,17 +38,15 @@ from .const import (
     OFFLINE_ISSUE_AFTER,
     RATE_LIMIT_MARGIN,
     SLOT_TOLERANCE,
-    STORE_SAVE_DELAY,
 )
 from .errors import update_error
 from .issues import InverterIssues
+from .memory import InverterMemory
 from .models import StaleTimer, SunvecConfigEntry, SunvecData
-from .pacing import InverterDemand
 from .plan import InverterPlan
 from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
 from .poll_stats import PollStatistics
 from .slots import CallAction, CallSlot, InverterCalls
-from .store import Kept, KeptUpload, inverter_store, this_run
 
 INVERTER_ERRORS = (SunvecNotAuthorizedError, SunvecNotFoundError, SunvecInvalidParameterError)
 """Errors about one inverter, not the account: its setup does not fail the account's."""
@@ -58,7 +56,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
     """Polls realtimeInfo for one inverter of an account.
 
     When is the inverter's plan (plan.py), within its token's budget (slots.py). Its
-    last upload and what the plan learned are kept (store.py): after a restart the
+    last upload and what the plan learned are kept (memory.py): after a restart the
     entities come back at once with the kept upload (marked restored), and the first
     call goes at the inverter's slot without holding up setup.
     """
@@ -116,22 +114,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.last_raw: dict[str, object] | None = None
         self._warned_status_codes: set[str] = set()
         self._stale = StaleTimer(hass, self.async_update_listeners)
-        self._store = inverter_store(hass, subentry.subentry_id)
-
-    @property
-    def demand(self) -> InverterDemand | None:
-        """What the inverter told its token's budget it needs."""
-        return self.plan.demand
-
-    @property
-    def stale_after(self) -> timedelta:
-        """How old an upload may be and still describe the present."""
-        return self.plan.stale_after
-
-    @property
-    def integration_gap(self) -> timedelta:
-        """The longest gap between samples an integrated energy bridges."""
-        return self.plan.integration_gap
+        self._memory = InverterMemory(hass, subentry.subentry_id, self.plan)
 
     async def async_start(self) -> None:
         """Start polling without holding up the entry's setup.
@@ -142,13 +125,15 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         come with the first upload.
         """
         now = dt_util.utcnow()
-        restored = await self._async_restore(now)
+        token = self.config_entry.data[CONF_API_TOKEN]
+        self.clock, restored = await self._memory.async_restore(now, token)
         self.plan.start(now)
         if (banned := self.budget.banned_until) is not None and banned > now:
             # Banned before the restart: no call until then, so say so now.
             self.issues.banned(self.config_entry.title, self.budget.paused_until or banned)
         if restored is not None:
             self.data = restored
+            self.last_raw = dict(restored.realtime.raw)
             self._stale.track(restored)
             if (first := self.plan.first_poll(now, confirm=restored.restored)) is not None:
                 self._poll_in(first - now)
@@ -166,38 +151,9 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             # This inverter's own problem (a repair says so): the account's other
             # inverters go on, and this one tries again at its time.
 
-    async def _async_restore(self, now: datetime) -> SunvecData | None:
-        """Take back what the inverter kept; return its last upload, if one was kept."""
-        if (kept := await self._store.async_load_kept()) is None:
-            return None
-        upload = self.plan.restore(kept, now)
-        self.clock = PlantClock.restore(kept.clock)
-        if upload is None:
-            return None
-        realtime = RealtimeData.from_dict(upload.raw, token=self.config_entry.data[CONF_API_TOKEN])
-        self.last_raw = dict(realtime.raw)
-        # Kept before a reload of the entry, it was fetched in this run: not restored.
-        restored = kept.run != this_run(self.hass)
-        return SunvecData(realtime, upload.time, stale_after=self.stale_after, restored=restored)
-
-    @callback
-    def _kept(self) -> Kept:
-        """What the inverter keeps: never the token (the upload's raw fields are free of it)."""
-        data, upload = self.data, None
-        if data is not None and data.upload_time is not None:
-            upload = KeptUpload(dict(data.realtime.raw), data.upload_time)
-        return Kept(
-            saved_at=dt_util.utcnow(),
-            run=this_run(self.hass),
-            upload=upload,
-            schedule=self.schedule.as_dict(),
-            online=self.online.as_dict(),
-            clock=self.clock.as_dict(),
-        )
-
     async def async_save(self) -> None:
         """Write what the inverter keeps now (it unloads: a setup may follow at once)."""
-        await self._store.async_save_kept(self._kept())
+        await self._memory.async_save(self.data, self.clock)
 
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
@@ -295,11 +251,13 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         )
         is_new = placement is not None and placement.is_new
         self._poll_in(self.plan.after_upload(now, upload_time, is_new=is_new))
-        data = SunvecData(realtime=realtime, upload_time=upload_time, stale_after=self.stale_after)
+        data = SunvecData(
+            realtime=realtime, upload_time=upload_time, stale_after=self.plan.stale_after
+        )
         if previous is None or previous.restored or upload_time != previous.upload_time:
             self._stale.track(data)
         if is_new:
-            self._store.async_delay_save_kept(self._kept, STORE_SAVE_DELAY)
+            self._memory.save_soon(lambda: self._memory.kept(self.data, self.clock))
         return data
 
     def _place_upload(self, realtime: RealtimeData, now: datetime) -> Placement | None:

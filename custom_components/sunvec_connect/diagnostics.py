@@ -94,8 +94,10 @@ def _inverter(hass: HomeAssistant, coordinator: SunvecCoordinator) -> dict[str, 
             "last_update_success": coordinator.last_update_success,
             "upload_cadence_seconds": coordinator.schedule.cadence,
             "publish_delay_estimate_seconds": round(coordinator.schedule.publish_delay, 1),
-            "stale_after_seconds": coordinator.stale_after.total_seconds(),
-            "online_fraction": coordinator.demand.online_fraction if coordinator.demand else None,
+            "stale_after_seconds": coordinator.plan.stale_after.total_seconds(),
+            "online_fraction": coordinator.plan.demand.online_fraction
+            if coordinator.plan.demand
+            else None,
             "online_fraction_measured": coordinator.online.observed_a_day(now),
             **asdict(coordinator.statistics),
         },

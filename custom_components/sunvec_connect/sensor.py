@@ -603,7 +603,7 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
         key = self.entity_description.key
         if isinstance(counter, PowerIntegrator):
             # The pace (and with it the gap between the uploads fetched) changes at run time.
-            counter.max_gap = self.coordinator.integration_gap
+            counter.max_gap = self.coordinator.plan.integration_gap
             gaps, hours = counter.gaps_left_out, counter.hours_left_out
             bound_fn = self.entity_description.bound_fn
             bound = bound_fn(data.realtime) if bound_fn else None
