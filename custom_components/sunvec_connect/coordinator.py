@@ -39,7 +39,7 @@ from .const import (
     RATE_LIMIT_MARGIN,
     SLOT_TOLERANCE,
 )
-from .errors import update_error
+from .errors import poll_error, update_error
 from .issues import InverterIssues
 from .memory import InverterMemory
 from .models import StaleTimer, SunvecConfigEntry, SunvecData
@@ -210,18 +210,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.statistics.polls += 1
         try:
             realtime = await self.client.async_get_realtime_data(self.wifi_sn)
-        except SunvecError as err:
-            if isinstance(err, SunvecNotSentError | SunvecInvalidInputError):
+        except SunvecError as raised:
+            if isinstance(raised, SunvecNotSentError | SunvecInvalidInputError):
                 # Nothing reached the cloud: no call of the token's day was spent.
                 self.calls.not_sent(requested=requested)
-            if isinstance(err, SunvecInvalidInputError):
-                # A saved wifiSn the client refuses (saved under an older release's rules):
-                # as for a request the cloud refuses, this inverter says so and waits, and
-                # the account's other inverters go on.
-                invalid = SunvecInvalidParameterError(str(err))
-                invalid.__cause__ = err
-                err = invalid
-            self._last_error = err
+            self._last_error = err = poll_error(raised)
             self.statistics.count_failure(err)
             self._after_failure(err)
             raise update_error(err) from err

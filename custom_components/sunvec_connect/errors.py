@@ -11,6 +11,7 @@ from .api import (
     SunvecAuthenticationError,
     SunvecConnectionError,
     SunvecError,
+    SunvecInvalidInputError,
     SunvecInvalidParameterError,
     SunvecMalformedResponseError,
     SunvecNotAuthorizedError,
@@ -45,6 +46,20 @@ def error_key(err: Exception) -> str | None:
 def form_error_key(err: Exception) -> str:
     """The form error of an error of a check: anything unexpected is "unknown"."""
     return error_key(err) or "unknown"
+
+
+def poll_error(err: SunvecError) -> SunvecError:
+    """The error a failed poll stands for.
+
+    A saved wifiSn the client refuses (saved under an older release's rules) is a
+    request the cloud would refuse: the inverter says so and waits, and the account's
+    other inverters go on.
+    """
+    if not isinstance(err, SunvecInvalidInputError):
+        return err
+    invalid = SunvecInvalidParameterError(str(err))
+    invalid.__cause__ = err
+    return invalid
 
 
 def update_error(err: SunvecError) -> ConfigEntryAuthFailed | UpdateFailed:
