@@ -14,7 +14,7 @@ import json
 import random
 from zoneinfo import ZoneInfo
 
-from custom_components.sunvec_connect.plant_clock import Placement, PlantClock, assumed_offset
+from custom_components.sunvec_connect.plant_clock import Placement, PlantClock
 
 STAMP = "%Y-%m-%d %H:%M:%S"
 GUARD = timedelta(seconds=3)
@@ -162,7 +162,7 @@ def replay(scenario: Scenario) -> Replay:
             local,
             upload.text,
             now,
-            assumed=assumed_offset(local, ha_zone, now),
+            zone=ha_zone,
             cadence=timedelta(seconds=300.0),
             utc_hint=_hint(scenario, upload, local),
         )

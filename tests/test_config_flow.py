@@ -498,7 +498,7 @@ async def test_options_flow_sets_and_clears_the_fixed_interval(
     hass: HomeAssistant, init_integration: MockConfigEntry, time_machine: TimeMachine
 ) -> None:
     entry = init_integration
-    assert coordinator_of(entry).fixed_interval is None
+    assert coordinator_of(entry).plan.fixed_interval is None
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
@@ -509,12 +509,12 @@ async def test_options_flow_sets_and_clears_the_fixed_interval(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_SCAN_INTERVAL: 300}
     await hass.async_block_till_done()
-    assert coordinator_of(entry).fixed_interval is not None
-    assert coordinator_of(entry).fixed_interval.total_seconds() == 300
+    assert coordinator_of(entry).plan.fixed_interval is not None
+    assert coordinator_of(entry).plan.fixed_interval.total_seconds() == 300
     # Reloaded, the entry starts from its kept upload and calls at the token's next
     # slot; from that call on it polls at the fixed interval.
     await time_machine.advance(10)
-    assert coordinator_of(entry).update_interval == coordinator_of(entry).fixed_interval
+    assert coordinator_of(entry).update_interval == coordinator_of(entry).plan.fixed_interval
 
     # Emptying the field goes back to polling after each upload.
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -523,7 +523,7 @@ async def test_options_flow_sets_and_clears_the_fixed_interval(
     assert entry.options == {}
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert coordinator_of(entry).fixed_interval is None
+    assert coordinator_of(entry).plan.fixed_interval is None
 
 
 async def test_a_configured_token_gets_the_new_inverter(

@@ -118,7 +118,7 @@ async def test_pace_is_planned_again_as_inverters_come_and_go(
         assert together > alone
         await time_machine.run(900, step=5)
         # The hybrid's polls follow the shared pace...
-        assert inverter_of(account, HYBRID_WIFI_SN).schedule.uploads_per_call == together
+        assert inverter_of(account, HYBRID_WIFI_SN).plan.schedule.uploads_per_call == together
         calls_before = len(cloud.requests)
         (pv_only,) = [
             subentry_id
@@ -136,7 +136,7 @@ async def test_pace_is_planned_again_as_inverters_come_and_go(
         assert calls_before > 0
         assert budget.calls_since(SIM_START, dt_util.utcnow()) == len(cloud.requests)
         await time_machine.run(1800, step=5)
-        assert inverter_of(account, HYBRID_WIFI_SN).schedule.uploads_per_call == alone
+        assert inverter_of(account, HYBRID_WIFI_SN).plan.schedule.uploads_per_call == alone
 
 
 async def test_sleeping_inverter_polls_at_the_paces_night_interval(

@@ -61,7 +61,7 @@ async def test_fixed_interval_bridges_its_own_gaps(
     entry = await setup_entry(hass, entry_for(sim_url, options={CONF_SCAN_INTERVAL: 1800}))
     coordinator = coordinator_of(entry)
     assert coordinator.plan.integration_gap == timedelta(
-        seconds=1800 + coordinator.schedule.cadence
+        seconds=1800 + coordinator.plan.schedule.cadence
     )
     await time_machine.run(3 * 3600, step=60)
     state = hass.states.get(PV_ENERGY)
@@ -76,8 +76,8 @@ async def test_fair_pace_gap_is_bridged(
     entry = await setup_entry(hass, entry_for(sim_url))
     coordinator = coordinator_of(entry)
     assert coordinator.plan.integration_gap == MAX_INTEGRATION_GAP
-    coordinator.schedule.cadence = 302.0
-    coordinator.schedule.follow(Pace(uploads_per_call=3.0))
+    coordinator.plan.schedule.cadence = 302.0
+    coordinator.plan.schedule.follow(Pace(uploads_per_call=3.0))
     assert coordinator.plan.integration_gap == timedelta(seconds=4 * 302)
     integrator = PowerIntegrator(max_gap=coordinator.plan.integration_gap)
     now = dt_util.utcnow()
@@ -220,7 +220,7 @@ async def test_an_outage_of_a_pv_only_inverter_is_bridged_in_home_assistant(
     # upload the first offline poll after the outage found).
     hours = coordinator.statistics.hours_left_out
     assert coordinator.statistics.gaps_left_out == {"house_energy": 1}
-    seen_within = NIGHT_INTERVAL + 2 * coordinator.schedule.cadence
+    seen_within = NIGHT_INTERVAL + 2 * coordinator.plan.schedule.cadence
     assert 1.0 < hours["house_energy"] < 1.0 + seen_within / 3600
 
 

@@ -247,7 +247,7 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
     assert hass_storage[kept_key]["version"] == STORE_VERSION
     pv_only_coordinator = account.runtime_data.coordinators[pv_only.entry_id]
     assert pv_only_coordinator.clock.offset == timedelta(hours=2)
-    assert pv_only_coordinator.online.observed_since == dt_util.parse_datetime(
+    assert pv_only_coordinator.plan.online.observed_since == dt_util.parse_datetime(
         ONLINE["observed_since"]
     )
     assert account_budget(hass).calls_since(dt_util.utcnow() - timedelta(hours=1)) >= (

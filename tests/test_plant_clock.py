@@ -86,7 +86,7 @@ def _place(
         local,
         local.strftime(STAMP),
         now,
-        assumed=assumed_offset(local, ZoneInfo(ha), now),
+        zone=ZoneInfo(ha),
         utc_hint=hint,
     )
 

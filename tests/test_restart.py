@@ -308,7 +308,7 @@ async def test_kept_data_that_does_not_fit_is_ignored(
     # Nothing to restore: the first call was made in the setup, as on a first start.
     assert [record.outcome for record in cloud.requests] == ["ok"]
     assert not coordinator_of(config_entry).data.restored
-    assert coordinator_of(config_entry).schedule.cadence == 300
+    assert coordinator_of(config_entry).plan.schedule.cadence == 300
 
 
 async def test_kept_upload_whose_successor_is_due_waits_for_it(
@@ -319,7 +319,7 @@ async def test_kept_upload_whose_successor_is_due_waits_for_it(
 ) -> None:
     """One call confirms the kept upload and fetches the next, instead of two calls."""
     entry = init_integration
-    schedule = coordinator_of(entry).schedule
+    schedule = coordinator_of(entry).plan.schedule
     upcoming = schedule.next_upload_available()
     assert upcoming is not None
     # Stop a minute before the next upload is expected.
@@ -398,7 +398,7 @@ async def test_what_a_release_of_version_1_kept_is_migrated(
     for entity_id, value in shown.items():
         assert state(hass, entity_id).state == value
         assert state(hass, entity_id).attributes[ATTR_RESTORED] is True
-    schedule = coordinator.schedule
+    schedule = coordinator.plan.schedule
     assert (schedule.cadence, schedule.publish_delay) == (
         old["schedule"]["cadence"],
         old["schedule"]["publish_delay"],

@@ -539,6 +539,8 @@ async def test_unknown_status_and_problem(
         await refresh()
     assert state_of(hass, "inverter_status") == STATE_UNKNOWN
     assert caplog.text.count("unknown status code -1") == 1
+    # Diagnostics name the codes seen that the integration does not know.
+    assert coordinator.statistics.unknown_status_codes == ["-1"]
     with patch.object(coordinator.client, "async_get_realtime_data", with_status("103")):
         await refresh()
     assert state_of(hass, "inverter_status") == "recoverable_fault"

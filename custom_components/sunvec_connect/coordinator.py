@@ -13,43 +13,26 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .api import (
-    INVERTER_STATUS,
-    RealtimeData,
-    SunvecClient,
-    SunvecError,
-    SunvecInvalidInputError,
-    SunvecInvalidParameterError,
-    SunvecNotAuthorizedError,
-    SunvecNotFoundError,
-    SunvecNotSentError,
-    SunvecRateLimitError,
-)
+from .api import RealtimeData, SunvecClient, SunvecError, SunvecRateLimitError
 from .budget import TokenBudget
 from .const import (
     BAN_ISSUE_AFTER,
-    CONF_CALLS_KEPT_FREE,
-    CONF_SCAN_INTERVAL,
     CONF_WIFI_SN,
     DOMAIN,
     ERROR_RETRY_INTERVAL,
     LOGGER,
     MIN_POLL_WAIT,
     OFFLINE_ISSUE_AFTER,
-    RATE_LIMIT_MARGIN,
     SLOT_TOLERANCE,
 )
-from .errors import poll_error, update_error
+from .errors import INVERTER_ERRORS, NOT_SENT_ERRORS, poll_error, update_error
 from .issues import InverterIssues
 from .memory import InverterMemory
 from .models import StaleTimer, SunvecConfigEntry, SunvecData
 from .plan import InverterPlan
-from .plant_clock import Placement, PlantClock, Verdict, assumed_offset
+from .plant_clock import Placement, PlantClock, Verdict
 from .poll_stats import PollStatistics
 from .slots import CallAction, CallSlot, InverterCalls
-
-INVERTER_ERRORS = (SunvecNotAuthorizedError, SunvecNotFoundError, SunvecInvalidParameterError)
-"""Errors about one inverter, not the account: its setup does not fail the account's."""
 
 
 class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
@@ -72,34 +55,24 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         budget: TokenBudget,
     ) -> None:
         """Poll aligned to the uploads, or at the interval the account's options fix."""
-        seconds = config_entry.options.get(CONF_SCAN_INTERVAL)
-        fixed_interval = timedelta(seconds=seconds) if seconds else None
         self.subentry_id = subentry.subentry_id
         self.wifi_sn: str = subentry.data[CONF_WIFI_SN]
         self.title = subentry.title
+        self.plan = InverterPlan(
+            hass, budget, subentry.subentry_id, wifi_sn=self.wifi_sn, options=config_entry.options
+        )
         super().__init__(
             hass,
             LOGGER,
             config_entry=config_entry,
             name=f"{DOMAIN} {subentry.title}",
-            update_interval=fixed_interval or ERROR_RETRY_INTERVAL,
+            update_interval=self.plan.fixed_interval or ERROR_RETRY_INTERVAL,
             # A poll that returns the upload the entities already show writes no state.
             always_update=False,
         )
         self.client = client
         self.budget = budget
-        self.calls = InverterCalls(budget)
-        self.plan = InverterPlan(
-            hass,
-            budget,
-            subentry.subentry_id,
-            wifi_sn=self.wifi_sn,
-            fixed_interval=fixed_interval,
-            calls_kept_free=int(config_entry.options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN)),
-        )
-        self.fixed_interval = fixed_interval
-        self.schedule = self.plan.schedule
-        self.online = self.plan.online
+        self.calls = InverterCalls(budget, self.title)
         self.issues = InverterIssues(
             hass, config_entry.entry_id, subentry.subentry_id, subentry.title, self.wifi_sn
         )
@@ -107,12 +80,10 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._requested = False
         """The refresh under way was asked for (`homeassistant.update_entity`), not planned."""
         self._next_poll_at: datetime | None = None
-        self._told_share_spent = False
         self.clock = PlantClock()
         """The plant's offset from UTC, learned from its uploads (plant_clock.py)."""
         self.statistics = PollStatistics()
         self.last_raw: dict[str, object] | None = None
-        self._warned_status_codes: set[str] = set()
         self._stale = StaleTimer(hass, self.async_update_listeners)
         self._memory = InverterMemory(hass, subentry.subentry_id, self.plan)
 
@@ -166,21 +137,6 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self._requested = True
         await super().async_request_refresh()
 
-    def _answer_from_last_upload(self, previous: SunvecData, now: datetime) -> SunvecData:
-        """Answer a refresh asked for once the entry's share is spent: no call."""
-        if not self._told_share_spent:
-            self._told_share_spent = True
-            LOGGER.info(
-                "%s spent its share of the token's calls today (%s); refreshes asked for"
-                " are answered from the last upload, planned polls go on",
-                self.title,
-                self.calls.daily_share,
-            )
-        # The planned poll stays where it was.
-        planned = self._next_poll_at or now
-        self._poll_in(planned - now, minimum=SLOT_TOLERANCE / 2)
-        return previous
-
     def _wait_until(self, slot: CallSlot, previous: SunvecData | None) -> SunvecData:
         """Come back at the slot; meanwhile keep showing `previous`, or fail."""
         # On time: the slots of the token after ours were planned from it.
@@ -200,8 +156,10 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         previous: SunvecData | None = self.data
         requested, self._requested = self._requested, False
         now = dt_util.utcnow()
-        if requested and previous is not None and self.calls.share_spent(now):
-            return self._answer_from_last_upload(previous, now)
+        if requested and previous is not None and self.calls.refuse_requested(now):
+            # Answered from the last upload: the planned poll stays where it was.
+            self._poll_in((self._next_poll_at or now) - now, minimum=SLOT_TOLERANCE / 2)
+            return previous
         slot = self.calls.take(
             now, has_data=previous is not None and self.last_update_success, requested=requested
         )
@@ -211,8 +169,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         try:
             realtime = await self.client.async_get_realtime_data(self.wifi_sn)
         except SunvecError as raised:
-            if isinstance(raised, SunvecNotSentError | SunvecInvalidInputError):
-                # Nothing reached the cloud: no call of the token's day was spent.
+            if isinstance(raised, NOT_SENT_ERRORS):
                 self.calls.not_sent(requested=requested)
             self._last_error = err = poll_error(raised)
             self.statistics.count_failure(err)
@@ -235,10 +192,12 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self.statistics.rejected_uploads += 1
             LOGGER.debug("Ignoring an upload not placed in time: %s", realtime.upload_time_text)
             if previous is not None:
-                self._poll_in(self.fixed_interval or timedelta(seconds=self.schedule.cadence))
+                self._poll_in(
+                    self.plan.fixed_interval or timedelta(seconds=self.plan.schedule.cadence)
+                )
                 return replace(previous, restored=False)
 
-        self._warn_unknown_status(realtime.inverter_status)
+        self.statistics.note_status(realtime.inverter_status, self.title)
         self.issues.offline(
             is_offline=upload_time is not None and now - upload_time > OFFLINE_ISSUE_AFTER
         )
@@ -255,12 +214,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
 
     def _place_upload(self, realtime: RealtimeData, now: datetime) -> Placement | None:
         """Place the upload in time by the plant's clock; None without a readable time."""
-        local, text = realtime.upload_time, realtime.upload_time_text
-        if local is None or text is None:
+        if (local := realtime.upload_time) is None or (text := realtime.upload_time_text) is None:
             return None
-        assumed = assumed_offset(local, dt_util.get_default_time_zone(), now)
+        zone, cadence = dt_util.get_default_time_zone(), self.plan.cadence
         placement = self.clock.place(
-            local, text, now, assumed=assumed, cadence=self.plan.cadence, utc_hint=realtime.utc_time
+            local, text, now, zone=zone, cadence=cadence, utc_hint=realtime.utc_time
         )
         self.issues.clock_off(self.clock.measured_offset)
         return placement
@@ -285,13 +243,3 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         self.calls.release()
         self.plan.leave()
         await super().async_shutdown()
-
-    def _warn_unknown_status(self, code: str | None) -> None:
-        if code is None or code in INVERTER_STATUS or code in self._warned_status_codes:
-            return
-        self._warned_status_codes.add(code)
-        LOGGER.warning(
-            "Inverter %s reported the unknown status code %s; its status shows as unknown",
-            self.title,
-            code,
-        )

@@ -92,13 +92,13 @@ def _inverter(hass: HomeAssistant, coordinator: SunvecCoordinator) -> dict[str, 
         "polling": {
             "update_interval_seconds": interval.total_seconds() if interval else None,
             "last_update_success": coordinator.last_update_success,
-            "upload_cadence_seconds": coordinator.schedule.cadence,
-            "publish_delay_estimate_seconds": round(coordinator.schedule.publish_delay, 1),
+            "upload_cadence_seconds": coordinator.plan.schedule.cadence,
+            "publish_delay_estimate_seconds": round(coordinator.plan.schedule.publish_delay, 1),
             "stale_after_seconds": coordinator.plan.stale_after.total_seconds(),
             "online_fraction": coordinator.plan.demand.online_fraction
             if coordinator.plan.demand
             else None,
-            "online_fraction_measured": coordinator.online.observed_a_day(now),
+            "online_fraction_measured": coordinator.plan.online.observed_a_day(now),
             **asdict(coordinator.statistics),
         },
         "counters": counter_histories(hass, coordinator),

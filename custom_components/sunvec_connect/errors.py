@@ -16,10 +16,21 @@ from .api import (
     SunvecMalformedResponseError,
     SunvecNotAuthorizedError,
     SunvecNotFoundError,
+    SunvecNotSentError,
     SunvecRateLimitError,
     SunvecServerError,
 )
 from .const import DOMAIN
+
+NOT_SENT_ERRORS: Final = (SunvecNotSentError, SunvecInvalidInputError)
+"""Errors raised before a request left: it spent no call of the token's day."""
+
+INVERTER_ERRORS: Final = (
+    SunvecNotAuthorizedError,
+    SunvecNotFoundError,
+    SunvecInvalidParameterError,
+)
+"""Errors about one inverter, not the account: its setup does not fail the account's."""
 
 ERROR_KEYS: Final[tuple[tuple[type[SunvecError], str], ...]] = (
     (SunvecAuthenticationError, "invalid_auth"),

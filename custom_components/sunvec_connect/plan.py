@@ -6,7 +6,9 @@ sun; its waits after errors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 
@@ -20,6 +22,8 @@ from .api import (
 from .budget import TokenBudget
 from .const import (
     ACCESS_RETRY_INTERVAL,
+    CONF_CALLS_KEPT_FREE,
+    CONF_SCAN_INTERVAL,
     DEMAND_REFRESH,
     ERROR_RETRY_INTERVAL,
     FIRST_CALL_HOLD,
@@ -28,6 +32,7 @@ from .const import (
     INVALID_REQUEST_RETRY_INTERVAL,
     MAX_ERROR_RETRY_INTERVAL,
     MAX_INTEGRATION_GAP,
+    RATE_LIMIT_MARGIN,
     STALE_AFTER,
     UPLOAD_INTERVAL,
 )
@@ -47,19 +52,20 @@ class InverterPlan:
         inverter_id: str,
         *,
         wifi_sn: str,
-        fixed_interval: timedelta | None,
-        calls_kept_free: int,
+        options: Mapping[str, Any],
     ) -> None:
         """Learn from nothing yet; `inverter_id` names the inverter in the budget.
 
-        Which uploads it skips under the pace starts from a phase derived from its
+        The account's `options` may fix the polling interval and set the calls kept
+        free. Which uploads it skips under the pace starts from a phase derived from its
         registration number (`wifi_sn`): the same in every run.
         """
         self.hass = hass
         self.budget = budget
         self.inverter_id = inverter_id
-        self.fixed_interval = fixed_interval
-        self.calls_kept_free = calls_kept_free
+        seconds = options.get(CONF_SCAN_INTERVAL)
+        self.fixed_interval = timedelta(seconds=seconds) if seconds else None
+        self.calls_kept_free = int(options.get(CONF_CALLS_KEPT_FREE, RATE_LIMIT_MARGIN))
         self.schedule = UploadSchedule()
         phase = skip_phase(wifi_sn)
         self.schedule.skipper = UploadSkipper(credit=phase, phase=phase)

@@ -182,15 +182,16 @@ class PlantClock:
         text: str,
         now: datetime,
         *,
-        assumed: timedelta,
+        zone: tzinfo,
         cadence: timedelta = DEFAULT_CADENCE,
         utc_hint: datetime | None = None,
     ) -> Placement:
         """Place the upload stamped `local` (text `text`) fetched at `now`.
 
-        `assumed` is the offset of Home Assistant's zone at `local`; `cadence` the
-        time between two uploads; `utc_hint` the answer's utcDateTime, if any.
+        `zone` is Home Assistant's time zone; `cadence` the time between two uploads;
+        `utc_hint` the answer's utcDateTime, if any.
         """
+        assumed = assumed_offset(local, zone, now)
         previous_poll, self.last_poll = self.last_poll, now
         if text == self.last_text:
             if self.last_rejected or self.last_time is None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .api import SunvecApiError, SunvecError
+from .api import INVERTER_STATUS, SunvecApiError, SunvecError
+from .const import LOGGER
 
 
 @dataclass(slots=True)
@@ -23,6 +24,19 @@ class PollStatistics:
     """Per integrated energy: the hours those gaps span."""
     last_error_code: int | None = None
     last_error: str | None = None
+    unknown_status_codes: list[str] = field(default_factory=list)
+    """Status codes the inverter reported that the integration does not know."""
+
+    def note_status(self, code: str | None, inverter: str) -> None:
+        """Warn once per code about a status the integration does not know (shown unknown)."""
+        if code is None or code in INVERTER_STATUS or code in self.unknown_status_codes:
+            return
+        self.unknown_status_codes.append(code)
+        LOGGER.warning(
+            "Inverter %s reported the unknown status code %s; its status shows as unknown",
+            inverter,
+            code,
+        )
 
     def count_failure(self, err: SunvecError) -> None:
         """Record a failed call."""

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .budget import TokenBudget
-from .const import SLOT_TOLERANCE
+from .const import LOGGER, SLOT_TOLERANCE
 
 
 class CallAction(StrEnum):
@@ -34,9 +34,11 @@ class CallSlot:
 class InverterCalls:
     """One inverter's use of its token's budget."""
 
-    def __init__(self, budget: TokenBudget) -> None:
-        """Hold no slot yet."""
+    def __init__(self, budget: TokenBudget, inverter: str) -> None:
+        """Hold no slot yet; `inverter` names it in the log."""
         self.budget = budget
+        self.inverter = inverter
+        self._told_share_spent = False
         self.reserved: datetime | None = None
         """The slot reserved for the next call."""
         self._call_at: datetime | None = None
@@ -65,6 +67,20 @@ class InverterCalls:
         while self._requested and self._requested[0] <= now - timedelta(hours=24):
             self._requested.popleft()
         return len(self._requested) >= self.daily_share
+
+    def refuse_requested(self, now: datetime) -> bool:
+        """Whether a refresh asked for goes without a call: the share is spent (logged once)."""
+        if not self.share_spent(now):
+            return False
+        if not self._told_share_spent:
+            self._told_share_spent = True
+            LOGGER.info(
+                "%s spent its share of the token's calls today (%s); refreshes asked for"
+                " are answered from the last upload, planned polls go on",
+                self.inverter,
+                self.daily_share,
+            )
+        return True
 
     def take(self, now: datetime, *, has_data: bool, requested: bool) -> CallSlot:
         """Take the token's next slot: call now, or keep the data (or fail) until then."""
