@@ -1,0 +1,164 @@
+"""A fast model of the seeded bench's polls: the real plan, without Home Assistant.
+
+Each inverter's `InverterPlan` (its schedule, pace and online history, as the
+integration runs them) polls one of the plants `bench_cloud` builds for the seeded rows
+(the same uploads and publish delays), each on a token of its own, with Home Assistant's
+refresh timing (a coordinator's refresh fires at whole seconds of the event loop's clock
+plus the coordinator's fraction). Left out: the coordinator, its slots and entities, the
+plant clock (upload times are taken as the cloud's) and the HTTP round trip.
+
+It reproduces the seeded bench's figures closely (CONTRIBUTING.md, "Trying a change to
+the polling") in about a hundredth of its time: for trying changes to polling.py over
+hundreds of seeds. The bench (`scripts/bench`) decides.
+
+    .venv/bin/python -m benchmarks.polling_model --seeds 301-348 [--set guard=3.5 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import hashlib
+import statistics
+from types import SimpleNamespace
+from typing import cast
+
+from homeassistant.core import HomeAssistant
+
+from custom_components.sunvec_connect.budget import TokenBudget
+from custom_components.sunvec_connect.plan import InverterPlan
+from custom_components.sunvec_connect.polling import UploadSchedule
+from simulator.clock import ManualClock
+from simulator.plant import Plant
+
+from .bench_polling import AMSTERDAM, DAY, START
+from .frontier import DelayDistribution, best_staleness, frontier
+from .harness import bench_cloud
+from .report import PUBLISH_DELAY
+
+STEADY_PERIOD = 24 * 3600.0
+"""The steady rows' delay period (the random rows draw each delay)."""
+MEASURED_BEFORE_END = timedelta(minutes=10)
+"""Uploads out this close to a day's end are left out, as the bench does."""
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """One inverter's day: calls per new upload in daylight and mean staleness."""
+
+    calls_per_upload: float
+    staleness: float
+
+
+def _hass() -> HomeAssistant:
+    """What the plan asks of Home Assistant: the location (for the sun's times)."""
+    config = SimpleNamespace(
+        latitude=AMSTERDAM[0], longitude=AMSTERDAM[1], elevation=0, time_zone="Europe/Amsterdam"
+    )
+    return cast("HomeAssistant", SimpleNamespace(config=config, data={}))
+
+
+def _fraction(wifi_sn: str) -> float:
+    """The coordinator's refresh fraction of a second (the bench derives it the same way)."""
+    digest = hashlib.sha256(wifi_sn.encode()).digest()
+    return (50_000 + int.from_bytes(digest[:4]) % 450_000) / 10**6
+
+
+def run_plant(
+    plant: Plant, days: int, settings: Sequence[tuple[str, float]] = ()
+) -> list[DayFigures]:
+    """Poll `plant` from `START` for `days` days, the schedule's `settings` changed."""
+    uploads = sorted((available, time) for _index, time, available in plant.upload_log)
+    plan = InverterPlan(_hass(), TokenBudget(), "model", wifi_sn=plant.config.wifi_sn, options={})
+    for name, value in settings:
+        setattr(plan.schedule, name, value)
+    fraction = _fraction(plant.config.wifi_sn)
+    now, end = START, START + days * DAY
+    plan.start(now)
+    calls: list[datetime] = []
+    shown: dict[datetime, datetime] = {}
+    newest: datetime | None = None
+    seen = 0
+    while now < end:
+        while seen < len(uploads) and uploads[seen][0] <= now:
+            newest = uploads[seen][1]
+            seen += 1
+        calls.append(now)
+        is_new = newest is not None and newest not in shown
+        if newest is not None and is_new:
+            shown[newest] = now
+        wait = max(plan.after_upload(now, newest, is_new=is_new), timedelta(seconds=5))
+        # The bench's event loop runs on the frozen wall clock.
+        loop = now.timestamp()
+        now += timedelta(seconds=int(loop) + fraction + wait.total_seconds() - loop)
+    return [_day(uploads, calls, shown, START + day * DAY) for day in range(days)]
+
+
+def _day(
+    uploads: list[tuple[datetime, datetime]],
+    calls: list[datetime],
+    shown: dict[datetime, datetime],
+    start: datetime,
+) -> DayFigures:
+    """The figures of the day from `start`, measured as `harness.figures` does."""
+    day = [
+        (available, time)
+        for available, time in uploads
+        if start <= available < start + DAY - MEASURED_BEFORE_END
+    ]
+    first, last = day[0][0], day[-1][0]
+    daylight_calls = sum(first <= moment <= last for moment in calls)
+    staleness = [(shown[time] - available).total_seconds() for available, time in day]
+    return DayFigures(daylight_calls / len(day), statistics.fmean(staleness))
+
+
+def run(
+    seeds: range, *, steady: bool, days: int = 2, settings: Sequence[tuple[str, float]] = ()
+) -> list[list[DayFigures]]:
+    """Per seed (one inverter each, as the seeded rows number them): its days' figures."""
+    period = STEADY_PERIOD if steady else None
+    first = seeds.start
+    cloud = bench_cloud(
+        ManualClock(START), len(seeds), delay_period=period, own_tokens=True, seed=first
+    )
+    figures = []
+    for plant in cloud.plants.values():
+        plant.advance_to(START + days * DAY + timedelta(hours=1))
+        figures.append(run_plant(plant, days, settings))
+    return figures
+
+
+def _parse_setting(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    if name not in UploadSchedule.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(f"UploadSchedule has no field {name}")
+    return name, float(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print calls per upload, staleness and the random rows' ratio to the frontier, per day."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seeds", default="301-348", help="first-last seed, inclusive")
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--set", type=_parse_setting, action="append", default=[])
+    args = parser.parse_args(argv)
+    low, _, high = str(args.seeds).partition("-")
+    seeds = range(int(low), int(high or low) + 1)
+    hull = frontier(DelayDistribution.uniform(*PUBLISH_DELAY))
+    for steady in (True, False):
+        figures = run(seeds, steady=steady, days=args.days, settings=args.set)
+        for day in range(args.days):
+            days = [inverter[day] for inverter in figures]
+            calls = statistics.fmean(figure.calls_per_upload for figure in days)
+            staleness = statistics.fmean(figure.staleness for figure in days)
+            line = f"{'steady' if steady else 'random'} day {day + 1}: calls per upload"
+            line += f" {calls:.4f}, mean staleness {staleness:.2f} s"
+            if not steady:
+                line += f", against the frontier {staleness / best_staleness(hull, calls):.4f}"
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
