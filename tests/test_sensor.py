@@ -41,6 +41,7 @@ from custom_components.sunvec_connect.api import RealtimeData
 from custom_components.sunvec_connect.const import DOMAIN
 from custom_components.sunvec_connect.coordinator import SunvecCoordinator
 from custom_components.sunvec_connect.issues import offline_issue_id
+from custom_components.sunvec_connect.poll_stats import PollStatistics
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -508,6 +509,16 @@ async def test_token_revoked_starts_reauth_once(
     await time_machine.run(300)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+def test_unknown_status_codes_are_noted_once_and_at_most_ten(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    statistics = PollStatistics()
+    for code in ["-1", "-1", "102", None, *(f"9{index:02d}" for index in range(20))]:
+        statistics.note_status(code, "Roof")
+    assert statistics.unknown_status_codes == ["-1", *(f"9{index:02d}" for index in range(9))]
+    assert caplog.text.count("Inverter Roof reported the unknown status code") == 10
 
 
 async def test_unknown_status_and_problem(

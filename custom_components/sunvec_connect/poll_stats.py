@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from .api import INVERTER_STATUS, SunvecApiError, SunvecError
 from .const import LOGGER
 
+MAX_UNKNOWN_STATUS_CODES = 10
+"""Unknown status codes noted at most (a cloud sending garbage cannot grow the list)."""
+
 
 @dataclass(slots=True)
 class PollStatistics:
@@ -25,11 +28,14 @@ class PollStatistics:
     last_error_code: int | None = None
     last_error: str | None = None
     unknown_status_codes: list[str] = field(default_factory=list)
-    """Status codes the inverter reported that the integration does not know."""
+    """The first status codes the inverter reported that the integration does not know."""
 
     def note_status(self, code: str | None, inverter: str) -> None:
         """Warn once per code about a status the integration does not know (shown unknown)."""
-        if code is None or code in INVERTER_STATUS or code in self.unknown_status_codes:
+        known = self.unknown_status_codes
+        if code is None or code in INVERTER_STATUS or code in known:
+            return
+        if len(known) >= MAX_UNKNOWN_STATUS_CODES:
             return
         self.unknown_status_codes.append(code)
         LOGGER.warning(
