@@ -192,9 +192,7 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             self.statistics.rejected_uploads += 1
             LOGGER.debug("Ignoring an upload not placed in time: %s", realtime.upload_time_text)
             if previous is not None:
-                self._poll_in(
-                    self.plan.fixed_interval or timedelta(seconds=self.plan.schedule.cadence)
-                )
+                self._poll_in(self.plan.fixed_interval or self.plan.cadence)
                 return replace(previous, restored=False)
 
         self.statistics.note_status(realtime.inverter_status, self.title)
@@ -216,9 +214,13 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """Place the upload in time by the plant's clock; None without a readable time."""
         if (local := realtime.upload_time) is None or (text := realtime.upload_time_text) is None:
             return None
-        zone, cadence = dt_util.get_default_time_zone(), self.plan.cadence
         placement = self.clock.place(
-            local, text, now, zone=zone, cadence=cadence, utc_hint=realtime.utc_time
+            local,
+            text,
+            now,
+            zone=dt_util.get_default_time_zone(),
+            cadence=self.plan.cadence,
+            utc_hint=realtime.utc_time,
         )
         self.issues.clock_off(self.clock.measured_offset)
         return placement
