@@ -46,10 +46,11 @@ MEASURED_BEFORE_END = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class DayFigures:
-    """One inverter's day: calls per new upload in daylight and mean staleness."""
+    """One inverter's day: calls per new upload in daylight, mean staleness, uploads lost."""
 
     calls_per_upload: float
     staleness: float
+    never_shown: int
 
 
 def _hass() -> HomeAssistant:
@@ -110,8 +111,12 @@ def _day(
     ]
     first, last = day[0][0], day[-1][0]
     daylight_calls = sum(first <= moment <= last for moment in calls)
-    staleness = [(shown[time] - available).total_seconds() for available, time in day]
-    return DayFigures(daylight_calls / len(day), statistics.fmean(staleness))
+    staleness = [
+        (shown[time] - available).total_seconds() for available, time in day if time in shown
+    ]
+    return DayFigures(
+        daylight_calls / len(day), statistics.fmean(staleness), len(day) - len(staleness)
+    )
 
 
 def run(
@@ -155,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             staleness = statistics.fmean(figure.staleness for figure in days)
             line = f"{'steady' if steady else 'random'} day {day + 1}: calls per upload"
             line += f" {calls:.4f}, mean staleness {staleness:.2f} s"
+            line += f", never shown {sum(figure.never_shown for figure in days)}"
             if not steady:
                 line += f", against the frontier {staleness / best_staleness(hull, calls):.4f}"
             print(line)

@@ -61,9 +61,10 @@ class UploadSchedule:
     It learns the upload cadence from successive upload times and tracks the
     publish delay. A miss bounds the delay from below (the failed poll) and above
     (the retry that found the upload): the estimate goes just above the failed
-    poll, within that bracket. After each first-try hit it follows the delay's
-    trend and creeps down, faster the longer the run of hits, so that a miss now
-    and then tells where the delay is. The trend is the slope between the failed
+    poll, within that bracket (to its middle after the first descent's miss).
+    After each first-try hit it follows the delay's trend and creeps down, faster
+    the longer the run of hits, so that a miss now and then tells where the delay
+    is. The trend is the slope between the failed
     polls of the last two misses, trusted as far as the runs of hits between misses
     are regular: a steady delay is met at regular intervals, delays drawn at random
     at random ones (where the slope is noise).
@@ -270,7 +271,11 @@ class UploadSchedule:
         # Just above the failed poll; further at each upload missed in a row (the delay
         # jumped).
         self.missed_in_row += 1
-        self.publish_delay = min(high, low + self.rise * 2 ** max(0, self.missed_in_row - 2))
+        rise = self.rise * 2 ** max(0, self.missed_in_row - 2)
+        if not self.delay_bounded:
+            # The descent's last step bracketed the delay: try the middle of that step.
+            rise = max(rise, self.last_descent / 2)
+        self.publish_delay = min(high, low + rise)
         self.delay_bounded = True
         self.hits_in_row = 0
 
