@@ -12,12 +12,16 @@ the polling") in about a hundredth of its time: for trying changes to polling.py
 hundreds of seeds. The bench (`scripts/bench`) decides.
 
     .venv/bin/python -m benchmarks.polling_model --seeds 301-348 [--set guard=3.5 ...]
+
+`--trust 1` (or 0) tells every schedule the kind of delay instead of letting it judge
+from its misses: what the schedule reaches with a perfect judgement.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import hashlib
@@ -135,6 +139,18 @@ def run(
     return figures
 
 
+@contextmanager
+def trust_told(trust: float | None) -> Iterator[None]:
+    """Fix every schedule's trust in the trend at `trust` (None: the schedule judges)."""
+    judged = UploadSchedule.trust
+    if trust is not None:
+        setattr(UploadSchedule, "trust", property(lambda _schedule: trust))  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(UploadSchedule, "trust", judged)  # noqa: B010
+
+
 def _parse_setting(text: str) -> tuple[str, float]:
     name, _, value = text.partition("=")
     if name not in UploadSchedule.__dataclass_fields__:
@@ -148,12 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="301-348", help="first-last seed, inclusive")
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--set", type=_parse_setting, action="append", default=[])
+    parser.add_argument("--trust", type=float, help="fix the trust in the trend (0 to 1)")
     args = parser.parse_args(argv)
     low, _, high = str(args.seeds).partition("-")
     seeds = range(int(low), int(high or low) + 1)
     hull = frontier(DelayDistribution.uniform(*PUBLISH_DELAY))
     for steady in (True, False):
-        figures = run(seeds, steady=steady, days=args.days, settings=args.set)
+        with trust_told(args.trust):
+            figures = run(seeds, steady=steady, days=args.days, settings=args.set)
         for day in range(args.days):
             days = [inverter[day] for inverter in figures]
             calls = statistics.fmean(figure.calls_per_upload for figure in days)
