@@ -64,10 +64,10 @@ class UploadSchedule:
     poll, within that bracket (to its middle after the first descent's miss).
     After each first-try hit it follows the delay's trend and creeps down, faster
     the longer the run of hits, so that a miss now and then tells where the delay
-    is. The trend is the slope between the failed
-    polls of the last two misses, trusted as far as the runs of hits between misses
-    are regular: a steady delay is met at regular intervals, delays drawn at random
-    at random ones (where the slope is noise).
+    is. The trend is the slope between the failed polls of the last two misses,
+    trusted as far as the runs of hits between misses are regular: a steady delay
+    is met at regular intervals, delays drawn at random at random ones (where the
+    slope is noise).
 
     Under the token's pace it aims `UploadSkipper` uploads ahead (every second,
     third, ... upload, evenly) and, while the inverter sleeps, polls at the pace's
