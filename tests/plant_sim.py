@@ -151,7 +151,7 @@ def replay(scenario: Scenario) -> Replay:
     for now in make_polls(scenario, uploads):
         while restarts and restarts[0] <= now:
             restarts.pop(0)
-            clock = PlantClock.restore(json.loads(json.dumps(clock.as_dict())))
+            clock = PlantClock.restore(json.loads(json.dumps(clock.as_dict())), now)
         index = bisect_right(availability, now)
         if index == 0:
             continue

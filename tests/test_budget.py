@@ -500,6 +500,13 @@ def test_calls_survive_a_restart() -> None:
     broken = TokenBudget()
     broken.restore({"calls": ["x", 1], "paused_until": "soon", "backoff": float("nan")}, now)
     assert (broken.slots, broken.paused_until, broken.backoff) == ([], None, 0.0)
+    # A ban kept until the year 9999 (a clock that ran ahead): at most the longest pause.
+    far = TokenBudget()
+    far.restore(
+        {"paused_until": "9999-01-01T00:00:00+00:00", "banned_until": "9999-01-01T00:00:00+00:00"},
+        now,
+    )
+    assert far.paused_until == far.banned_until == now + MAX_PAUSE
 
 
 def test_calls_read_back_from_this_runs_own_write_count_once() -> None:

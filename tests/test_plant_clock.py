@@ -64,6 +64,8 @@ DST_CHANGES = (
     datetime(2026, 6, 21, 10, 0, tzinfo=UTC),  # none
 )
 WINTER = datetime(2026, 1, 14, 9, 0, 2, tzinfo=UTC)
+LATER = WINTER + timedelta(days=1)
+"""A restart after the uploads of a test."""
 
 
 def _local(moment: datetime, zone: str, skew: timedelta = timedelta(0)) -> datetime:
@@ -260,7 +262,7 @@ def test_an_inverter_clock_reset_years_back_shows_the_fetch_time() -> None:
     assert clock.measured_offset is not None
     # 9,497 days back, and the plant's hour ahead of UTC.
     assert clock.measured_offset == "-227927:00"
-    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())))
+    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())), LATER)
     assert kept.measured_offset == clock.measured_offset
 
 
@@ -308,7 +310,7 @@ def test_a_utc_date_time_that_does_not_fit_is_ignored(hint: datetime) -> None:
 def test_what_is_kept_comes_back() -> None:
     clock = PlantClock()
     _uploads(clock, WINTER, 3, plant="Asia/Kathmandu")
-    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())))
+    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())), LATER)
     assert kept.offset == timedelta(hours=5, minutes=45)
     assert (kept.last_text, kept.last_time, kept.last_fit, kept.last_poll) == (
         clock.last_text,
@@ -316,13 +318,25 @@ def test_what_is_kept_comes_back() -> None:
         clock.last_fit,
         clock.last_poll,
     )
-    assert PlantClock.restore(PlantClock().as_dict()) == PlantClock()
+    assert PlantClock.restore(PlantClock().as_dict(), LATER) == PlantClock()
+
+
+def test_times_kept_from_the_future_are_left_out() -> None:
+    """Kept while Home Assistant's clock ran a day ahead: the next upload is placed."""
+    clock = PlantClock()
+    ahead = WINTER + timedelta(days=1)
+    _uploads(clock, ahead, 3)
+    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())), WINTER)
+    assert (kept.last_time, kept.last_fit, kept.last_poll) == (None, None, None)
+    assert kept.offset == timedelta(hours=1)
+    placed = _place(kept, WINTER, WINTER + timedelta(seconds=40))
+    assert placed == Placement(Verdict.PLACED, WINTER)
 
 
 def test_a_clock_off_stays_off_across_a_restart() -> None:
     clock = PlantClock()
     _uploads(clock, WINTER, SKEW_UPLOADS, skew=timedelta(minutes=7))
-    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())))
+    kept = PlantClock.restore(json.loads(json.dumps(clock.as_dict())), LATER)
     assert kept.clock_off
     assert kept.measured_offset == "+1:07"
     assert list(kept.leads) == list(clock.leads)
@@ -332,7 +346,7 @@ def test_a_clock_off_stays_off_across_a_restart() -> None:
         "measured_seconds": 1e12,
         "leads_seconds": [1e12, "x", None, 60],
     }
-    restored = PlantClock.restore(junk)
+    restored = PlantClock.restore(junk, LATER)
     assert list(restored.leads) == [timedelta(minutes=1)]
     assert restored.misfits == SKEW_UPLOADS
     assert restored.measured is None
@@ -358,7 +372,7 @@ def test_a_clock_off_stays_off_across_a_restart() -> None:
     ],
 )
 def test_junk_kept_is_left_out(stored: Any) -> None:
-    clock = PlantClock.restore(stored)
+    clock = PlantClock.restore(stored, LATER)
     assert clock.offset is None
     assert clock.last_time is None
     assert clock.last_fit is None

@@ -384,7 +384,8 @@ def test_schedule_survives_a_restart() -> None:
     for upload in range(0, 3000, 240):
         schedule.next_poll(T0 + timedelta(seconds=upload + 30), T0 + timedelta(seconds=upload))
     kept = UploadSchedule()
-    kept.restore(json.loads(json.dumps(schedule.as_dict())))
+    now = T0 + timedelta(seconds=3000)
+    kept.restore(json.loads(json.dumps(schedule.as_dict())), now)
     assert (kept.cadence, kept.publish_delay, kept.last_upload) == (
         schedule.cadence,
         schedule.publish_delay,
@@ -396,27 +397,29 @@ def test_schedule_survives_a_restart() -> None:
         list(schedule.overruns),
     )
     noted = UploadSchedule()
-    noted.restore({"morning_delay": 42.5, "overruns": [0.0, 8.2, -1, "x", 1e9]})
+    noted.restore({"morning_delay": 42.5, "overruns": [0.0, 8.2, -1, "x", 1e9]}, now)
     assert (noted.morning_delay, list(noted.overruns)) == (42.5, [0.0, 8.2])
-    noted.restore({"morning_delay": -3})
+    noted.restore({"morning_delay": -3}, now)
     assert noted.morning_delay == 42.5
     # Whether a miss has bounded the delay from below (then it follows the misses).
     assert kept.delay_bounded is schedule.delay_bounded
     # Kept by a release that did not keep it: learned already (the storage's migration).
     older = UploadSchedule()
-    older.restore(migrate_from_v1({"schedule": {"cadence": 240, "publish_delay": 30}})["schedule"])
+    older.restore(
+        migrate_from_v1({"schedule": {"cadence": 240, "publish_delay": 30}})["schedule"], now
+    )
     assert older.delay_bounded
     # What the schedule of version 2 does not say is not so.
     unsaid = UploadSchedule()
-    unsaid.restore({"cadence": 240, "publish_delay": 30})
+    unsaid.restore({"cadence": 240, "publish_delay": 30}, now)
     assert not unsaid.delay_bounded
     # Still coming down from the default before the restart: it goes on doing so.
     fresh = UploadSchedule()
-    fresh.restore({"cadence": 300, "publish_delay": 45, "delay_bounded": False})
+    fresh.restore({"cadence": 300, "publish_delay": 45, "delay_bounded": False}, now)
     assert not fresh.delay_bounded
     # Kept values that do not fit are ignored.
     broken = UploadSchedule()
-    broken.restore({"cadence": 5, "publish_delay": "x", "gaps": [True, 1e9], "last_upload": 3})
+    broken.restore({"cadence": 5, "publish_delay": "x", "gaps": [True, 1e9], "last_upload": 3}, now)
     assert (broken.cadence, broken.publish_delay, list(broken.gaps), broken.last_upload) == (
         300.0,
         60.0,

@@ -336,6 +336,48 @@ async def test_kept_upload_whose_successor_is_due_waits_for_it(
     assert not coordinator_of(entry).data.restored
 
 
+def a_day_ahead(value: Any) -> Any:
+    """`value` with every time in it a day later."""
+    if isinstance(value, dict):
+        return {key: a_day_ahead(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [a_day_ahead(item) for item in value]
+    if isinstance(value, str) and (moment := dt_util.parse_datetime(value)) is not None:
+        return (moment + timedelta(days=1)).isoformat() if moment.tzinfo else value
+    return value
+
+
+async def test_what_was_kept_while_the_clock_ran_a_day_ahead_holds_nothing_back(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    init_integration: MockConfigEntry,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+) -> None:
+    """Every time the inverter kept lies a day ahead: its uploads are polled and shown."""
+    entry = init_integration
+    await time_machine.run(600)
+    await stop(hass, entry)
+    kept = hass_storage[STORE_KEY]["data"]
+    hass_storage[STORE_KEY]["data"] = a_day_ahead(kept)
+    assert (
+        hass_storage[STORE_KEY]["data"]["schedule"]["last_upload"] > kept["schedule"]["last_upload"]
+    )
+    calls = len(cloud.requests)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await time_machine.run(1800, step=5)
+    # Polled at each of the half hour's six uploads (the code before: one call, then
+    # none until a day later), each placed at its upload time and shown.
+    assert len(cloud.requests) - calls >= 7
+    coordinator = coordinator_of(entry)
+    assert coordinator.statistics.rejected_uploads == 0
+    assert not coordinator.statistics.rejected_readings
+    shown = dt_util.parse_datetime(state(hass, LAST_UPLOAD).state)
+    assert shown is not None
+    assert timedelta(0) < dt_util.utcnow() - shown < timedelta(minutes=7)
+
+
 # What earlier releases kept -----------------------------------------------------
 
 FIRST_SCHEDULE = ("cadence", "publish_delay", "gaps", "last_upload")
@@ -407,7 +449,7 @@ async def test_what_a_release_of_version_1_kept_is_migrated(
     assert schedule.delay_bounded is old["schedule"].get("delay_bounded", True)
     assert (schedule.trend, schedule.run_length) == (0.0, 10.0)
     if "clock" in old:
-        assert coordinator.clock == PlantClock.restore(old["clock"])
+        assert coordinator.clock == PlantClock.restore(old["clock"], dt_util.utcnow())
     else:
         # Kept before the plant clock: the upload as it was placed.
         text = coordinator.data.realtime.upload_time_text

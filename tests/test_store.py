@@ -87,9 +87,9 @@ def test_the_first_release_gets_a_clock_and_a_bounded_delay() -> None:
     }
     restored = Kept.from_stored(migrated)
     assert restored is not None
-    assert PlantClock.restore(restored.clock) == clock
+    assert PlantClock.restore(restored.clock, SAVED) == clock
     schedule = UploadSchedule()
-    schedule.restore(restored.schedule)
+    schedule.restore(restored.schedule, SAVED)
     assert (schedule.publish_delay, schedule.delay_bounded) == (42.5, True)
 
 
@@ -117,7 +117,7 @@ def test_a_clock_is_made_only_from_an_upload_that_fits(
     kept: dict[str, Any], clock: PlantClock
 ) -> None:
     migrated = migrate_from_v1(kept)
-    assert PlantClock.restore(migrated["clock"]) == clock
+    assert PlantClock.restore(migrated["clock"], SAVED) == clock
 
 
 @pytest.mark.parametrize("junk", [None, [], "text", 3, {"schedule": [1]}])

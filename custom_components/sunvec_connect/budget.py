@@ -309,9 +309,13 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _future_time(value: Any, now: datetime) -> datetime | None:
-    """A timezone-aware time after `now` from its ISO text; None for anything else."""
+    """A timezone-aware time after `now` from its ISO text; None for anything else.
+
+    No later than `MAX_PAUSE` from now: no pause is longer (a clock that ran ahead, or a
+    store edited by hand, would stop the token's calls until then).
+    """
     moment = aware_time(value)
-    return moment if moment is not None and moment > now else None
+    return min(moment, now + MAX_PAUSE) if moment is not None and moment > now else None
 
 
 def calls_key(url: str, token: str) -> str:

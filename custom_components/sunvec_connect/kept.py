@@ -32,3 +32,12 @@ def aware_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
+
+
+def past_time(value: Any, now: datetime) -> datetime | None:
+    """A timezone-aware time not after `now` from its ISO text; None for anything else.
+
+    A time after `now` was kept while the clock ran ahead (or written by hand).
+    """
+    moment = aware_time(value)
+    return moment if moment is not None and moment <= now else None

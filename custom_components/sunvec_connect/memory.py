@@ -36,7 +36,7 @@ class InverterMemory:
         if (kept := await self._store.async_load_kept()) is None:
             return PlantClock(), None
         upload = self._plan.restore(kept, now)
-        clock = PlantClock.restore(kept.clock)
+        clock = PlantClock.restore(kept.clock, now)
         if upload is None:
             return clock, None
         realtime = RealtimeData.from_dict(upload.raw, token=token)

@@ -111,7 +111,7 @@ class InverterPlan:
 
         Return the kept upload, unless there is none or it lies in the future.
         """
-        self.schedule.restore(kept.schedule)
+        self.schedule.restore(kept.schedule, now)
         self.online.restore(kept.online, now, kept.saved_at)
         upload = kept.upload
         if upload is None or upload.time - now > FUTURE_TOLERANCE:

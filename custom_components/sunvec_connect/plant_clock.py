@@ -57,7 +57,7 @@ import math
 from typing import Any
 
 from .const import FUTURE_TOLERANCE
-from .kept import aware_time, finite_number
+from .kept import aware_time, finite_number, past_time
 
 QUARTER = timedelta(minutes=15)
 MIN_OFFSET = timedelta(hours=-12)
@@ -277,20 +277,25 @@ class PlantClock:
         }
 
     @classmethod
-    def restore(cls, stored: Any) -> PlantClock:
-        """Take back what `as_dict` saved; what does not fit is left out."""
+    def restore(cls, stored: Any, now: datetime) -> PlantClock:
+        """Take back what `as_dict` saved; what does not fit is left out.
+
+        Times after `now` too (kept while the clock ran ahead): they would reject every
+        upload placed before them.
+        """
         clock = cls()
         if not isinstance(stored, dict):
             return clock
         clock.offset = _stored_offset(stored.get("offset_minutes"))
         clock.candidate = _stored_offset(stored.get("candidate_minutes"))
         text = stored.get("last_text")
-        if isinstance(text, str) and len(text) <= MAX_TEXT:
-            clock.last_text = text
-            clock.last_time = aware_time(stored.get("last_time"))
+        last_time = aware_time(stored.get("last_time"))
+        # An upload placed after `now` is forgotten with its text: the next is placed anew.
+        if isinstance(text, str) and len(text) <= MAX_TEXT and not (last_time and last_time > now):
+            clock.last_text, clock.last_time = text, last_time
             clock.last_rejected = stored.get("last_rejected") is True
-        clock.last_fit = aware_time(stored.get("last_fit"))
-        clock.last_poll = aware_time(stored.get("last_poll"))
+        clock.last_fit = past_time(stored.get("last_fit"), now)
+        clock.last_poll = past_time(stored.get("last_poll"), now)
         if isinstance(leads := stored.get("leads_seconds"), list):
             clock.leads.extend(
                 timedelta(seconds=seconds)

@@ -15,7 +15,7 @@ import math
 from statistics import median
 from typing import Any
 
-from .kept import aware_time, finite_number
+from .kept import aware_time, finite_number, past_time
 from .pacing import NIGHT_INTERVAL, WAKE_WATCH, Pace, UploadSkipper
 
 DEFAULT_CADENCE = 300.0
@@ -461,7 +461,7 @@ class UploadSchedule:
             "last_upload": self.last_upload.isoformat() if self.last_upload else None,
         }
 
-    def restore(self, stored: dict[str, Any]) -> None:
+    def restore(self, stored: dict[str, Any], now: datetime) -> None:
         """Take back what `as_dict` saved; ignore what does not fit."""
         cadence, delay = stored.get("cadence"), stored.get("publish_delay")
         gaps = stored.get("gaps")
@@ -492,7 +492,8 @@ class UploadSchedule:
             self.gaps.extend(
                 gap for gap in numbers if gap is not None and MIN_CADENCE <= gap <= MAX_CADENCE
             )
-        self.last_upload = aware_time(stored.get("last_upload"))
+        # One from the future would hold every poll back until then.
+        self.last_upload = past_time(stored.get("last_upload"), now)
 
 
 @dataclass(slots=True)
@@ -627,7 +628,7 @@ class OnlineHistory:
             times = sorted(t for t in map(aware_time, uploads) if t is not None and t <= now)
             self.uploads.extend(t for t in times if t >= now - DAY)
         self.uploads_at_night = stored.get("uploads_at_night") is True
-        self.last_wake = aware_time(stored.get("last_wake"))
+        self.last_wake = past_time(stored.get("last_wake"), now)
         observed_since = aware_time(stored.get("observed_since"))
         if observed_since is not None and saved_at is not None and now - saved_at <= MAX_UNOBSERVED:
             self.observed_since = min(observed_since, now)
