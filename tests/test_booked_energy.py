@@ -286,7 +286,8 @@ def shown_values(history: History) -> tuple[list[float | None], list[int | None]
         if restart:
             saved = json.loads(json.dumps(counter.as_dict()))
             counter = DailyCounter() if history.daily else LifetimeCounter()
-            counter.restore(saved)
+            # Home Assistant starts again before this poll, after the upload it fetches.
+            counter.restore(saved, history.uploads[index].time)
         upload = history.uploads[index]
         before = counter.shown
         day_before = counter.day if isinstance(counter, DailyCounter) else None

@@ -26,7 +26,11 @@ from custom_components.sunvec_connect.counters import (
 )
 from custom_components.sunvec_connect.sensor import migrate_counter_data
 
+from .ha_booking import booked
+
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
+LATER = T0 + timedelta(days=30)
+"""A restart after every upload of these tests."""
 FIVE = timedelta(minutes=5)
 
 
@@ -158,7 +162,7 @@ def test_lifetime_counter_restore() -> None:
     feed(counter, [(100.0, at(0)), (50.0, at(5)), (50.1, at(10))])
     saved = json.loads(json.dumps(counter.as_dict()))
     restored = LifetimeCounter()
-    restored.restore(saved)
+    restored.restore(saved, LATER)
     assert (restored.value, restored.time, restored.held) == (100.0, at(0), counter.held)
     # The held series goes on across the restart.
     assert restored.offer(50.1, at(10)) == 100.0  # the same upload offered again
@@ -176,15 +180,39 @@ def migrated(stored: dict[str, object], last_updated: datetime | None) -> dict[s
 def test_lifetime_counter_restores_history_of_older_releases() -> None:
     """Older releases stored only the value: the time it was saved bounds the next rise."""
     counter = LifetimeCounter()
-    counter.restore(migrated({"value": 100.0}, at(1)))
+    counter.restore(migrated({"value": 100.0}, at(1)), LATER)
     assert (counter.value, counter.time) == (100.0, at(1))
     assert counter.offer(100.0, at(0)) == 100.0  # the upload shown before the restart
     assert counter.rejected == 0
     assert counter.offer(99999.0, at(5)) == 100.0
     without_time = LifetimeCounter()
-    without_time.restore(migrated({"value": 100.0}, None))
+    without_time.restore(migrated({"value": 100.0}, None), LATER)
     assert without_time.offer(99.0, at(5)) == 100.0
     assert without_time.offer(150.0, at(10)) == 150.0  # a rise cannot be judged: taken
+
+
+def test_counters_kept_while_the_clock_ran_ahead_go_on_at_once() -> None:
+    """Kept with a time a day ahead: the energy is booked as it comes, not a day later.
+
+    Home Assistant books what the counters show; the plant makes 2 kW for six hours
+    after the restart, read every five minutes to the counter's 0.1 kWh.
+    """
+    ahead = (T0 + timedelta(days=1)).isoformat()
+    lifetime = LifetimeCounter()
+    lifetime.restore({"value": 1000.0, "time": ahead, "held": None}, T0)
+    integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
+    integrator.restore({"total": 50.0, "last_time": ahead, "last_power": 2000.0}, T0)
+    shown: list[float | None] = [1000.0]
+    integrated: list[float | None] = [50.0]
+    for upload in range(1, 73):
+        moment = at(5 * upload)
+        shown.append(lifetime.offer(round(1000.0 + upload / 6, 1), moment))
+        integrated.append(integrator.offer(2000.0, moment))
+    # Each hour books its 2 kWh: the first upload after the restart is taken.
+    for hour in range(6):
+        assert booked(shown[: 12 * hour + 13]) == pytest.approx(2.0 * (hour + 1), abs=0.1)
+        assert booked(integrated[: 12 * hour + 13]) == pytest.approx(2.0 * (hour + 1), abs=0.2)
+    assert lifetime.rejected == 0
 
 
 @pytest.mark.parametrize(
@@ -201,7 +229,7 @@ def test_lifetime_counter_restores_history_of_older_releases() -> None:
 )
 def test_lifetime_counter_ignores_junk(junk: dict[str, object]) -> None:
     counter = LifetimeCounter()
-    counter.restore(junk)
+    counter.restore(junk, LATER)
     assert counter.value is None
 
 
@@ -236,7 +264,7 @@ def test_lifetime_counter_ignores_junk(junk: dict[str, object]) -> None:
 )
 def test_held_series_ignores_junk(held: object) -> None:
     counter = LifetimeCounter()
-    counter.restore({"value": 5.0, "time": T0.isoformat(), "held": held})
+    counter.restore({"value": 5.0, "time": T0.isoformat(), "held": held}, LATER)
     assert (counter.value, counter.time, counter.held) == (5.0, T0, None)
 
 
@@ -256,7 +284,7 @@ def test_daily_counter_falls_at_once_only_on_a_new_day() -> None:
     assert counter.offer(9.0, at(30)) == 0.1  # an upload from the day before
     assert counter.resets == 0
     restored = DailyCounter(zone=UTC)
-    restored.restore(json.loads(json.dumps(counter.as_dict())))
+    restored.restore(json.loads(json.dumps(counter.as_dict())), LATER)
     assert (restored.value, restored.time, restored.day) == (0.1, next_day, next_day.date())
 
 
@@ -355,7 +383,7 @@ def test_daily_counter_new_day_count_bounded_by_the_time_since_midnight() -> Non
 
 def test_daily_counter_restores_history_of_older_releases() -> None:
     counter = DailyCounter(zone=UTC)
-    counter.restore(migrated({"value": 80.0, "day": "2026-06-21"}, at(0)))
+    counter.restore(migrated({"value": 80.0, "day": "2026-06-21"}, at(0)), LATER)
     assert (counter.value, counter.time, counter.day) == (80.0, at(0), T0.date())
     assert counter.offer(15.0, at(5)) == 80.0
     for junk in (
@@ -365,7 +393,7 @@ def test_daily_counter_restores_history_of_older_releases() -> None:
         {"value": -1.0, "day": "2026-06-21"},
     ):
         fresh = DailyCounter(zone=UTC)
-        fresh.restore(junk)
+        fresh.restore(junk, LATER)
         assert (fresh.value, fresh.day) == (None, None)
 
 
@@ -380,7 +408,7 @@ def test_power_integrator() -> None:
     assert integrator.offer(1000.0, at(45)) == 0.25
     assert integrator.offer(1000.0, at(51)) == 0.35
     restored = PowerIntegrator(max_gap=timedelta(minutes=15))
-    restored.restore(json.loads(json.dumps(integrator.as_dict())))
+    restored.restore(json.loads(json.dumps(integrator.as_dict())), LATER)
     assert restored.offer(1000.0, at(57)) == 0.45
     for junk in (
         {},
@@ -389,7 +417,7 @@ def test_power_integrator() -> None:
         {"total": 1.0, "last_time": "2026-06-21T10:00:00", "last_power": 5},
     ):
         fresh = PowerIntegrator(max_gap=timedelta(minutes=15))
-        fresh.restore(junk)
+        fresh.restore(junk, LATER)
         assert fresh.last_time is None
 
 
@@ -427,7 +455,7 @@ def test_held_series_and_learned_power_survive_a_restart() -> None:
     feed(counter, [(100.0, at(0)), (100.5, at(5)), (50.0, at(10)), (60.0, at(15))])
     saved = json.loads(json.dumps(counter.as_dict()))
     restored = LifetimeCounter()
-    restored.restore(saved)
+    restored.restore(saved, LATER)
     assert restored.peak_kw == counter.peak_kw > 0
     assert restored.held == counter.held
     assert restored.held is not None
@@ -435,7 +463,7 @@ def test_held_series_and_learned_power_survive_a_restart() -> None:
     # Junk in the kept steadiness counts the whole series as steady.
     for junk in ({"steady_time": "soon"}, {"steady_uploads": 7}, {"steady_uploads": True}):
         stored = {**saved, "held": {**saved["held"], **junk}}
-        restored.restore(stored)
+        restored.restore(stored, LATER)
         assert restored.held is not None
         assert (restored.held.steady_time, restored.held.steady_uploads) == (
             None,

@@ -284,7 +284,9 @@ class Run:
         """Save the history as Home Assistant does, restore it, offer the current upload."""
         saved = json.loads(json.dumps(self.counter.as_dict()))
         self.counter = new_counter(self.kind)
-        self.counter.restore(saved)
+        # Home Assistant starts again after the last upload offered.
+        now = max((offer.time for offer in self.offers if offer.time), default=START)
+        self.counter.restore(saved, now)
         if self.offers:
             last = self.offers[-1]
             assert self.counter.offer(last.reading, last.time, last.plant_time) == self.shown[-1]

@@ -167,20 +167,20 @@ def test_what_earlier_releases_stored_is_restored() -> None:
     # Anchored from the total.
     assert old["counted"] == 5.5
     integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
-    integrator.restore(old)
+    integrator.restore(old, T0)
     assert integrator.offer(1000.0, T0 + timedelta(minutes=6)) == 5.6
     assert integrator.last_yield is None
     integrator.offer(3000.0, T0 + timedelta(minutes=12), bound=pv_only(100.0, 2900.0))
     stored = json.loads(json.dumps(integrator.as_dict()))
     restored = PowerIntegrator(max_gap=timedelta(minutes=15))
-    restored.restore(stored)
+    restored.restore(stored, T0 + timedelta(minutes=12))
     assert restored.as_dict() == integrator.as_dict()
     # Restarted after two hours: the yield counter bridges them.
     restored.offer(3000.0, T0 + timedelta(hours=2, minutes=12), bound=pv_only(105.8, 2900.0))
     assert restored.total == pytest.approx(integrator.total + 5.8 * 3000 / 2900)
     for junk in ({"ratio": 9.0, "peak_power": -1}, {"last_yield": -3.0}, {"peak_power": "x"}):
         fresh = PowerIntegrator(max_gap=timedelta(minutes=15))
-        fresh.restore({**old, **junk})
+        fresh.restore({**old, **junk}, T0)
         assert (fresh.ratio, fresh.peak_power, fresh.last_yield) == (None, 0.0, None)
 
 
@@ -302,7 +302,7 @@ def replay(history: History, *, bounded: bool) -> tuple[PowerIntegrator, list[fl
             hours += integrator.hours_left_out
             stored = json.loads(json.dumps(integrator.as_dict()))
             integrator = PowerIntegrator(max_gap=history.max_gap)
-            integrator.restore(stored)
+            integrator.restore(stored, history.times[index])
         power = history.dc[index]
         bound = YieldSample(history.yields[index], power / history.ratio) if bounded else None
         integrator.offer(power, history.times[index], bound=bound)

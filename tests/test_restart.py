@@ -22,6 +22,8 @@ from homeassistant.const import (
     STATE_UNAVAILABLE,
 )
 from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import restore_state
+from homeassistant.helpers.restore_state import RestoredExtraData
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -354,12 +356,21 @@ async def test_what_was_kept_while_the_clock_ran_a_day_ahead_holds_nothing_back(
     time_machine: TimeMachine,
     cloud: SunvecCloud,
 ) -> None:
-    """Every time the inverter kept lies a day ahead: its uploads are polled and shown."""
+    """Every time the inverter and its counters kept lies a day ahead (the clock ran ahead).
+
+    Its uploads are polled and shown, and its energy counters follow them.
+    """
     entry = init_integration
     await time_machine.run(600)
+    total_yield = float(state(hass, TOTAL_YIELD).state)
     await stop(hass, entry)
     kept = hass_storage[STORE_KEY]["data"]
     hass_storage[STORE_KEY]["data"] = a_day_ahead(kept)
+    # The counters' histories, kept with the entities' last states, too.
+    last_states = restore_state.async_get(hass).last_states
+    for stored in last_states.values():
+        if stored.extra_data is not None:
+            stored.extra_data = RestoredExtraData(a_day_ahead(stored.extra_data.as_dict()))
     assert (
         hass_storage[STORE_KEY]["data"]["schedule"]["last_upload"] > kept["schedule"]["last_upload"]
     )
@@ -372,10 +383,19 @@ async def test_what_was_kept_while_the_clock_ran_a_day_ahead_holds_nothing_back(
     assert len(cloud.requests) - calls >= 7
     coordinator = coordinator_of(entry)
     assert coordinator.statistics.rejected_uploads == 0
-    assert not coordinator.statistics.rejected_readings
+    # A counter kept from the future counts from the restart: the upload made before
+    # it is not newer (the code before: every reading of the half hour).
+    assert coordinator.statistics.rejected_readings == {
+        "yield_today": 1,
+        "yield_total": 1,
+        "grid_export_energy": 1,
+    }
     shown = dt_util.parse_datetime(state(hass, LAST_UPLOAD).state)
     assert shown is not None
     assert timedelta(0) < dt_util.utcnow() - shown < timedelta(minutes=7)
+    # The energy counters follow the uploads (the code before: still for a day).
+    assert float(state(hass, TOTAL_YIELD).state) > total_yield
+    assert float(state(hass, TOTAL_YIELD).state) == coordinator.data.realtime.yield_total
 
 
 # What earlier releases kept -----------------------------------------------------

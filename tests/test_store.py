@@ -194,13 +194,13 @@ def test_counters_of_the_first_release_are_migrated() -> None:
         "integral": {**FIRST_COUNTERS["integral"], "counted": 8.25, **owner},
     }
     lifetime = LifetimeCounter()
-    lifetime.restore(migrated["lifetime"])
+    lifetime.restore(migrated["lifetime"], SAVED)
     assert (lifetime.value, lifetime.time) == (5012.3, SAVED)
     daily = DailyCounter()
-    daily.restore(migrated["daily"])
+    daily.restore(migrated["daily"], SAVED)
     assert (daily.value, daily.time, daily.day) == (12.4, SAVED, SAVED.date())
     integral = PowerIntegrator(max_gap=timedelta(minutes=15))
-    integral.restore(migrated["integral"])
+    integral.restore(migrated["integral"], SAVED)
     assert (integral.total, integral.counted, integral.last_power) == (8.25, 8.25, 1234.0)
 
 
@@ -248,6 +248,11 @@ def test_any_counter_data_migrates_and_restores(
     stored: dict[str, Any], last_updated: datetime | None
 ) -> None:
     migrated = migrate_counter_data(stored, last_updated, SUBENTRY_ID, CREATED)
-    LifetimeCounter().restore(migrated)
-    DailyCounter().restore(migrated)
-    PowerIntegrator(max_gap=timedelta(minutes=15)).restore(migrated)
+    for counter in (LifetimeCounter(), DailyCounter()):
+        counter.restore(migrated, SAVED)
+        # Nothing kept lies after the restart: a newer reading is judged at once.
+        assert counter.time is None or counter.time <= SAVED
+        assert counter.held is None or counter.held.time <= SAVED
+    integrator = PowerIntegrator(max_gap=timedelta(minutes=15))
+    integrator.restore(migrated, SAVED)
+    assert integrator.last_time is None or integrator.last_time <= SAVED

@@ -87,8 +87,12 @@ class EnergyCounter(Protocol):
     def as_dict(self) -> dict[str, Any]:
         """The history to keep across restarts (JSON-ready)."""
 
-    def restore(self, stored: dict[str, Any]) -> None:
-        """Restore the history saved by `as_dict`; ignore what does not fit."""
+    def restore(self, stored: dict[str, Any], now: datetime) -> None:
+        """Restore the history saved by `as_dict`; ignore what does not fit.
+
+        Times after `now` (kept while the clock ran ahead) count as `now`: a reading is
+        taken once it is newer than the one shown.
+        """
 
 
 def _date(value: Any) -> date | None:
@@ -338,14 +342,16 @@ class _CheckedCounter:
             "peak_kw": self.peak_kw,
         }
 
-    def _restore_history(self, stored: dict[str, Any]) -> bool:
+    def _restore_history(self, stored: dict[str, Any], now: datetime) -> bool:
         """Restore value, time and held series; False when there is no usable value."""
         value = finite_number(stored.get("value"))
         if value is None or not self._readable(value):
             return False
         self.value = value
-        self.time = aware_time(stored.get("time"))
-        self.held = HeldSeries.from_dict(stored.get("held"))
+        time = aware_time(stored.get("time"))
+        self.time = min(time, now) if time is not None else None
+        held = HeldSeries.from_dict(stored.get("held"))
+        self.held = held if held is not None and held.time <= now else None
         peak = finite_number(stored.get("peak_kw"))
         self.peak_kw = min(max(peak or 0.0, 0.0), self.max_power_kw)
         return True
@@ -380,9 +386,9 @@ class LifetimeCounter(_CheckedCounter):
         """The last accepted value, its upload time and the held-back series."""
         return self._history()
 
-    def restore(self, stored: dict[str, Any]) -> None:
+    def restore(self, stored: dict[str, Any], now: datetime) -> None:
         """Restore what `as_dict` saved."""
-        self._restore_history(stored)
+        self._restore_history(stored, now)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -475,10 +481,10 @@ class DailyCounter(_CheckedCounter):
             "previous": self.previous,
         }
 
-    def restore(self, stored: dict[str, Any]) -> None:
+    def restore(self, stored: dict[str, Any], now: datetime) -> None:
         """Restore what `as_dict` saved."""
         day = _date(stored.get("day"))
-        if day is None or not self._restore_history(stored):
+        if day is None or not self._restore_history(stored, now):
             self.value, self.time, self.held = None, None, None
             return
         self.day = day
@@ -630,7 +636,7 @@ class PowerIntegrator:
             "peak_power": self.peak_power,
         }
 
-    def restore(self, stored: dict[str, Any]) -> None:
+    def restore(self, stored: dict[str, Any], now: datetime) -> None:
         """Restore what `as_dict` saved."""
         total = finite_number(stored.get("total"))
         if total is None or total < 0:
@@ -644,7 +650,7 @@ class PowerIntegrator:
         last_time = aware_time(stored.get("last_time"))
         last_power = finite_number(stored.get("last_power"))
         if last_time is not None and last_power is not None:
-            self.last_time, self.last_power = last_time, last_power
+            self.last_time, self.last_power = min(last_time, now), last_power
             last_yield = finite_number(stored.get("last_yield"))
             self.last_yield = last_yield if last_yield is not None and last_yield >= 0 else None
         ratio = finite_number(stored.get("ratio"))

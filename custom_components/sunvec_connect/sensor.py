@@ -544,7 +544,7 @@ class SunvecCounterSensor(SunvecEntity, SensorEntity, RestoreEntity):
                 coordinator.config_entry.created_at,
             )
             if history.get(ENTRY_ID_KEY) == coordinator.subentry_id:
-                self._counter.restore(history)
+                self._counter.restore(history, dt_util.utcnow())
             else:
                 LOGGER.info(
                     "%s: not restoring the history of a removed entry of the same inverter;"
