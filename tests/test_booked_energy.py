@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 import json
 import math
 import random
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -116,6 +117,8 @@ class History:
     uploads: list[Upload] = field(default_factory=list)
     polls: list[tuple[int, bool]] = field(default_factory=list)
     """Index of the upload each poll sees, and whether Home Assistant restarted before it."""
+    ahead: dict[int, timedelta] = field(default_factory=dict)
+    """Per poll after a restart: how far ahead the clock ran while the history was kept."""
 
 
 def _sun_power(local: datetime, peak: float) -> float:
@@ -194,6 +197,12 @@ def generate(daily: bool, seed: int) -> History:  # noqa: PLR0915
             Upload(time, local.replace(tzinfo=None), true_reading, served, cycle, stale)
         )
     _plan_polls(history, rng, cadence)
+    # A third of the restarts follow a clock that ran ahead and was set right (drawn
+    # apart: the histories are otherwise those drawn before).
+    clock = random.Random(f"{seed}:clock")
+    for position, (_index, restart) in enumerate(history.polls):
+        if restart and clock.random() < 1 / 3:
+            history.ahead[position] = timedelta(minutes=clock.uniform(1, 36 * 60))
     _append_clean_tail(history, zone, cadence, energy, cycle, peaks)
     return history
 
@@ -282,9 +291,11 @@ def shown_values(history: History) -> tuple[list[float | None], list[int | None]
     shown: list[float | None] = []
     source: list[int | None] = []
     current: int | None = None
-    for index, restart in history.polls:
+    for position, (index, restart) in enumerate(history.polls):
         if restart:
             saved = json.loads(json.dumps(counter.as_dict()))
+            if (ahead := history.ahead.get(position)) is not None:
+                saved = _moved(saved, ahead)
             counter = DailyCounter() if history.daily else LifetimeCounter()
             # Home Assistant starts again before this poll, after the upload it fetches.
             counter.restore(saved, history.uploads[index].time)
@@ -302,6 +313,16 @@ def shown_values(history: History) -> tuple[list[float | None], list[int | None]
         shown.append(value)
         source.append(current)
     return shown, source
+
+
+def _moved(kept: Any, ahead: timedelta) -> Any:
+    """`kept` with its times (ISO texts with an offset) moved `ahead`."""
+    if isinstance(kept, dict):
+        return {key: _moved(value, ahead) for key, value in kept.items()}
+    if isinstance(kept, str) and "T" in kept:
+        moment = datetime.fromisoformat(kept)
+        return (moment + ahead).isoformat() if moment.tzinfo else kept
+    return kept
 
 
 def bounds(history: History, source: list[int | None], zero_point: float) -> tuple[float, float]:

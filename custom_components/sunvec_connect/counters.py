@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final, Protocol
 
-from .kept import aware_time, finite_number
+from .kept import aware_time, finite_number, past_time
 
 COUNTER_RESOLUTION: Final = 0.1
 """kWh. The cloud rounds counters to one decimal, so a rise can read this much high."""
@@ -90,8 +90,7 @@ class EnergyCounter(Protocol):
     def restore(self, stored: dict[str, Any], now: datetime) -> None:
         """Restore the history saved by `as_dict`; ignore what does not fit.
 
-        Times after `now` (kept while the clock ran ahead) count as `now`: a reading is
-        taken once it is newer than the one shown.
+        A time after `now` was kept while the clock ran ahead: it holds no reading back.
         """
 
 
@@ -348,8 +347,8 @@ class _CheckedCounter:
         if value is None or not self._readable(value):
             return False
         self.value = value
-        time = aware_time(stored.get("time"))
-        self.time = min(time, now) if time is not None else None
+        # Left out when from the future, as in data kept without a time: the next rise is taken.
+        self.time = past_time(stored.get("time"), now)
         held = HeldSeries.from_dict(stored.get("held"))
         self.held = held if held is not None and held.time <= now else None
         peak = finite_number(stored.get("peak_kw"))
@@ -650,6 +649,7 @@ class PowerIntegrator:
         last_time = aware_time(stored.get("last_time"))
         last_power = finite_number(stored.get("last_power"))
         if last_time is not None and last_power is not None:
+            # From the future: the gap to the next sample is bridged from now (its yield).
             self.last_time, self.last_power = min(last_time, now), last_power
             last_yield = finite_number(stored.get("last_yield"))
             self.last_yield = last_yield if last_yield is not None and last_yield >= 0 else None
