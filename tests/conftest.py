@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import AsyncMock, PropertyMock, patch
 
@@ -29,6 +29,7 @@ from custom_components.sunvec_connect.budget import TokenBudget, TokenCalls
 from custom_components.sunvec_connect.checks import async_token_calls
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
 from custom_components.sunvec_connect.coordinator import SunvecCoordinator
+from custom_components.sunvec_connect.kept import aware_time
 from custom_components.sunvec_connect.models import SunvecRuntimeData
 from simulator import ManualClock, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
@@ -279,3 +280,14 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Snapshots with Home Assistant's serializer (stable ids, readable states)."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+def moved_ahead(kept: Any, ahead: timedelta) -> Any:
+    """`kept` (JSON-ready) with every time in it `ahead`: kept while the clock ran ahead."""
+    if isinstance(kept, dict):
+        return {key: moved_ahead(value, ahead) for key, value in kept.items()}
+    if isinstance(kept, list):
+        return [moved_ahead(value, ahead) for value in kept]
+    if (moment := aware_time(kept)) is not None:
+        return (moment + ahead).isoformat()
+    return kept

@@ -36,7 +36,6 @@ from datetime import UTC, date, datetime, timedelta
 import json
 import math
 import random
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -50,6 +49,7 @@ from custom_components.sunvec_connect.counters import (
 )
 from custom_components.sunvec_connect.sensor import needs_zero_first
 
+from .conftest import moved_ahead
 from .ha_booking import booked
 
 ZONES = (
@@ -295,7 +295,7 @@ def shown_values(history: History) -> tuple[list[float | None], list[int | None]
         if restart:
             saved = json.loads(json.dumps(counter.as_dict()))
             if (ahead := history.ahead.get(position)) is not None:
-                saved = _moved(saved, ahead)
+                saved = moved_ahead(saved, ahead)
             counter = DailyCounter() if history.daily else LifetimeCounter()
             # Home Assistant starts again before this poll, after the upload it fetches.
             counter.restore(saved, history.uploads[index].time)
@@ -313,16 +313,6 @@ def shown_values(history: History) -> tuple[list[float | None], list[int | None]
         shown.append(value)
         source.append(current)
     return shown, source
-
-
-def _moved(kept: Any, ahead: timedelta) -> Any:
-    """`kept` with its times (ISO texts with an offset) moved `ahead`."""
-    if isinstance(kept, dict):
-        return {key: _moved(value, ahead) for key, value in kept.items()}
-    if isinstance(kept, str) and "T" in kept:
-        moment = datetime.fromisoformat(kept)
-        return (moment + ahead).isoformat() if moment.tzinfo else kept
-    return kept
 
 
 def bounds(history: History, source: list[int | None], zero_point: float) -> tuple[float, float]:

@@ -36,7 +36,15 @@ from custom_components.sunvec_connect.plant_clock import PlantClock
 from custom_components.sunvec_connect.store import STORE_VERSION, THIS_RUN
 from simulator import Fault, FaultKind, ManualClock, SunvecCloud, create_app
 
-from .conftest import SIM_START, TOKEN, TimeMachine, account_for, coordinator_of, kept_calls
+from .conftest import (
+    SIM_START,
+    TOKEN,
+    TimeMachine,
+    account_for,
+    coordinator_of,
+    kept_calls,
+    moved_ahead,
+)
 
 AC_POWER = "sensor.sunvec_sutdemohyb1_ac_power"
 TOTAL_YIELD = "sensor.sunvec_sutdemohyb1_total_yield"
@@ -338,17 +346,6 @@ async def test_kept_upload_whose_successor_is_due_waits_for_it(
     assert not coordinator_of(entry).data.restored
 
 
-def a_day_ahead(value: Any) -> Any:
-    """`value` with every time in it a day later."""
-    if isinstance(value, dict):
-        return {key: a_day_ahead(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [a_day_ahead(item) for item in value]
-    if isinstance(value, str) and (moment := dt_util.parse_datetime(value)) is not None:
-        return (moment + timedelta(days=1)).isoformat() if moment.tzinfo else value
-    return value
-
-
 async def test_what_was_kept_while_the_clock_ran_a_day_ahead_holds_nothing_back(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
@@ -365,12 +362,14 @@ async def test_what_was_kept_while_the_clock_ran_a_day_ahead_holds_nothing_back(
     total_yield = float(state(hass, TOTAL_YIELD).state)
     await stop(hass, entry)
     kept = hass_storage[STORE_KEY]["data"]
-    hass_storage[STORE_KEY]["data"] = a_day_ahead(kept)
+    hass_storage[STORE_KEY]["data"] = moved_ahead(kept, timedelta(days=1))
     # The counters' histories, kept with the entities' last states, too.
     last_states = restore_state.async_get(hass).last_states
     for stored in last_states.values():
         if stored.extra_data is not None:
-            stored.extra_data = RestoredExtraData(a_day_ahead(stored.extra_data.as_dict()))
+            stored.extra_data = RestoredExtraData(
+                moved_ahead(stored.extra_data.as_dict(), timedelta(days=1))
+            )
     assert (
         hass_storage[STORE_KEY]["data"]["schedule"]["last_upload"] > kept["schedule"]["last_upload"]
     )
