@@ -265,6 +265,19 @@ def test_normalize_wifi_sn_and_token() -> None:
         with pytest.raises(SunvecInvalidInputError) as err:
             normalize_token(bad)
         assert err.value.reason == "token"
+    for address in ("https://api.example.com", " http://10.0.0.2:8080/ "):
+        with pytest.raises(SunvecInvalidInputError) as err:
+            normalize_token(address)
+        assert err.value.reason == "token_is_address"
+
+
+def test_client_refuses_an_address_that_holds_its_token(session: ClientSession) -> None:
+    """The token typed into the address's field would go to a name server and into errors."""
+    for address in (TOKEN, TOKEN.upper(), f"https://{TOKEN}.example.com", f"https://x.{TOKEN}.com"):
+        with pytest.raises(SunvecInvalidInputError) as err:
+            SunvecClient(session, address, TOKEN)
+        assert err.value.reason == "token_in_address"
+        assert TOKEN.casefold() not in str(err.value).casefold()
 
 
 def test_loopback_and_encryption(session: ClientSession) -> None:

@@ -119,6 +119,7 @@ texts = st.one_of(
     st.sampled_from(HINTS),
     st.sampled_from(TOKENS).map(lambda token: f"x {token} y"),
     st.sampled_from(TOKENS),
+    st.sampled_from(TOKENS).map(lambda token: f"echo: {token.upper()}"),
     st.text(alphabet="0123456789.eE+-_ ", max_size=30),
     st.sampled_from(["NaN", "inf", "-Infinity", "1e999", "1_000", " 12.5 ", "0x10", "\u0663"]),
 )
@@ -233,7 +234,7 @@ def check_outcome(outcome: RealtimeData | SunvecError, token: str) -> None:
         if isinstance(outcome, SunvecRateLimitError) and outcome.retry_after is not None:
             assert MIN_RETRY_AFTER <= outcome.retry_after <= MAX_RETRY_AFTER
         if isinstance(outcome, SunvecApiError) and outcome.code is not None:
-            assert token not in str(outcome.code)
+            assert token.casefold() not in str(outcome.code).casefold()
     else:
         assert isinstance(outcome, RealtimeData)
         for value in (
@@ -267,7 +268,8 @@ def check_outcome(outcome: RealtimeData | SunvecError, token: str) -> None:
             assert text is None or (len(text) <= MAX_TEXT_LENGTH and text.isprintable())
         shown = [repr(outcome), json.dumps(dict(outcome.raw))]
     for text in shown:
-        assert token not in text
+        # Not even in another letter case (a server may echo it upper-cased).
+        assert token.casefold() not in text.casefold()
 
 
 def parse(status: int, answer_headers: CIMultiDict[str], body: bytes, token: str) -> Any:
@@ -290,6 +292,7 @@ token_values = st.one_of(
     st.sampled_from(TOKENS),
     st.sampled_from(TOKENS).map(lambda token: f" {token}\n"),
     st.sampled_from(TOKENS).map(lambda token: f"type {token}"),
+    st.sampled_from(TOKENS).map(str.swapcase),
     st.just(int(TOKENS[1])),
     st.just(float(TOKENS[1])),
 )
@@ -526,13 +529,23 @@ def test_wifi_sn(typed: str) -> None:
 
 
 @settings(FAST, max_examples=1000)
-@given(st.one_of(st.text(max_size=300), st.text(alphabet=string.printable, max_size=300)))
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.text(alphabet=string.printable, max_size=300),
+        st.sampled_from(["https://api.example.com", " http://10.0.0.2:8080 "]),
+    )
+)
 def test_token(typed: str) -> None:
     token = attempt(normalize_token, typed)
     if isinstance(token, SunvecInvalidInputError):
+        if token.reason == "token_is_address":
+            assert "://" in typed
+            return
         assert token.reason == "token"
         assert str(token) == TOKEN_MESSAGE
         return
+    assert "://" not in token
     assert re.fullmatch(r"[\x21-\x7e]{1,256}", token)
     assert token == typed.strip()
     assert normalize_token(token) == token

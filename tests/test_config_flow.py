@@ -251,6 +251,34 @@ async def test_user_flow_recovers_from_typed_error(
     assert result["data"] == ACCOUNT_DATA
 
 
+@pytest.mark.parametrize(
+    ("typed", "errors"),
+    [
+        # The two fields swapped: the address is refused before it reaches a name server.
+        ({CONF_URL: TOKEN, CONF_API_TOKEN: API_URL}, {CONF_API_TOKEN: "invalid_token_address"}),
+        # The token in both fields (the address's host lower-cases it).
+        ({CONF_URL: TOKEN.upper(), CONF_API_TOKEN: TOKEN.upper()}, {CONF_URL: "invalid_url_token"}),
+        ({CONF_URL: f"https://{TOKEN}.example.com"}, {CONF_URL: "invalid_url_token"}),
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_flow_keeps_the_token_out_of_the_address(
+    hass: HomeAssistant,
+    mock_client_class: MagicMock,
+    typed: dict[str, str],
+    errors: dict[str, str],
+) -> None:
+    flow_id = await start_user_flow(hass)
+    result = await configure(hass, flow_id, {**USER_INPUT, **typed})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    mock_client_class.assert_not_called()
+
+    result = await configure(hass, flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == ACCOUNT_DATA
+
+
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_user_flow_reports_every_wrong_field_at_once(
     hass: HomeAssistant, mock_client_class: MagicMock
@@ -280,6 +308,8 @@ async def test_user_flow_reports_every_wrong_field_at_once(
     [
         ("still-wrong", SunvecAuthenticationError("1001", 1001), {"base": "invalid_auth"}),
         ("two words", None, {CONF_API_TOKEN: "invalid_token"}),
+        ("https://api.example.com", None, {CONF_API_TOKEN: "invalid_token_address"}),
+        ("API.example", None, {"base": "invalid_url_token"}),
         ("new-token-0123456789", SunvecConnectionError("timeout"), {"base": "cannot_connect"}),
     ],
 )
@@ -318,6 +348,7 @@ async def test_reauth_recovers_from_error(
             None,
             {CONF_URL: "invalid_url_path"},
         ),
+        ({CONF_URL: TOKEN, CONF_API_TOKEN: TOKEN}, None, {CONF_URL: "invalid_url_token"}),
         (ACCOUNT_DATA, SunvecConnectionError("refused"), {"base": "cannot_connect"}),
     ],
 )

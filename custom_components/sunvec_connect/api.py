@@ -71,7 +71,16 @@ _MAX_CODE: Final = 2**63
 _NOT_JSON: Final = object()
 
 type InvalidInputReason = Literal[
-    "empty", "scheme", "host", "path", "credentials", "line_break", "token", "wifi_sn"
+    "empty",
+    "scheme",
+    "host",
+    "path",
+    "credentials",
+    "line_break",
+    "token",
+    "token_is_address",
+    "token_in_address",
+    "wifi_sn",
 ]
 
 CODE_SUCCESS: Final = 0
@@ -359,15 +368,34 @@ def normalize_token(token: str) -> str:
         raise SunvecInvalidInputError(
             "The token must be 1 to 256 printable characters without spaces", "token"
         )
+    if "://" in text:
+        # The address typed into the token's field: the token may be in the address's.
+        raise SunvecInvalidInputError("The token is an address", "token_is_address")
     return text
+
+
+def check_address_and_token(base_url: str, token: str) -> None:
+    """Raise when the address holds the token (the token typed into the address's field).
+
+    Such an address would send the token to a name server and show it in errors.
+    """
+    if holds_token(base_url, token):
+        raise SunvecInvalidInputError("The address holds the token", "token_in_address")
 
 
 # Parsing ---------------------------------------------------------------------
 
 
+def holds_token(text: str, token: str) -> bool:
+    """Whether `text` holds `token`, in any letter case."""
+    return bool(token) and token.casefold() in text.casefold()
+
+
 def redact_token(text: str, token: str) -> str:
-    """`text` with every occurrence of `token` replaced by a marker."""
-    return text.replace(token, REDACTED) if token else text
+    """`text` with every occurrence of `token`, in any letter case, replaced by a marker."""
+    if not token:
+        return text
+    return re.sub(re.escape(token), REDACTED, text, flags=re.IGNORECASE)
 
 
 def _as_float(value: Any) -> float | None:
@@ -442,7 +470,7 @@ def _without_token(value: Any, token: str, depth: int = 0) -> Any:
             shown = repr(value)
         except ValueError:  # an integer too long to format
             return None
-        return REDACTED if token and token in shown else value
+        return REDACTED if holds_token(shown, token) else value
     if depth >= MAX_RAW_DEPTH:
         return None
     if isinstance(value, Mapping):
@@ -524,7 +552,7 @@ class RealtimeData:
         def number(key: str) -> float | None:
             value = _as_float(result.get(key))
             # A number that spells the token (a server echoing it) is not a reading.
-            return None if value is not None and token and token in repr(value) else value
+            return None if value is not None and holds_token(repr(value), token) else value
 
         upload_time_text = _as_text(result.get("uploadTime"), token)
         return cls(
@@ -693,7 +721,7 @@ def _api_error(
         char if char.isprintable() else " " for char in redact_token(text, token)[:300]
     )
     detail = detail or "no message"
-    shown_code = None if code is not None and token and token in str(code) else code
+    shown_code = None if code is not None and holds_token(str(code), token) else code
     message = redact_token(
         f"API error {code}: {detail}" if code is not None else f"API error: {detail}", token
     )
@@ -767,6 +795,7 @@ class SunvecClient:
         self._session = session
         self.base_url = normalize_url(base_url)
         self._token = RedactedStr(normalize_token(token))
+        check_address_and_token(self.base_url, self._token)
         self.request_timeout = request_timeout
         self._endpoint = URL(f"{self.base_url}/{REALTIME_PATH}")
         self._host = self._endpoint.raw_host or ""

@@ -31,6 +31,7 @@ from .account import account_title, account_unique_id
 from .api import (
     REALTIME_PATH,
     SunvecInvalidInputError,
+    check_address_and_token,
     normalize_token,
     normalize_url,
 )
@@ -69,6 +70,8 @@ URL_ERROR_KEYS: Final[Mapping[str, str]] = {
 
 An empty address (and any reason not listed) gets the general invalid_url.
 """
+TOKEN_ERROR_KEYS: Final[Mapping[str, str]] = {"token_is_address": "invalid_token_address"}
+"""Form error on the token field for a reason other than its characters."""
 
 EXAMPLE_URL: Final = "https://api.example.com"
 FORM_PLACEHOLDERS: Final[Mapping[str, str]] = {
@@ -139,8 +142,13 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             errors[CONF_URL] = URL_ERROR_KEYS.get(err.reason, "invalid_url")
         try:
             data[CONF_API_TOKEN] = normalize_token(typed[CONF_API_TOKEN])
-        except SunvecInvalidInputError:
-            errors[CONF_API_TOKEN] = "invalid_token"
+        except SunvecInvalidInputError as err:
+            errors[CONF_API_TOKEN] = TOKEN_ERROR_KEYS.get(err.reason, "invalid_token")
+        if not errors:
+            try:
+                check_address_and_token(data[CONF_URL], data[CONF_API_TOKEN])
+            except SunvecInvalidInputError:
+                errors[CONF_URL] = "invalid_url_token"
         return data, errors
 
     def _account(self, data: Mapping[str, str]) -> ConfigEntry | None:
@@ -252,6 +260,9 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = self._normalize_connection({**entry.data, **user_input})
+            if CONF_URL in errors:
+                # The saved address (not on this form, and valid) holds the new token.
+                errors = {"base": "invalid_url_token"}
             if not errors and (error := await async_check_account(self.hass, data, entry)) is None:
                 # The account reloads (its update listener): every inverter polls with it.
                 return self.async_update_and_abort(
