@@ -525,6 +525,43 @@ async def test_reconfigure(
     assert entry.state is ConfigEntryState.LOADED
 
 
+async def test_reauth_after_a_failed_setup_loads_the_account(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    config_entry: MockConfigEntry,
+    cloud: SunvecCloud,
+) -> None:
+    """A token refused at setup leaves no update listener: the reauth reloads the account."""
+    cloud.inject(Fault(FaultKind.REVOKE_TOKEN))
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    new_token = "new-token-0123456789"
+    cloud.add_account(new_token, [HYBRID_WIFI_SN])
+
+    result = await configure(hass, flow["flow_id"], {CONF_API_TOKEN: new_token})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert coordinator_of(config_entry).last_update_success
+
+
+async def test_reconfigure_after_a_refused_address_loads_the_account(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str
+) -> None:
+    """An address refused at setup (saved settings) is fixed by reconfiguring, without a restart."""
+    entry = await setup_entry(hass, entry_for(f"{sim_url}/proxy"))
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    result = await entry.start_reconfigure_flow(hass)
+    result = await configure(hass, result["flow_id"], {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert coordinator_of(entry).last_update_success
+
+
 async def test_options_flow_sets_and_clears_the_fixed_interval(
     hass: HomeAssistant, init_integration: MockConfigEntry, time_machine: TimeMachine
 ) -> None:

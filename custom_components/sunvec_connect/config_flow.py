@@ -7,7 +7,9 @@ import math
 from typing import Any, Final, cast, override
 
 from homeassistant.config_entries import (
+    SOURCE_REAUTH,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
@@ -264,11 +266,8 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
                 # The saved address (not on this form, and valid) holds the new token.
                 errors = {"base": "invalid_url_token"}
             if not errors and (error := await async_check_account(self.hass, data, entry)) is None:
-                # The account reloads (its update listener): every inverter polls with it.
-                return self.async_update_and_abort(
-                    entry,
-                    unique_id=account_unique_id(data[CONF_URL], data[CONF_API_TOKEN]),
-                    data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]},
+                return self._async_update_account(
+                    entry, data, data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]}
                 )
             if not errors:
                 errors["base"] = error or "unknown"
@@ -277,6 +276,25 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=vol.Schema({vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR}),
             description_placeholders={**FORM_PLACEHOLDERS, "name": entry.title},
             errors=errors,
+        )
+
+    def _async_update_account(
+        self, entry: SunvecConfigEntry, data: dict[str, Any], *, data_updates: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Save the account's new settings and reload it once: every inverter polls with them.
+
+        A loaded account reloads through its update listener; one whose setup failed (a
+        revoked token, saved settings refused) has none and is reloaded here.
+        """
+        unique_id = account_unique_id(data[CONF_URL], data[CONF_API_TOKEN])
+        # Our own texts (they say what became of the account's inverters).
+        reason = "reauth_successful" if self.source == SOURCE_REAUTH else "reconfigure_successful"
+        if entry.state is ConfigEntryState.LOADED:
+            return self.async_update_and_abort(
+                entry, unique_id=unique_id, data_updates=data_updates, reason=reason
+            )
+        return self.async_update_reload_and_abort(
+            entry, unique_id=unique_id, data_updates=data_updates, reason=reason
         )
 
     async def async_step_reconfigure(
@@ -292,11 +310,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
                 if other is not None and other.entry_id != entry.entry_id:
                     return self.async_abort(reason="already_configured")
                 if (error := await async_check_account(self.hass, data, entry)) is None:
-                    return self.async_update_and_abort(
-                        entry,
-                        unique_id=account_unique_id(data[CONF_URL], data[CONF_API_TOKEN]),
-                        data_updates=data,
-                    )
+                    return self._async_update_account(entry, data, data_updates=data)
                 errors["base"] = error
         suggested = user_input or {CONF_URL: entry.data[CONF_URL]}
         return self.async_show_form(
