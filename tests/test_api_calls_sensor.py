@@ -12,10 +12,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeassistant import config_entries
-from homeassistant.const import CONF_API_TOKEN, CONF_URL, STATE_UNAVAILABLE, EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    CONF_API_TOKEN,
+    CONF_URL,
+    STATE_UNAVAILABLE,
+    EntityCategory,
+)
+from homeassistant.core import Event, EventStateChangedData, EventStateReportedData, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.event import (
+    async_track_state_change_event,
+    async_track_state_report_event,
+)
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -149,6 +158,30 @@ async def test_counts_the_calls_of_every_inverter_of_the_token_over_midnight(
     # A count of the day: it falls once, at midnight, and never else.
     falls = [(a, b) for a, b in pairwise(history) if b < a]
     assert len(falls) == 1
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_writes_its_state_only_when_the_count_changes(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    cloud: SunvecCloud,
+    config_entry: MockConfigEntry,
+) -> None:
+    """It counts on its own timer and the inverters' updates: Home Assistant does not poll it.
+
+    A polled sensor is written every 30 s with nothing new (a "state reported" event each).
+    """
+    await setup_entry(hass, config_entry)
+    entity_id = calls_sensor(hass)
+    reported: list[Event[EventStateReportedData]] = []
+    changed: list[Event[EventStateChangedData]] = []
+    async_track_state_report_event(hass, entity_id, reported.append)
+    async_track_state_change_event(hass, entity_id, changed.append)
+    calls_before = len(cloud.requests)
+    await time_machine.run(10 * 60, step=10)
+    assert len(cloud.requests) > calls_before
+    assert changed
+    assert reported == []
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

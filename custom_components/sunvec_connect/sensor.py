@@ -361,6 +361,7 @@ class SunvecApiCallsSensor(SensorEntity):
     """
 
     _attr_has_entity_name = True
+    _attr_should_poll = False
     entity_description: SunvecApiCallsEntityDescription
 
     def __init__(
