@@ -158,6 +158,11 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         unique_id = account_unique_id(data[CONF_URL], data[CONF_API_TOKEN])
         return self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
 
+    def _another_account(self, entry: ConfigEntry, data: Mapping[str, str]) -> bool:
+        """Whether these settings are another account's: one account per token."""
+        account = self._account(data)
+        return account is not None and account.entry_id != entry.entry_id
+
     def _show_user_form(self, errors: dict[str, str]) -> ConfigFlowResult:
         return self.async_show_form(
             step_id="user",
@@ -265,12 +270,14 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             if CONF_URL in errors:
                 # The saved address (not on this form, and valid) holds the new token.
                 errors = {"base": "invalid_url_token"}
-            if not errors and (error := await async_check_account(self.hass, data, entry)) is None:
-                return self._async_update_account(
-                    entry, data, data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]}
-                )
+            if not errors and self._another_account(entry, data):
+                return self.async_abort(reason="already_configured")
             if not errors:
-                errors["base"] = error or "unknown"
+                if (error := await async_check_account(self.hass, data, entry)) is None:
+                    return self._async_update_account(
+                        entry, data, data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]}
+                    )
+                errors["base"] = error
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema({vol.Required(CONF_API_TOKEN): TOKEN_SELECTOR}),
@@ -305,10 +312,9 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = self._normalize_connection(user_input)
+            if not errors and self._another_account(entry, data):
+                return self.async_abort(reason="already_configured")
             if not errors:
-                other = self._account(data)
-                if other is not None and other.entry_id != entry.entry_id:
-                    return self.async_abort(reason="already_configured")
                 if (error := await async_check_account(self.hass, data, entry)) is None:
                     return self._async_update_account(entry, data, data_updates=data)
                 errors["base"] = error
