@@ -40,6 +40,7 @@ from custom_components.sunvec_connect.api import (
     SunvecNotFoundError,
     SunvecRateLimitError,
     SunvecServerError,
+    exposes_token,
     normalize_token,
     normalize_url,
     normalize_wifi_sn,
@@ -280,18 +281,17 @@ def test_client_refuses_an_address_that_holds_its_token(session: ClientSession) 
         assert TOKEN.casefold() not in str(err.value).casefold()
 
 
-def test_loopback_and_encryption(session: ClientSession) -> None:
-    def client(url: str) -> SunvecClient:
-        return SunvecClient(session, url, TOKEN)
-
-    assert client("http://127.0.0.2:8099").is_loopback
-    assert client("http://[::1]:8099").is_loopback
-    assert client("http://localhost").is_loopback
-    assert not client("http://sunvec.example").is_loopback
-    assert not client("http://[2001:db8::1]").is_loopback
-    assert not client("http://xn--bcher-kva.example").is_loopback
-    assert client("bücher.example").is_encrypted
-    assert not client("http://sunvec.example").is_encrypted
+def test_the_token_is_exposed_only_in_the_clear_to_another_machine() -> None:
+    for on_this_machine in ("http://127.0.0.2:8099", "http://[::1]:8099", "http://localhost"):
+        assert not exposes_token(on_this_machine)
+    for elsewhere in (
+        "http://sunvec.example",
+        "http://[2001:db8::1]",
+        "http://xn--bcher-kva.example",
+    ):
+        assert exposes_token(elsewhere)
+    assert not exposes_token("bücher.example")  # https when no scheme is typed
+    assert not exposes_token("https://sunvec.example")
 
 
 async def test_realtime_against_simulator(session: ClientSession, sim_url: str) -> None:
@@ -307,7 +307,6 @@ async def test_realtime_against_simulator(session: ClientSession, sim_url: str) 
     )
     assert isinstance(data.upload_time, datetime)
     assert data.raw["inverterSN"] == "H34A08I6008"
-    assert not client.is_encrypted
 
     # The same client (the account's) for its other inverter.
     pv_data = await client.async_get_realtime_data(PV_ONLY_WIFI_SN)
@@ -569,7 +568,6 @@ def test_realtime_data_parsing() -> None:
     assert data.upload_time_text == "20/08/2024 09:21"
     assert data.upload_time is None
     assert data.inverter_sn == "12345"
-    assert data.module_sn is None
     assert json.dumps(dict(data.raw))
     assert "raw" not in repr(data)
     # Called directly (not from JSON): what JSON cannot hold is not copied into raw.
@@ -646,7 +644,7 @@ async def test_charsets(
 ) -> None:
     body = json.dumps({**GOOD_BODY, "result": {**GOOD_RESULT, "sn": "SRé1"}}, ensure_ascii=False)
     data = await fetch(session, await canned(raw(body.encode(encoding), content_type)))
-    assert data.module_sn == "SRé1"
+    assert data.raw["sn"] == "SRé1"
     assert data.inverter_sn == "H34A08I6008"
 
 

@@ -27,7 +27,7 @@ import pytest
 import voluptuous as vol
 
 from custom_components.sunvec_connect.binary_sensor import BINARY_SENSORS
-from custom_components.sunvec_connect.sensor import SENSORS
+from custom_components.sunvec_connect.sensor import API_CALLS_TODAY, SENSORS_OF_THE_UPLOAD
 
 COMPONENT = Path(__file__).parent.parent / "custom_components" / "sunvec_connect"
 PACKAGE = "custom_components.sunvec_connect"
@@ -680,7 +680,8 @@ def test_selectors_are_translated() -> None:
 
 
 def test_every_entity_and_state_is_translated() -> None:
-    for platform, descriptions in (("sensor", SENSORS), ("binary_sensor", BINARY_SENSORS)):
+    sensors = (*SENSORS_OF_THE_UPLOAD, API_CALLS_TODAY)
+    for platform, descriptions in (("sensor", sensors), ("binary_sensor", BINARY_SENSORS)):
         strings = EN["entity"].get(platform, {})
         keyed = {d.translation_key: d for d in descriptions if d.translation_key is not None}
         assert keyed.keys() == strings.keys(), platform

@@ -507,7 +507,6 @@ class RealtimeData:
     """
 
     inverter_sn: str | None
-    module_sn: str | None
     ac_power: float | None
     yield_today: float | None
     yield_total: float | None
@@ -557,7 +556,6 @@ class RealtimeData:
         upload_time_text = _as_text(result.get("uploadTime"), token)
         return cls(
             inverter_sn=_as_text(result.get("inverterSN"), token),
-            module_sn=_as_text(result.get("sn"), token),
             ac_power=number("acpower"),
             yield_today=number("yieldtoday"),
             yield_total=number("yieldtotal"),
@@ -803,16 +801,6 @@ class SunvecClient:
     def __repr__(self) -> str:
         """Describe the client without its token."""
         return self._redact(f"SunvecClient(base_url={self.base_url!r}, token={REDACTED!r})")
-
-    @property
-    def is_encrypted(self) -> bool:
-        """True when the token travels over https."""
-        return self._endpoint.scheme == "https"
-
-    @property
-    def is_loopback(self) -> bool:
-        """True when the API is on this machine (such as the simulator)."""
-        return _is_loopback(self._host)
 
     def _redact(self, text: str) -> str:
         """Remove the token from text that may be shown or logged."""

@@ -309,9 +309,6 @@ API_CALLS_TODAY = SunvecApiCallsEntityDescription(
     state_class=SensorStateClass.TOTAL_INCREASING,
 )
 
-SENSORS: tuple[SensorEntityDescription, ...] = (*SENSORS_OF_THE_UPLOAD, API_CALLS_TODAY)
-"""Every sensor the platform can create."""
-
 ATTR_DAILY_LIMIT: Final = "daily_limit"
 ATTR_CALLS_LAST_24_HOURS: Final = "calls_last_24_hours"
 API_CALLS_REFRESH: Final = timedelta(minutes=1)
