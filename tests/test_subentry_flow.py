@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator
 import json
 from typing import Any
-from unittest.mock import ANY, MagicMock
+from unittest.mock import ANY, MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -20,6 +20,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sunvec_connect import async_setup_entry
 from custom_components.sunvec_connect.api import (
     RealtimeData,
     SunvecAuthenticationError,
@@ -29,6 +30,7 @@ from custom_components.sunvec_connect.api import (
     SunvecRateLimitError,
 )
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
+from custom_components.sunvec_connect.models import SunvecConfigEntry
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
@@ -560,25 +562,35 @@ async def test_errors_from_the_simulator(
 async def test_several_inverters_added_to_a_loaded_account_all_poll(
     hass: HomeAssistant, sim_url: str, cloud: SunvecCloud, sim_clock: ManualClock
 ) -> None:
-    """Every inverter the flow adds is polled once the account reloads.
+    """Every inverter the flow adds is polled after one reload of the account.
 
-    Fails on 58abe75: the flow adds the others with async_add_subentry one at a time
-    and Home Assistant adds the flow's own subentry last; the first addition's update
-    listener reloads the account at once (an eager task), with the inverters added so
-    far, and the later additions find no listener while it reloads.
+    The flow adds the others with async_add_subentry one at a time and Home Assistant
+    adds the flow's own subentry last, each calling the update listener at once (an
+    eager task). Fails on 58abe75 (the first reload took only the inverters added so
+    far, and the later additions found no listener) and on 93a71f1 (that reload, then
+    another for the rest).
     """
     account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
-    extra = add_inverter_to_account(cloud, sim_clock, 1)
+    extras = [add_inverter_to_account(cloud, sim_clock, number) for number in (1, 2, 3)]
     flow_id = await start_flow(hass, account)
-    result = await submit_list(hass, flow_id, f"{PV_ONLY_WIFI_SN} {extra} SUTNOSUCHSN")
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["description_placeholders"]["added_count"] == "2"
-    await hass.async_block_till_done()
+    setups: list[int] = []
+
+    async def counted_setup(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
+        setups.append(len(entry.subentries))
+        return await async_setup_entry(hass, entry)
+
+    with patch("custom_components.sunvec_connect.async_setup_entry", counted_setup):
+        result = await submit_list(
+            hass, flow_id, f"{PV_ONLY_WIFI_SN} {' '.join(extras)} SUTNOSUCHSN"
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["description_placeholders"]["added_count"] == "4"
+        await hass.async_block_till_done()
+    assert setups == [5]
     assert account.state is ConfigEntryState.LOADED
-    assert len(account.subentries) == 3
     polled = {c.wifi_sn for c in account.runtime_data.coordinators.values()}
-    assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, extra}
-    assert hass.states.get("sensor.sunvec_x1many0001_ac_power") is not None
+    assert polled == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN, *extras}
+    assert hass.states.get("sensor.sunvec_x1many0003_ac_power") is not None
 
 
 async def test_account_removed_during_the_check_ends_the_flow(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
@@ -67,8 +69,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     if set(runtime.coordinators) != {subentry.subentry_id for subentry in _inverters(entry)}:
-        # Inverters were added or removed while this setup ran (a flow adds several one
-        # after the other, and the listener was away): take them in.
+        # Inverters were added or removed while this setup ran, with no listener: take them in.
         hass.config_entries.async_schedule_reload(entry.entry_id)
     return True
 
@@ -83,8 +84,16 @@ def _inverters(entry: SunvecConfigEntry) -> list[ConfigSubentry]:
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
-    """Reload after any change (options, token, inverters); forget a removed inverter."""
+    """Reload once after the changes of one step (options, token, inverters).
+
+    The inverters a flow adds in one step each call this; forget a removed inverter.
+    """
     runtime = entry.runtime_data
+    if runtime.reload_pending:
+        return
+    runtime.reload_pending = True
+    # Listeners start eagerly: let the step that called this add the rest of its inverters.
+    await asyncio.sleep(0)
     removed = set(runtime.coordinators) - set(entry.subentries)
     await hass.config_entries.async_reload(entry.entry_id)
     for subentry_id in removed:

@@ -31,6 +31,8 @@ class SunvecRuntimeData:
     """The token's budget and calls, shared by the account's inverters and its forms."""
     coordinators: dict[str, SunvecCoordinator] = field(default_factory=dict)
     """A coordinator per inverter, by subentry id."""
+    reload_pending: bool = False
+    """A change of the entry (options, token, inverters) will reload it."""
 
     @property
     def budget(self) -> TokenBudget:
