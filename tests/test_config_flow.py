@@ -380,39 +380,35 @@ async def test_reconfigure_recovers_from_error(
     assert mock_entry.unique_id == account_unique_id(new_url, TOKEN)
 
 
+@pytest.mark.parametrize(
+    ("flow", "typed"),
+    [
+        ("reconfigure", {CONF_URL: API_URL, CONF_API_TOKEN: "other-token-123"}),
+        ("reauth", {CONF_API_TOKEN: "other-token-123"}),
+    ],
+)
 @pytest.mark.usefixtures("mock_setup_entry")
-async def test_reconfigure_to_another_account_aborts(
-    hass: HomeAssistant, mock_entry: MockConfigEntry, mock_client: MagicMock
+async def test_another_accounts_token_aborts(
+    hass: HomeAssistant,
+    mock_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    flow: str,
+    typed: dict[str, str],
 ) -> None:
     """The address and token of another configured account: one account per token."""
     other = entry_for(API_URL, PV_ONLY_WIFI_SN, token="other-token-123")
     other.add_to_hass(hass)
-    result = await mock_entry.start_reconfigure_flow(hass)
-    result = await configure(
-        hass, result["flow_id"], {CONF_URL: API_URL, CONF_API_TOKEN: "other-token-123"}
-    )
+    if flow == "reauth":
+        result = await mock_entry.start_reauth_flow(hass)
+    else:
+        result = await mock_entry.start_reconfigure_flow(hass)
+    result = await configure(hass, result["flow_id"], typed)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert mock_entry.data == ACCOUNT_DATA
-    # Told before any call to the cloud.
-    mock_client.async_get_realtime_data.assert_not_called()
-
-
-@pytest.mark.usefixtures("mock_setup_entry")
-async def test_reauth_with_another_accounts_token_aborts(
-    hass: HomeAssistant, mock_entry: MockConfigEntry, mock_client: MagicMock
-) -> None:
-    """The token of another configured account would make two entries of one token."""
-    other = entry_for(API_URL, PV_ONLY_WIFI_SN, token="other-token-123")
-    other.add_to_hass(hass)
-    result = await mock_entry.start_reauth_flow(hass)
-    result = await configure(hass, result["flow_id"], {CONF_API_TOKEN: "other-token-123"})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-    assert mock_entry.data == ACCOUNT_DATA
-    # Told before any call to the cloud.
-    mock_client.async_get_realtime_data.assert_not_called()
     assert mock_entry.unique_id == account_unique_id(API_URL, TOKEN)
+    # Told before any call to the cloud.
+    mock_client.async_get_realtime_data.assert_not_called()
 
 
 # --- Against the simulated cloud over HTTP ------------------------------------------------------
