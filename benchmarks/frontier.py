@@ -165,3 +165,29 @@ def best_staleness(hull: Sequence[Schedule], calls_per_upload: float) -> float:
             )
             return left.mean_staleness + share * (right.mean_staleness - left.mean_staleness)
     return hull[-1].mean_staleness
+
+
+def on_draws(schedule: Schedule, delays: Sequence[float]) -> Schedule:
+    """What polling at `schedule`'s offsets costs and gives for the drawn `delays`."""
+    calls = staleness = 0.0
+    for delay in delays:
+        found = next(index for index, time in enumerate(schedule.offsets) if time >= delay)
+        calls += found + 1
+        staleness += schedule.offsets[found] - delay
+    return Schedule(schedule.offsets, calls / len(delays), staleness / len(delays))
+
+
+def best_staleness_on(
+    hull: Sequence[Schedule], calls_per_upload: float, delays: Sequence[float]
+) -> float:
+    """What the frontier's schedules give for these drawn `delays` at `calls_per_upload`.
+
+    The frontier is an expectation: one day's draws put even its schedules a few per
+    cent either side of it. Each of its schedules is measured on the draws (its calls
+    too) and mixed with its neighbour to spend `calls_per_upload` on them; a schedule's
+    ratio to that is free of the draws' luck.
+    """
+    measured = sorted(
+        (on_draws(schedule, delays) for schedule in hull), key=lambda s: s.calls_per_upload
+    )
+    return best_staleness(measured, calls_per_upload)

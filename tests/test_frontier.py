@@ -12,7 +12,9 @@ from benchmarks.frontier import (
     DelayDistribution,
     Schedule,
     best_staleness,
+    best_staleness_on,
     frontier,
+    on_draws,
     optimal_schedule,
 )
 
@@ -85,3 +87,20 @@ def test_last_poll_must_cover_every_delay() -> None:
     distribution, _ = _uniform()
     with pytest.raises(ValueError, match="last poll"):
         distribution.schedule_cost([60.0])
+
+
+def test_the_frontier_on_even_draws_is_the_frontier() -> None:
+    """Delays spread evenly over 20..90 s give the frontier's own expectation."""
+    _, hull = _uniform()
+    delays = [LOW + (HIGH - LOW) * (index + 0.5) / 7000 for index in range(7000)]
+    for calls in (1.0, 1.02, 1.05, 1.1, 1.4, 2.0):
+        assert best_staleness_on(hull, calls, delays) == pytest.approx(
+            best_staleness(hull, calls), abs=0.01
+        )
+
+
+def test_a_schedule_on_drawn_delays_in_closed_form() -> None:
+    """Polls at 85 and 90 s for delays of 30, 80 and 88 s: 4 calls and 55 + 5 + 2 s."""
+    measured = on_draws(Schedule((85.0, 90.0), 0.0, 0.0), [30.0, 80.0, 88.0])
+    assert measured.calls_per_upload == pytest.approx(4 / 3)
+    assert measured.mean_staleness == pytest.approx(62 / 3)
