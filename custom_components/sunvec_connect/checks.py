@@ -265,6 +265,11 @@ class InverterList:
         """Exactly one number was typed, and it is configured already."""
         return len(self.existing) == 1 and not self.to_check and not self.refused
 
+    @property
+    def refused_typed(self) -> str:
+        """The refused numbers as typed, a line each: the form shown again to correct them."""
+        return "\n".join(typed for typed, _ in self.refused)
+
     def refusals(self, reasons: Mapping[str, str]) -> dict[str, str]:
         """The numbers configured already and those refused, for the result's text."""
         added = {inverter.wifi_sn for inverter in self.added}
@@ -411,6 +416,16 @@ class InverterChecks:
             budget.release(slot)
             return "rate_limited"
         return None
+
+    async def async_settle(self, section: str) -> dict[str, str]:
+        """Take the checked inverters not configured meanwhile (`inverters.added`).
+
+        Returns the form's error texts by key: what the result says of refused numbers.
+        """
+        inverters = self.inverters
+        configured = configured_wifi_sns(self.hass)
+        inverters.added = [i for i in inverters.checked if i.wifi_sn not in configured]
+        return await self.async_reasons(section)
 
     async def async_reasons(self, section: str) -> dict[str, str]:
         """The form's error texts in Home Assistant's language, by error key."""

@@ -42,7 +42,6 @@ from .checks import (
     InverterList,
     async_check_account,
     async_check_now,
-    configured_wifi_sns,
     inverter_subentry,
     wifi_sns_error,
 )
@@ -214,14 +213,9 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         inverters = checks.inverters
         if user_input is not None:
             # Nothing was added: back to the form, with the refused numbers to correct.
-            self._user_input = {
-                **(self._user_input or {}),
-                CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused),
-            }
+            self._user_input = {**(self._user_input or {}), CONF_WIFI_SN: inverters.refused_typed}
             return self._show_user_form({})
-        configured = configured_wifi_sns(self.hass)
-        inverters.added = [i for i in inverters.checked if i.wifi_sn not in configured]
-        reasons = await checks.async_reasons("config")
+        reasons = await checks.async_settle("config")
         if not inverters.added:
             return self.async_show_form(
                 step_id="inverters_checked", description_placeholders=inverters.refusals(reasons)
@@ -381,11 +375,9 @@ class InverterSubentryFlow(ConfigSubentryFlow):
             return self.async_abort(reason="account_removed")
         inverters = checks.inverters
         if user_input is not None:
-            self._typed = {CONF_WIFI_SN: "\n".join(typed for typed, _ in inverters.refused)}
+            self._typed = {CONF_WIFI_SN: inverters.refused_typed}
             return self._show_form({})
-        configured = configured_wifi_sns(self.hass)
-        inverters.added = [i for i in inverters.checked if i.wifi_sn not in configured]
-        reasons = await checks.async_reasons(f"config_subentries.{SUBENTRY_INVERTER}")
+        reasons = await checks.async_settle(f"config_subentries.{SUBENTRY_INVERTER}")
         if not inverters.added:
             return self.async_show_form(
                 step_id="inverters_checked", description_placeholders=inverters.refusals(reasons)
