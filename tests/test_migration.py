@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 import hashlib
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
@@ -29,7 +30,10 @@ from custom_components.sunvec_connect.const import (
     DOMAIN,
     SUBENTRY_INVERTER,
 )
-from custom_components.sunvec_connect.migration import LEGACY_CALLS_KEY
+from custom_components.sunvec_connect.migration import (
+    LEGACY_CALLS_KEY,
+    async_migrate_integration,
+)
 from custom_components.sunvec_connect.store import STORE_VERSION
 from simulator import Fault, FaultKind, Plant, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
@@ -281,3 +285,137 @@ async def test_a_group_that_cannot_be_merged_stays_as_it_was(
         assert entry.state is ConfigEntryState.MIGRATION_ERROR
     assert first.data[CONF_WIFI_SN] == HYBRID_WIFI_SN
     assert {entity.entity_id: entity for entity in entities.entities.values()} == before
+
+
+def fail_once(target: object, name: str, call: int) -> Any:
+    """Patch `target.name` to raise at its `call`-th call, once; the others go through."""
+    original = getattr(target, name)
+    calls = 0
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise RuntimeError("disk full")
+        return original(*args, **kwargs)
+
+    return patch.object(target, name, faulty)
+
+
+@pytest.mark.parametrize(
+    ("registry", "method", "call"),
+    [
+        ("entries", "async_add_subentry", 2),
+        ("devices", "async_update_device", 2),
+        ("entities", "async_update_entity", 3),
+        ("entries", "async_update_entry", 1),
+        ("entries", "async_remove", 1),
+        ("entries", "async_remove", 2),
+    ],
+)
+async def test_a_merge_that_fails_halfway_goes_on_at_the_next_start(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    third_plant: None,
+    caplog: pytest.LogCaptureFixture,
+    registry: str,
+    method: str,
+    call: int,
+) -> None:
+    """A step of one account's merge fails: the other account is merged, nothing is lost.
+
+    The next start takes the merge up where it stopped and ends as a merge that never failed.
+    """
+    old = [old_entry(hass, sim_url, sn) for sn in (HYBRID_WIFI_SN, PV_ONLY_WIFI_SN)]
+    old.append(old_entry(hass, sim_url, OTHER_ACCOUNT_WIFI_SN))
+    other = old_entry(hass, sim_url, THIRD_WIFI_SN, token=OTHER_TOKEN)
+    entities, devices = er.async_get(hass), dr.async_get(hass)
+    before = {
+        entity.entity_id: (entity.unique_id, entity.config_entry_id)
+        for entity in entities.entities.values()
+        if not entity.unique_id.endswith("api_calls_today")
+    }
+    device_ids = {
+        entry.entry_id: device.id
+        for entry in (*old, other)
+        for device in dr.async_entries_for_config_entry(devices, entry.entry_id)
+    }
+    owner = {"entries": hass.config_entries, "devices": devices, "entities": entities}[registry]
+
+    with fail_once(owner, method, call):
+        await async_migrate_integration(hass)
+
+    assert "could not become one account yet" in caplog.text
+    assert other.version == 2
+    assert other.subentries.keys() == {other.entry_id}
+
+    # The next start.
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+
+    remaining = {entry.entry_id for entry in hass.config_entries.async_entries(DOMAIN)}
+    assert remaining == {old[0].entry_id, other.entry_id}
+    account = hass.config_entries.async_get_entry(old[0].entry_id)
+    assert account is not None
+    assert account.version == 2
+    assert account.unique_id == account_unique_id(sim_url, TOKEN)
+    assert account.state is ConfigEntryState.LOADED
+    assert account.subentries.keys() == {entry.entry_id for entry in old}
+    for entity_id, (unique_id, entry_id) in before.items():
+        entity = entities.async_get(entity_id)
+        assert entity is not None
+        assert entity.unique_id == unique_id
+        assert entity.config_subentry_id == entry_id
+    for entry_id, device_id in device_ids.items():
+        holder = other if entry_id == other.entry_id else account
+        device = device_of(hass, holder.entry_id, holder.subentries[entry_id].unique_id or "")
+        assert device is not None
+        assert device.id == device_id
+        assert device.disabled_by is None
+    calls_sensors = [
+        entity.unique_id
+        for entity in entities.entities.values()
+        if entity.unique_id.endswith("api_calls_today")
+    ]
+    assert sorted(calls_sensors) == sorted(
+        f"{entry.entry_id}_api_calls_today" for entry in (account, other)
+    )
+
+
+async def test_one_host_over_http_and_https_is_one_account(
+    hass: HomeAssistant, sim_url: str
+) -> None:
+    """Entries of one token at http://h and https://h: one account, at the https address."""
+    host = sim_url.removeprefix("http://")
+    plain = old_entry(hass, f"http://{host}", HYBRID_WIFI_SN)
+    secure = old_entry(hass, f"https://{host}", PV_ONLY_WIFI_SN)
+
+    await async_migrate_integration(hass)
+
+    (account,) = hass.config_entries.async_entries(DOMAIN)
+    assert account.entry_id == plain.entry_id
+    assert account.data[CONF_URL] == f"https://{host}"
+    assert account.subentries.keys() == {plain.entry_id, secure.entry_id}
+
+
+async def test_an_account_keeps_its_address_when_entries_join_it(
+    hass: HomeAssistant, sim_url: str
+) -> None:
+    """An account at https://h takes in an old entry of its token at http://h: still https."""
+    host = sim_url.removeprefix("http://")
+    account = MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        title=account_title(sim_url),
+        unique_id=account_unique_id(sim_url, TOKEN),
+        data={CONF_URL: f"https://{host}", CONF_API_TOKEN: TOKEN},
+    )
+    account.add_to_hass(hass)
+    joining = old_entry(hass, f"http://{host}", PV_ONLY_WIFI_SN)
+
+    await async_migrate_integration(hass)
+
+    assert hass.config_entries.async_entries(DOMAIN) == [account]
+    assert account.data[CONF_URL] == f"https://{host}"
+    assert account.subentries.keys() == {joining.entry_id}

@@ -21,6 +21,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
+from yarl import URL
 
 from .account import account_title, account_unique_id
 from .budget import STORAGE_VERSION, calls_key
@@ -61,12 +62,16 @@ def _inverter(entry: ConfigEntry) -> tuple[str, str, _Inverter] | None:
 
 
 async def async_migrate_integration(hass: HomeAssistant) -> None:
-    """Merge the entries of version 1 into accounts; leave a group that cannot be merged."""
+    """Merge the entries of version 1 into accounts; leave a group that cannot be merged.
+
+    A merge that fails halfway is taken up again at the next start: each step skips
+    what an earlier run did, and the entries not yet merged are left as they were.
+    """
     entries = sorted(
         hass.config_entries.async_entries(DOMAIN), key=lambda entry: entry.disabled_by is not None
     )
     accounts = {entry.unique_id: entry for entry in entries if entry.version >= ACCOUNT_VERSION}
-    groups: dict[tuple[str, str], list[_Inverter]] = {}
+    groups: dict[str, list[tuple[str, str, _Inverter]]] = {}
     for entry in entries:
         if entry.version >= ACCOUNT_VERSION:
             continue
@@ -75,19 +80,34 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
                 "The entry %s has no address, token and inverter: not upgraded", entry.title
             )
             continue
-        url, token, inverter = parsed
-        groups.setdefault((url, token), []).append(inverter)
-    for (url, token), inverters in groups.items():
-        account = accounts.get(account_unique_id(url, token))
+        # By the account's id, not the address: http://h and https://h are one account.
+        groups.setdefault(account_unique_id(parsed[0], parsed[1]), []).append(parsed)
+    for unique_id, group in groups.items():
+        # A half-merged group goes on into the entry that already holds subentries.
+        inverters = sorted((inverter for _, _, inverter in group), key=_merged_first)
+        account = accounts.get(unique_id)
+        titles = ", ".join(inverter.entry.title for inverter in inverters)
         if (problem := _why_not(account, inverters)) is not None:
             LOGGER.error(
                 "The entries %s cannot become one account (%s); they stay as they are",
-                ", ".join(inverter.entry.title for inverter in inverters),
+                titles,
                 problem,
             )
             continue
-        await _async_merge(hass, account, url, token, inverters)
+        urls = [url for url, _, _ in group]
+        url = next((url for url in urls if URL(url).scheme == "https"), urls[0])
+        try:
+            await _async_merge(hass, account, url, group[0][1], inverters)
+        except Exception:  # noqa: BLE001 - one account's failure must not stop the others
+            LOGGER.exception(
+                "The entries %s could not become one account yet; the next start goes on", titles
+            )
     await _async_split_token_calls(hass)
+
+
+def _merged_first(inverter: _Inverter) -> tuple[bool, bool]:
+    """Order a group: the entry a failed merge left subentries in, then the enabled ones."""
+    return not inverter.entry.subentries, inverter.entry.disabled_by is not None
 
 
 async def _async_split_token_calls(hass: HomeAssistant) -> None:
@@ -114,7 +134,12 @@ def _why_not(account: ConfigEntry | None, inverters: list[_Inverter]) -> str | N
     """Why these inverters cannot become one account's subentries, if they cannot."""
     wifi_sns = [inverter.wifi_sn for inverter in inverters]
     if account is not None:
-        wifi_sns += [subentry.unique_id or "" for subentry in account.subentries.values()]
+        merged = {inverter.entry.entry_id for inverter in inverters}
+        wifi_sns += [
+            subentry.unique_id or ""
+            for subentry in account.subentries.values()
+            if subentry.subentry_id not in merged  # added by a merge that failed later
+        ]
     if len(set(wifi_sns)) != len(wifi_sns):
         return "an inverter is in two of them"
     return None
@@ -127,36 +152,41 @@ async def _async_merge(
     token: str,
     inverters: list[_Inverter],
 ) -> None:
-    """Make the inverters subentries of `account` (or of the first of them)."""
+    """Make the inverters subentries of `account` (or of the first of them).
+
+    The others are removed last, once the account holds everything they had.
+    """
     target = account or inverters[0].entry
     enabled = target.disabled_by is None
     for inverter in inverters:
-        subentry = ConfigSubentry(
-            data=MappingProxyType({CONF_WIFI_SN: inverter.wifi_sn}),
-            subentry_type=SUBENTRY_INVERTER,
-            title=inverter.entry.title,
-            unique_id=inverter.wifi_sn,
-            subentry_id=inverter.entry.entry_id,
-        )
-        hass.config_entries.async_add_subentry(target, subentry)
+        if (subentry := target.subentries.get(inverter.entry.entry_id)) is None:
+            subentry = ConfigSubentry(
+                data=MappingProxyType({CONF_WIFI_SN: inverter.wifi_sn}),
+                subentry_type=SUBENTRY_INVERTER,
+                title=inverter.entry.title,
+                unique_id=inverter.wifi_sn,
+                subentry_id=inverter.entry.entry_id,
+            )
+            hass.config_entries.async_add_subentry(target, subentry)
         was_disabled = inverter.entry.disabled_by is not None
         _move_entities(hass, inverter, target, subentry, keep_calls=inverter.entry is target)
         _move_device(hass, inverter, target, subentry, disable=was_disabled and enabled)
     options = _merged_options([*(i.entry for i in inverters), *([account] if account else [])])
-    for inverter in inverters:
-        if inverter.entry is not target:
-            merged_entries(hass).add(inverter.entry.entry_id)
-            async_delete_issues(hass, account_issue_ids(inverter.entry.entry_id))
-            await hass.config_entries.async_remove(inverter.entry.entry_id)
     hass.config_entries.async_update_entry(
         target,
-        data={CONF_URL: url, CONF_API_TOKEN: token},
+        # An account keeps its own address (a group's may be plain http).
+        data=target.data if account else {CONF_URL: url, CONF_API_TOKEN: token},
         options=options,
         title=target.title if account else account_title(url),
         unique_id=account_unique_id(url, token),
         version=ACCOUNT_VERSION,
         minor_version=1,
     )
+    for inverter in inverters:
+        if inverter.entry is not target:
+            merged_entries(hass).add(inverter.entry.entry_id)
+            async_delete_issues(hass, account_issue_ids(inverter.entry.entry_id))
+            await hass.config_entries.async_remove(inverter.entry.entry_id)
     LOGGER.info("%d inverters now belong to the account %s", len(inverters), target.title)
 
 
@@ -187,7 +217,10 @@ def _move_entities(
 ) -> None:
     """Put the inverter's entities on its subentry; one calls sensor stays, the account's."""
     registry = er.async_get(hass)
+    account_calls = f"{target.entry_id}_{API_CALLS_KEY}"
     for entity in er.async_entries_for_config_entry(registry, inverter.entry.entry_id):
+        if entity.config_subentry_id is not None or entity.unique_id == account_calls:
+            continue  # moved by a merge that failed later
         if entity.unique_id == f"{inverter.wifi_sn}_{API_CALLS_KEY}":
             if keep_calls:
                 # The account's sensor: the same entity id and statistics go on.
@@ -231,6 +264,30 @@ def _move_device(
     )
     if device is None:
         return
+    if not _attached(device, target, subentry):
+        _attach(registry, device, inverter.entry, target, subentry)
+    if disable:
+        registry.async_update_device(device.id, disabled_by=dr.DeviceEntryDisabler.USER)
+
+
+def _attached(device: dr.DeviceEntry, target: ConfigEntry, subentry: ConfigSubentry) -> bool:
+    """Whether the device already is on the subentry (a merge that failed later moved it)."""
+    if _DEVICES_MOVE:
+        return (device.config_entry_id, device.config_subentry_id) == (
+            target.entry_id,
+            subentry.subentry_id,
+        )
+    return subentry.subentry_id in device.config_entries_subentries.get(target.entry_id, ())
+
+
+def _attach(
+    registry: dr.DeviceRegistry,
+    device: dr.DeviceEntry,
+    entry: ConfigEntry,
+    target: ConfigEntry,
+    subentry: ConfigSubentry,
+) -> None:
+    """Move the device from the inverter's entry to its subentry of `target`."""
     if _DEVICES_MOVE:
         registry.async_update_device(
             device.id,
@@ -247,11 +304,9 @@ def _move_device(
         )
         registry.async_update_device(
             device.id,
-            remove_config_entry_id=inverter.entry.entry_id,
+            remove_config_entry_id=entry.entry_id,
             remove_config_subentry_id=None,
         )
-    if disable:
-        registry.async_update_device(device.id, disabled_by=dr.DeviceEntryDisabler.USER)
 
 
 _DEVICES_MOVE = (
