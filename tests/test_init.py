@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntryState
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
@@ -15,7 +17,7 @@ from custom_components.sunvec_connect.api import (
     SunvecInvalidInputError,
     SunvecInvalidParameterError,
 )
-from custom_components.sunvec_connect.const import DOMAIN
+from custom_components.sunvec_connect.const import CONF_CALLS_KEPT_FREE, CONF_WIFI_SN, DOMAIN
 from custom_components.sunvec_connect.issues import (
     account_issue_ids,
     invalid_request_issue_id,
@@ -196,3 +198,106 @@ async def test_entities_belong_to_their_inverter_and_removing_one_stops_only_it(
     await time_machine.run(900)
     asked = {record.wifi_sn for record in cloud.requests[requests:]}
     assert asked == {HYBRID_WIFI_SN}
+
+
+def raise_issues(hass: HomeAssistant, issue_ids: tuple[str, ...]) -> None:
+    """Show these repair issues (as an inverter's polls would)."""
+    for issue_id in issue_ids:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="inverter_offline",
+        )
+
+
+def our_issues(issue_registry: ir.IssueRegistry) -> set[str]:
+    """The ids of this integration's repair issues."""
+    return {issue_id for domain, issue_id in issue_registry.issues if domain == DOMAIN}
+
+
+@pytest.mark.parametrize("state", [ConfigEntryState.NOT_LOADED, ConfigEntryState.SETUP_RETRY])
+async def test_an_inverter_removed_while_its_account_does_not_run_is_forgotten(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    cloud: SunvecCloud,
+    issue_registry: ir.IssueRegistry,
+    state: ConfigEntryState,
+) -> None:
+    """Disabled or waiting for a retry: the removed inverter's upload and issues go all the same."""
+    account = account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN])
+    ids = {sub.unique_id: sub.subentry_id for sub in account.subentries.values()}
+    removed, kept = ids[PV_ONLY_WIFI_SN], ids[HYBRID_WIFI_SN]
+    if state is ConfigEntryState.SETUP_RETRY:
+        cloud.inject(Fault(FaultKind.HTTP_503))
+    await setup_entry(hass, account)
+    if state is ConfigEntryState.NOT_LOADED:
+        await time_machine.run(600)
+        await hass.config_entries.async_set_disabled_by(account.entry_id, ConfigEntryDisabler.USER)
+        await hass.async_block_till_done()
+    else:
+        # What the inverters kept in an earlier run.
+        for subentry_id in ids.values():
+            await inverter_store(hass, subentry_id).async_save({"saved_at": None})
+    assert account.state is state
+    raise_issues(hass, (*inverter_issue_ids(removed), *inverter_issue_ids(kept)))
+    assert await inverter_store(hass, removed).async_load() is not None
+
+    assert hass.config_entries.async_remove_subentry(account, removed)
+    await hass.async_block_till_done()
+
+    assert await inverter_store(hass, removed).async_load() is None
+    assert await inverter_store(hass, kept).async_load() is not None
+    assert our_issues(issue_registry) == set(inverter_issue_ids(kept))
+
+
+async def test_a_leftover_entry_of_an_inverter_is_removed_with_what_it_kept(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    issue_registry: ir.IssueRegistry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """An entry of version 1 the upgrade left (an inverter in two entries) is removed.
+
+    Its kept upload and issues go; the running account of its token keeps its calls.
+    """
+    account = await setup_entry(hass, entry_for(sim_url))
+    await time_machine.run(120)
+    await account.runtime_data.calls.async_save()
+    calls_key = account.runtime_data.calls.key
+    assert calls_key in hass_storage
+    leftovers = [
+        MockConfigEntry(domain=DOMAIN, version=1, title="Sunvec copy", data=data)
+        for data in (dict(account.data) | {CONF_WIFI_SN: HYBRID_WIFI_SN}, {})
+    ]
+    for leftover in leftovers:
+        leftover.add_to_hass(hass)
+        key = f"{DOMAIN}.{leftover.entry_id}"
+        hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {}}
+        raise_issues(hass, inverter_issue_ids(leftover.entry_id))
+
+    for leftover in leftovers:
+        assert await hass.config_entries.async_remove(leftover.entry_id)
+        await hass.async_block_till_done()
+        assert f"{DOMAIN}.{leftover.entry_id}" not in hass_storage
+
+    assert our_issues(issue_registry) == set()
+    assert calls_key in hass_storage
+    assert account.state is ConfigEntryState.LOADED
+
+
+async def test_an_account_removed_while_its_reload_waits(
+    hass: HomeAssistant, init_integration: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The account goes before its reload starts: nothing to reload, nothing logged."""
+    entry_id = init_integration.entry_id
+    hass.config_entries.async_update_entry(init_integration, options={CONF_CALLS_KEPT_FREE: 2})
+    assert await hass.config_entries.async_remove(entry_id)
+    await hass.async_block_till_done()
+
+    assert hass.config_entries.async_get_entry(entry_id) is None
+    assert "Error" not in caplog.text

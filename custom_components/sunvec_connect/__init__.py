@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
-from homeassistant.config_entries import ConfigSubentry
+from homeassistant.config_entries import ConfigSubentry, UnknownEntry
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
@@ -16,15 +17,10 @@ from .api import SunvecClient, SunvecInvalidInputError, exposes_token
 from .budget import TokenCalls, calls_key
 from .const import DOMAIN, SUBENTRY_INVERTER
 from .coordinator import SunvecCoordinator
-from .issues import (
-    account_issue_ids,
-    async_delete_issues,
-    async_update_insecure_url_issue,
-    inverter_issue_ids,
-)
-from .migration import async_migrate_integration, merged_entries
+from .issues import account_issue_ids, async_delete_issues, async_update_insecure_url_issue
+from .migration import ACCOUNT_VERSION, async_migrate_integration, merged_entries
 from .models import SunvecConfigEntry, SunvecRuntimeData
-from .store import inverter_store
+from .removal import async_forget_inverter, async_track_removed_inverters
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -33,6 +29,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Merge the entries of releases with an entry per inverter into accounts."""
     await async_migrate_integration(hass)
+    async_track_removed_inverters(hass)
     return True
 
 
@@ -86,7 +83,7 @@ def _inverters(entry: SunvecConfigEntry) -> list[ConfigSubentry]:
 async def _async_entry_updated(hass: HomeAssistant, entry: SunvecConfigEntry) -> None:
     """Reload once after the changes of one step (options, token, inverters).
 
-    The inverters a flow adds in one step each call this; forget a removed inverter.
+    The inverters a flow adds in one step each call this.
     """
     runtime = entry.runtime_data
     if runtime.reload_pending:
@@ -94,11 +91,8 @@ async def _async_entry_updated(hass: HomeAssistant, entry: SunvecConfigEntry) ->
     runtime.reload_pending = True
     # Listeners start eagerly: let the step that called this add the rest of its inverters.
     await asyncio.sleep(0)
-    removed = set(runtime.coordinators) - set(entry.subentries)
-    await hass.config_entries.async_reload(entry.entry_id)
-    for subentry_id in removed:
-        async_delete_issues(hass, inverter_issue_ids(subentry_id))
-        await inverter_store(hass, subentry_id).async_remove()
+    with suppress(UnknownEntry):  # removed meanwhile: its removal took what it kept
+        await hass.config_entries.async_reload(entry.entry_id)
     if runtime.calls.key != calls_key(entry.data[CONF_URL], entry.data[CONF_API_TOKEN]):
         # A new token: the cloud counts its calls apart; the old one's are of no use.
         await runtime.calls.async_remove()
@@ -108,8 +102,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> b
     """Unload an account; keep each inverter's last upload (and the token's calls)."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        for coordinator in entry.runtime_data.coordinators.values():
-            await coordinator.async_save()
+        for subentry_id, coordinator in entry.runtime_data.coordinators.items():
+            if subentry_id in entry.subentries:
+                await coordinator.async_save()
+            else:  # removed: what it would write now must not outlive it
+                await coordinator.async_forget()
     return unloaded
 
 
@@ -119,9 +116,15 @@ async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> N
         # Merged into an account by the upgrade: what it kept now belongs to that one.
         return
     async_delete_issues(hass, account_issue_ids(entry.entry_id))
+    if entry.version < ACCOUNT_VERSION:
+        # An inverter's entry the upgrade could not merge: its token may be an account's,
+        # and a merge that failed may have made it an account's inverter already.
+        entries = hass.config_entries.async_entries(DOMAIN)
+        if not any(entry.entry_id in account.subentries for account in entries):
+            await async_forget_inverter(hass, entry.entry_id)
+        return
     for subentry_id in entry.subentries:
-        async_delete_issues(hass, inverter_issue_ids(subentry_id))
-        await inverter_store(hass, subentry_id).async_remove()
+        await async_forget_inverter(hass, subentry_id)
     await TokenCalls(hass, entry.data[CONF_URL], entry.data[CONF_API_TOKEN]).async_remove()
 
 

@@ -126,6 +126,11 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
         """Write what the inverter keeps now (it unloads: a setup may follow at once)."""
         await self._memory.async_save(self.data, self.clock)
 
+    async def async_forget(self) -> None:
+        """Remove what the inverter kept (it was removed) and the repairs about it."""
+        await self._memory.async_forget()
+        self.issues.forget()
+
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
         self.update_interval = max(wait, minimum)

@@ -135,6 +135,11 @@ class InverterIssues:
         self._invalid_request = EntryIssue(hass, invalid_request_issue_id(subentry_id))
 
     @callback
+    def forget(self) -> None:
+        """Remove every issue about the inverter (it was removed); the account's stay."""
+        async_delete_issues(self.hass, inverter_issue_ids(self._subentry_id))
+
+    @callback
     def call_worked(self) -> None:
         """A call went through: the token is not banned, the inverter readable and valid."""
         self._ban.clear()

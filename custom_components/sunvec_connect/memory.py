@@ -65,6 +65,10 @@ class InverterMemory:
         """Write what the inverter keeps now (it unloads: a setup may follow at once)."""
         await self._store.async_save_kept(self.kept(data, clock))
 
+    async def async_forget(self) -> None:
+        """Remove what the inverter kept, a save waiting to be written included."""
+        await self._store.async_remove()
+
     @callback
     def save_soon(self, kept: Callable[[], Kept]) -> None:
         """Write what `kept` returns within `STORE_SAVE_DELAY` (once planned, it stays)."""
