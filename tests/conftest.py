@@ -24,7 +24,12 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.sunvec_connect import PLATFORMS
-from custom_components.sunvec_connect.account import account_title, account_unique_id
+from custom_components.sunvec_connect.account import (
+    SECRET_KEY,
+    AccountIds,
+    account_ids,
+    account_title,
+)
 from custom_components.sunvec_connect.budget import TokenBudget, TokenCalls
 from custom_components.sunvec_connect.checks import async_token_calls
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTRY_INVERTER
@@ -105,6 +110,26 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components/."""
 
 
+SECRET = bytes(range(32))
+"""The installation's secret in tests (kept in storage as the integration keeps it)."""
+
+
+@pytest.fixture(autouse=True)
+def installation_secret(hass_storage: dict[str, Any]) -> None:
+    """The secret the accounts' ids are keyed with, known to the tests."""
+    hass_storage[SECRET_KEY] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": SECRET_KEY,
+        "data": {"secret": SECRET.hex()},
+    }
+
+
+def ids_for(url: str, token: str = TOKEN) -> AccountIds:
+    """The ids of the account of `token` at `url` in the tests' installation."""
+    return account_ids(SECRET, url, token)
+
+
 class TimeMachine:
     """Moves Home Assistant's clock and the simulator's clock together."""
 
@@ -151,7 +176,8 @@ def entry_for(url: str, wifi_sn: str = HYBRID_WIFI_SN, **kwargs: Any) -> MockCon
     return MockConfigEntry(
         domain=DOMAIN,
         title=account_title(url),
-        unique_id=account_unique_id(url, token),
+        unique_id=ids_for(url, token).unique_id,
+        minor_version=2,
         data={CONF_URL: url, CONF_API_TOKEN: token},
         version=2,
         entry_id=entry_id,
@@ -179,7 +205,8 @@ def account_for(
     return MockConfigEntry(
         domain=DOMAIN,
         title=account_title(url),
-        unique_id=account_unique_id(url, token),
+        unique_id=ids_for(url, token).unique_id,
+        minor_version=2,
         data={CONF_URL: url, CONF_API_TOKEN: token},
         version=2,
         subentries_data=[

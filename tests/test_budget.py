@@ -21,7 +21,6 @@ from custom_components.sunvec_connect.budget import (
     SLOT_SLACK,
     WINDOW,
     TokenBudget,
-    calls_key,
 )
 from custom_components.sunvec_connect.checks import inverter_subentry
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
@@ -37,6 +36,7 @@ from .conftest import (
     account_for,
     coordinator_of,
     entry_for,
+    ids_for,
     inverter_of,
     setup_entry,
 )
@@ -384,7 +384,7 @@ async def test_calls_of_a_forms_checks_count_for_the_account_set_up_next(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     # Kept under a hash of the address and token, never the token.
-    assert calls_key(sim_url, TOKEN) in hass_storage
+    assert ids_for(sim_url, TOKEN).calls_key in hass_storage
     assert TOKEN not in json.dumps(hass_storage)
     budget = account_budget(hass)
     now = dt_util.utcnow()
@@ -403,11 +403,11 @@ async def test_calls_live_with_the_account(
     assert calls > 10
     # Unloaded, the account keeps its calls (and any pause) in storage.
     assert await hass.config_entries.async_unload(entry.entry_id)
-    assert len(hass_storage[calls_key(sim_url, TOKEN)]["data"]["calls"]) == calls
+    assert len(hass_storage[ids_for(sim_url, TOKEN).calls_key]["data"]["calls"]) == calls
     # A call of the unloaded account still under way writes nothing over what it kept.
     budget.reserve(dt_util.utcnow())
     await time_machine.run(900, step=300)
-    assert len(hass_storage[calls_key(sim_url, TOKEN)]["data"]["calls"]) == calls
+    assert len(hass_storage[ids_for(sim_url, TOKEN).calls_key]["data"]["calls"]) == calls
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert account_budget(hass) is not budget
@@ -415,7 +415,7 @@ async def test_calls_live_with_the_account(
 
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
-    assert calls_key(sim_url, TOKEN) not in hass_storage
+    assert ids_for(sim_url, TOKEN).calls_key not in hass_storage
 
 
 async def test_a_new_token_starts_with_its_own_calls(
@@ -436,7 +436,7 @@ async def test_a_new_token_starts_with_its_own_calls(
     )
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert calls_key(sim_url, TOKEN) not in hass_storage
+    assert ids_for(sim_url, TOKEN).calls_key not in hass_storage
     budget = account_budget(hass, new_token)
     assert not budget.is_paused(dt_util.utcnow())
     assert cloud.requests[-1].outcome == "ok"

@@ -22,7 +22,6 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sunvec_connect.account import account_unique_id
 from custom_components.sunvec_connect.api import (
     RealtimeData,
     SunvecAuthenticationError,
@@ -57,6 +56,7 @@ from .conftest import (
     account_for,
     coordinator_of,
     entry_for,
+    ids_for,
     kept_calls,
     setup_entry,
 )
@@ -148,7 +148,7 @@ async def test_user_flow_normalizes_and_creates_entry(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == ACCOUNT_TITLE
     assert result["data"] == ACCOUNT_DATA
-    assert result["result"].unique_id == account_unique_id(API_URL, TOKEN)
+    assert result["result"].unique_id == ids_for(API_URL, TOKEN).unique_id
     assert TOKEN not in result["result"].unique_id
     assert inverters_of(result["result"]) == {HYBRID_WIFI_SN: "Sunvec H34A08I6008"}
     mock_client_class.assert_called_once_with(ANY, API_URL, TOKEN)
@@ -337,7 +337,7 @@ async def test_reauth_recovers_from_error(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert mock_entry.data == {**ACCOUNT_DATA, CONF_API_TOKEN: "new-token-0123456789"}
-    assert mock_entry.unique_id == account_unique_id(API_URL, "new-token-0123456789")
+    assert mock_entry.unique_id == ids_for(API_URL, "new-token-0123456789").unique_id
 
 
 @pytest.mark.parametrize(
@@ -377,7 +377,7 @@ async def test_reconfigure_recovers_from_error(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert mock_entry.data == {**ACCOUNT_DATA, CONF_URL: new_url}
-    assert mock_entry.unique_id == account_unique_id(new_url, TOKEN)
+    assert mock_entry.unique_id == ids_for(new_url, TOKEN).unique_id
 
 
 @pytest.mark.parametrize(
@@ -406,7 +406,7 @@ async def test_another_accounts_token_aborts(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert mock_entry.data == ACCOUNT_DATA
-    assert mock_entry.unique_id == account_unique_id(API_URL, TOKEN)
+    assert mock_entry.unique_id == ids_for(API_URL, TOKEN).unique_id
     # Told before any call to the cloud.
     mock_client.async_get_realtime_data.assert_not_called()
 

@@ -23,7 +23,6 @@ from hypothesis import given, settings, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.sunvec_connect.account import account_unique_id
 from custom_components.sunvec_connect.api import (
     RealtimeData,
     SunvecAuthenticationError,
@@ -43,7 +42,7 @@ from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN, SUBENTR
 from simulator import ManualClock, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, entry_for, kept_calls, setup_entry
+from .conftest import TOKEN, TimeMachine, entry_for, ids_for, kept_calls, setup_entry
 from .inverter_lists import (
     ACCOUNT_TITLE,
     API_URL,
@@ -222,9 +221,9 @@ async def test_list_of_valid_numbers_creates_one_account_with_an_inverter_each(
     account = result["result"]
     assert the_account(hass) is account
     # The account: one per token, its unique id never the token.
-    assert account.unique_id == account_unique_id(API_URL, TOKEN)
+    assert account.unique_id == ids_for(API_URL, TOKEN).unique_id
     assert TOKEN not in str(account.unique_id)
-    assert (account.version, account.minor_version, dict(account.options)) == (2, 1, {})
+    assert (account.version, account.minor_version, dict(account.options)) == (2, 2, {})
     assert account.source == SOURCE_USER
     # Its inverters, each titled by the serial number the cloud answered with.
     assert inverters_of(account) == {HYBRID_WIFI_SN: HYBRID, PV_ONLY_WIFI_SN: PV_ONLY}

@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -22,7 +22,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sunvec_connect.account import account_title, account_unique_id
+from custom_components.sunvec_connect.account import account_title
 from custom_components.sunvec_connect.const import (
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
@@ -38,7 +38,7 @@ from custom_components.sunvec_connect.store import STORE_VERSION
 from simulator import Fault, FaultKind, Plant, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, account_budget
+from .conftest import TOKEN, TimeMachine, account_budget, ids_for
 from .test_store import BEFORE_ACCOUNTS, ONLINE
 
 OTHER_TOKEN = "sunvec-other-token-0c91d2"
@@ -177,7 +177,7 @@ async def test_entries_of_a_token_become_one_account(  # noqa: PLR0915
     account = accounts[0]
     assert account.version == 2
     assert account.data == {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN}
-    assert account.unique_id == account_unique_id(sim_url, TOKEN)
+    assert account.unique_id == ids_for(sim_url, TOKEN).unique_id
     assert account.title == account_title(sim_url)
     # The most calls kept free; not every inverter had a fixed interval: paced.
     assert account.options == {CONF_CALLS_KEPT_FREE: 3}
@@ -359,7 +359,7 @@ async def test_a_merge_that_fails_halfway_goes_on_at_the_next_start(
     account = hass.config_entries.async_get_entry(old[0].entry_id)
     assert account is not None
     assert account.version == 2
-    assert account.unique_id == account_unique_id(sim_url, TOKEN)
+    assert account.unique_id == ids_for(sim_url, TOKEN).unique_id
     assert account.state is ConfigEntryState.LOADED
     assert account.subentries.keys() == {entry.entry_id for entry in old}
     for entity_id, (unique_id, entry_id) in before.items():
@@ -408,7 +408,7 @@ async def test_an_account_keeps_its_address_when_entries_join_it(
         domain=DOMAIN,
         version=2,
         title=account_title(sim_url),
-        unique_id=account_unique_id(sim_url, TOKEN),
+        unique_id=ids_for(sim_url, TOKEN).unique_id,
         data={CONF_URL: f"https://{host}", CONF_API_TOKEN: TOKEN},
     )
     account.add_to_hass(hass)
@@ -419,3 +419,67 @@ async def test_an_account_keeps_its_address_when_entries_join_it(
     assert hass.config_entries.async_entries(DOMAIN) == [account]
     assert account.data[CONF_URL] == f"https://{host}"
     assert account.subentries.keys() == {joining.entry_id}
+
+
+def v2_1_ids(url: str, token: str) -> tuple[str, str]:
+    """The unique id and calls key release 0.3 gave an account: plain hashes of its token."""
+    host = url.removeprefix("http://").removeprefix("https://").lower()
+    unique_id = f"{host}-{hashlib.sha256(token.encode()).hexdigest()[:16]}"
+    return unique_id, f"{DOMAIN}.calls_{hashlib.sha256(unique_id.encode()).hexdigest()[:16]}"
+
+
+async def test_accounts_of_version_2_1_are_keyed_with_the_installation_secret(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    third_plant: None,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Ids from plain hashes of the token become keyed ones; the calls move with them.
+
+    A disabled account too: a form for its token must find it.
+    """
+    accounts = []
+    for token, wifi_sn, disabled_by in (
+        (TOKEN, HYBRID_WIFI_SN, None),
+        (OTHER_TOKEN, THIRD_WIFI_SN, ConfigEntryDisabler.USER),
+    ):
+        unique_id, calls_key = v2_1_ids(sim_url, token)
+        account = MockConfigEntry(
+            domain=DOMAIN,
+            version=2,
+            minor_version=1,
+            title=account_title(sim_url),
+            unique_id=unique_id,
+            data={CONF_URL: sim_url, CONF_API_TOKEN: token},
+            subentries_data=[
+                ConfigSubentryData(
+                    data={CONF_WIFI_SN: wifi_sn},
+                    subentry_type=SUBENTRY_INVERTER,
+                    title=wifi_sn,
+                    unique_id=wifi_sn,
+                )
+            ],
+            disabled_by=disabled_by,
+        )
+        account.add_to_hass(hass)
+        accounts.append(account)
+        moment = round((dt_util.utcnow() - timedelta(minutes=30)).timestamp(), 1)
+        hass_storage[calls_key] = {
+            "version": 1,
+            "minor_version": 1,
+            "key": calls_key,
+            "data": {"calls": [moment] + [0.0] * 4, "paused_until": None, "banned_until": None},
+        }
+
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+
+    for account, token in zip(accounts, (TOKEN, OTHER_TOKEN), strict=True):
+        ids = ids_for(sim_url, token)
+        assert (account.version, account.minor_version) == (2, 2)
+        assert account.unique_id == ids.unique_id
+        assert v2_1_ids(sim_url, token)[1] not in hass_storage
+    assert accounts[0].state is ConfigEntryState.LOADED
+    assert account_budget(hass).calls_since(dt_util.utcnow() - timedelta(hours=1)) >= 5
+    assert len(hass_storage[ids_for(sim_url, OTHER_TOKEN).calls_key]["data"]["calls"]) == 5

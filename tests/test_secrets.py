@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
@@ -15,6 +16,7 @@ from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sunvec_connect.account import SECRET_KEY, account_ids, async_account_ids
 from custom_components.sunvec_connect.api import RealtimeData, SunvecClient, SunvecError
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from custom_components.sunvec_connect.diagnostics import async_get_config_entry_diagnostics
@@ -233,3 +235,40 @@ async def test_echoed_token_stays_out_of_home_assistant(
             assert TOKEN not in text, f"token in {where}: {text[:300]}"
             assert NUMERIC_TOKEN not in text, f"token in {where}: {text[:300]}"
     assert "**REDACTED**" in diagnostics
+
+
+async def test_account_ids_are_keyed_with_the_installation_secret(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Made on first use, kept private, the same afterwards; no plain hash of the token shows.
+
+    The cloud's tokens are a date and a few digits: a plain hash of one could be reversed.
+    """
+    del hass_storage[SECRET_KEY]
+    token = "20230413001525475278783"
+
+    ids = await async_account_ids(hass, "https://api.example.com", token)
+
+    stored = hass_storage[SECRET_KEY]["data"]["secret"]
+    assert len(bytes.fromhex(stored)) == 32
+    assert ids == account_ids(bytes.fromhex(stored), "https://api.example.com", token)
+    assert await async_account_ids(hass, "https://api.example.com", token) == ids
+    assert ids.unique_id.startswith("api.example.com-")
+    plain = hashlib.sha256(token.encode()).hexdigest()
+    for text in (ids.unique_id, ids.calls_key):
+        assert token not in text
+        assert not any(plain[i : i + 8] in text for i in range(len(plain) - 7))
+    other_installation = account_ids(bytes(32), "https://api.example.com", token)
+    assert other_installation.unique_id != ids.unique_id
+    assert other_installation.calls_key != ids.calls_key
+
+
+async def test_a_damaged_secret_is_made_again(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A secret that is not hex is replaced (accounts take the new ids at the next start)."""
+    hass_storage[SECRET_KEY]["data"] = {"secret": "not hex"}
+
+    await async_account_ids(hass, "https://api.example.com", TOKEN)
+
+    assert len(bytes.fromhex(hass_storage[SECRET_KEY]["data"]["secret"])) == 32

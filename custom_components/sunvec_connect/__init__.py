@@ -13,12 +13,17 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .account import async_account_ids
 from .api import SunvecClient, SunvecInvalidInputError, exposes_token
-from .budget import TokenCalls, calls_key
+from .budget import TokenCalls
 from .const import DOMAIN, SUBENTRY_INVERTER
 from .coordinator import SunvecCoordinator
 from .issues import account_issue_ids, async_delete_issues, async_update_insecure_url_issue
-from .migration import ACCOUNT_VERSION, async_migrate_integration, merged_entries
+from .migration import (
+    ACCOUNT_VERSION,
+    async_migrate_integration,
+    merged_entries,
+)
 from .models import SunvecConfigEntry, SunvecRuntimeData
 from .removal import async_forget_inverter, async_track_removed_inverters
 
@@ -52,7 +57,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bo
         ) from None
     async_update_insecure_url_issue(hass, entry.entry_id, entry.title, token_exposed=token_exposed)
     # The token's calls of the last 24 hours, kept from before a restart, count first.
-    calls = TokenCalls(hass, url, token)
+    calls = TokenCalls(hass, (await async_account_ids(hass, url, token)).calls_key)
     await calls.async_load()
     # Kept also when the setup fails: its retry counts the calls this one made.
     entry.async_on_unload(calls.async_close)
@@ -93,7 +98,8 @@ async def _async_entry_updated(hass: HomeAssistant, entry: SunvecConfigEntry) ->
     await asyncio.sleep(0)
     with suppress(UnknownEntry):  # removed meanwhile: its removal took what it kept
         await hass.config_entries.async_reload(entry.entry_id)
-    if runtime.calls.key != calls_key(entry.data[CONF_URL], entry.data[CONF_API_TOKEN]):
+    ids = await async_account_ids(hass, entry.data[CONF_URL], entry.data[CONF_API_TOKEN])
+    if runtime.calls.key != ids.calls_key:
         # A new token: the cloud counts its calls apart; the old one's are of no use.
         await runtime.calls.async_remove()
 
@@ -125,9 +131,10 @@ async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> N
         return
     for subentry_id in entry.subentries:
         await async_forget_inverter(hass, subentry_id)
-    await TokenCalls(hass, entry.data[CONF_URL], entry.data[CONF_API_TOKEN]).async_remove()
+    ids = await async_account_ids(hass, entry.data[CONF_URL], entry.data[CONF_API_TOKEN])
+    await TokenCalls(hass, ids.calls_key).async_remove()
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:
-    """Entries of version 1 are merged into accounts at setup; one left is one that failed."""
-    return entry.version == 2
+    """Entries are upgraded when the integration sets up; one left is one that failed."""
+    return entry.version == ACCOUNT_VERSION

@@ -1,15 +1,34 @@
-"""What identifies an account (an API address and token) and names it."""
+"""What identifies an account (an API address and token) and names it.
+
+An account's ids hash its token with a secret of this installation (HMAC-SHA-256): the
+tokens the cloud hands out are a date and a few digits, so a plain hash in a shared log
+could be reversed by trying them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import hashlib
+import hmac
+import secrets
+from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.singleton import singleton
+from homeassistant.helpers.storage import Store
 from yarl import URL
 
+from .const import DOMAIN
 
-def token_hash(token: str) -> str:
-    """A short hash of a token: it tells two tokens apart without keeping either."""
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
+SECRET_KEY = f"{DOMAIN}.secret"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountIds:
+    """An account's unique id and the storage key of its token's calls; never the token."""
+
+    unique_id: str
+    calls_key: str
 
 
 def host_of(url: str) -> str:
@@ -20,9 +39,33 @@ def host_of(url: str) -> str:
     return parsed.host if parsed.is_default_port() else f"{parsed.host}:{parsed.port}"
 
 
-def account_unique_id(url: str, token: str) -> str:
-    """An account's unique id: its host and a hash of its token, never the token."""
-    return f"{host_of(url).lower()}-{token_hash(token)}"
+def account_ids(secret: bytes, url: str, token: str) -> AccountIds:
+    """The ids of the account of `token` at `url`, keyed with this installation's secret."""
+    host = host_of(url).lower()
+    digest = hmac.new(secret, f"{host}\n{token}".encode(), hashlib.sha256).hexdigest()
+    return AccountIds(
+        unique_id=f"{host}-{digest[:16]}", calls_key=f"{DOMAIN}.calls_{digest[16:32]}"
+    )
+
+
+@singleton(SECRET_KEY)
+async def async_secret(hass: HomeAssistant) -> bytes:
+    """The secret of this installation, made and kept (private) on first use."""
+    store: Store[dict[str, Any]] = Store(hass, 1, SECRET_KEY, private=True)
+    stored = await store.async_load()
+    if isinstance(stored, dict) and isinstance(text := stored.get("secret"), str):
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    secret = secrets.token_bytes(32)
+    await store.async_save({"secret": secret.hex()})
+    return secret
+
+
+async def async_account_ids(hass: HomeAssistant, url: str, token: str) -> AccountIds:
+    """The ids of the account of `token` at `url` in this installation."""
+    return account_ids(await async_secret(hass), url, token)
 
 
 def account_title(url: str) -> str:

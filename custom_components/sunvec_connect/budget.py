@@ -19,10 +19,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .account import account_unique_id, token_hash
 from .const import (
     BAN_ISSUE_AFTER,
-    DOMAIN,
     RATE_LIMIT_MARGIN,
     RATE_LIMIT_PER_DAY,
     RATE_LIMIT_PER_MINUTE,
@@ -318,11 +316,6 @@ def _future_time(value: Any, now: datetime) -> datetime | None:
     return min(moment, now + MAX_PAUSE) if moment is not None and moment > now else None
 
 
-def calls_key(url: str, token: str) -> str:
-    """Where an account's calls are kept: a hash of its address and token, never the token."""
-    return f"{DOMAIN}.calls_{token_hash(account_unique_id(url, token))}"
-
-
 class TokenCalls:
     """A token's budget and its calls of the last 24 hours, kept across restarts.
 
@@ -331,13 +324,13 @@ class TokenCalls:
     account that setup then starts counts the form's calls.
     """
 
-    def __init__(self, hass: HomeAssistant, url: str, token: str) -> None:
-        """A budget for the token at `url`, empty until `async_load`."""
+    def __init__(self, hass: HomeAssistant, key: str) -> None:
+        """A budget kept under `key` (`AccountIds.calls_key`), empty until `async_load`."""
         self.budget = TokenBudget(
             per_minute=RATE_LIMIT_PER_MINUTE, per_day=RATE_LIMIT_PER_DAY, margin=RATE_LIMIT_MARGIN
         )
         self.budget.on_change = self._schedule_save
-        self.key = calls_key(url, token)
+        self.key = key
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, self.key)
         self._save_pending = False
 

@@ -24,7 +24,7 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
-from .account import account_unique_id
+from .account import async_account_ids
 from .api import (
     RealtimeData,
     SunvecClient,
@@ -120,11 +120,11 @@ async def async_wait_until(hass: HomeAssistant, when: datetime) -> None:
 
 async def async_token_calls(hass: HomeAssistant, url: str, token: str) -> TokenCalls:
     """The calls of a token: its running account's, else those kept in storage."""
-    unique_id = account_unique_id(url, token)
-    account = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
+    ids = await async_account_ids(hass, url, token)
+    account = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, ids.unique_id)
     if account is not None and account.state is ConfigEntryState.LOADED:
         return cast("SunvecConfigEntry", account).runtime_data.calls
-    calls = TokenCalls(hass, url, token)
+    calls = TokenCalls(hass, ids.calls_key)
     await calls.async_load()
     return calls
 

@@ -29,7 +29,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from .account import account_title, account_unique_id
+from .account import account_title, async_account_ids
 from .api import (
     REALTIME_PATH,
     SunvecInvalidInputError,
@@ -109,7 +109,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a Sunvec Connect account (address and token) with one or several inverters."""
 
     VERSION = 2
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing typed."""
@@ -152,14 +152,14 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors[CONF_URL] = "invalid_url_token"
         return data, errors
 
-    def _account(self, data: Mapping[str, str]) -> ConfigEntry | None:
+    async def _async_account(self, data: Mapping[str, str]) -> ConfigEntry | None:
         """The account of this address and token, if it is configured."""
-        unique_id = account_unique_id(data[CONF_URL], data[CONF_API_TOKEN])
-        return self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
+        ids = await async_account_ids(self.hass, data[CONF_URL], data[CONF_API_TOKEN])
+        return self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, ids.unique_id)
 
-    def _another_account(self, entry: ConfigEntry, data: Mapping[str, str]) -> bool:
+    async def _async_another_account(self, entry: ConfigEntry, data: Mapping[str, str]) -> bool:
         """Whether these settings are another account's: one account per token."""
-        account = self._account(data)
+        account = await self._async_account(data)
         return account is not None and account.entry_id != entry.entry_id
 
     def _show_user_form(self, errors: dict[str, str]) -> ConfigFlowResult:
@@ -223,7 +223,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         summary = inverters.summary(reasons)
         data = {CONF_URL: inverters.url, CONF_API_TOKEN: inverters.token}
         subentries = [inverter_subentry(i.wifi_sn, i.title) for i in inverters.added]
-        if (account := self._account(data)) is not None:
+        if (account := await self._async_account(data)) is not None:
             # One account per token: the inverters join it.
             for subentry in subentries:
                 self.hass.config_entries.async_add_subentry(account, subentry)
@@ -231,7 +231,8 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
                 reason="added_to_account",
                 description_placeholders={**summary, "account": account.title},
             )
-        await self.async_set_unique_id(account_unique_id(inverters.url, inverters.token))
+        ids = await async_account_ids(self.hass, inverters.url, inverters.token)
+        await self.async_set_unique_id(ids.unique_id)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(
             title=account_title(inverters.url),
@@ -264,11 +265,11 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             if CONF_URL in errors:
                 # The saved address (not on this form, and valid) holds the new token.
                 errors = {"base": "invalid_url_token"}
-            if not errors and self._another_account(entry, data):
+            if not errors and await self._async_another_account(entry, data):
                 return self.async_abort(reason="already_configured")
             if not errors:
                 if (error := await async_check_account(self.hass, data, entry)) is None:
-                    return self._async_update_account(
+                    return await self._async_update_account(
                         entry, data, data_updates={CONF_API_TOKEN: data[CONF_API_TOKEN]}
                     )
                 errors["base"] = error
@@ -279,7 +280,7 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    def _async_update_account(
+    async def _async_update_account(
         self, entry: SunvecConfigEntry, data: dict[str, Any], *, data_updates: dict[str, Any]
     ) -> ConfigFlowResult:
         """Save the account's new settings and reload it once: every inverter polls with them.
@@ -287,15 +288,15 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         A loaded account reloads through its update listener; one whose setup failed (a
         revoked token, saved settings refused) has none and is reloaded here.
         """
-        unique_id = account_unique_id(data[CONF_URL], data[CONF_API_TOKEN])
+        ids = await async_account_ids(self.hass, data[CONF_URL], data[CONF_API_TOKEN])
         # Our own texts (they say what became of the account's inverters).
         reason = "reauth_successful" if self.source == SOURCE_REAUTH else "reconfigure_successful"
         if entry.state is ConfigEntryState.LOADED:
             return self.async_update_and_abort(
-                entry, unique_id=unique_id, data_updates=data_updates, reason=reason
+                entry, unique_id=ids.unique_id, data_updates=data_updates, reason=reason
             )
         return self.async_update_reload_and_abort(
-            entry, unique_id=unique_id, data_updates=data_updates, reason=reason
+            entry, unique_id=ids.unique_id, data_updates=data_updates, reason=reason
         )
 
     async def async_step_reconfigure(
@@ -306,11 +307,11 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = self._normalize_connection(user_input)
-            if not errors and self._another_account(entry, data):
+            if not errors and await self._async_another_account(entry, data):
                 return self.async_abort(reason="already_configured")
             if not errors:
                 if (error := await async_check_account(self.hass, data, entry)) is None:
-                    return self._async_update_account(entry, data, data_updates=data)
+                    return await self._async_update_account(entry, data, data_updates=data)
                 errors["base"] = error
         suggested = user_input or {CONF_URL: entry.data[CONF_URL]}
         return self.async_show_form(

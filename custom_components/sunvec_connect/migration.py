@@ -23,8 +23,8 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 from yarl import URL
 
-from .account import account_title, account_unique_id
-from .budget import STORAGE_VERSION, calls_key
+from .account import account_title, async_account_ids, host_of
+from .budget import STORAGE_VERSION
 from .const import (
     CONF_CALLS_KEPT_FREE,
     CONF_SCAN_INTERVAL,
@@ -36,6 +36,7 @@ from .const import (
 from .issues import account_issue_ids, async_delete_issues
 
 ACCOUNT_VERSION = 2
+ACCOUNT_MINOR_VERSION = 2
 MERGED: HassKey[set[str]] = HassKey(f"{DOMAIN}_merged")
 API_CALLS_KEY = "api_calls_today"
 LEGACY_CALLS_KEY = f"{DOMAIN}.token_calls"
@@ -67,6 +68,8 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
     A merge that fails halfway is taken up again at the next start: each step skips
     what an earlier run did, and the entries not yet merged are left as they were.
     """
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        await _async_rekey_account(hass, entry)
     entries = sorted(
         hass.config_entries.async_entries(DOMAIN), key=lambda entry: entry.disabled_by is not None
     )
@@ -81,7 +84,8 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
             )
             continue
         # By the account's id, not the address: http://h and https://h are one account.
-        groups.setdefault(account_unique_id(parsed[0], parsed[1]), []).append(parsed)
+        ids = await async_account_ids(hass, parsed[0], parsed[1])
+        groups.setdefault(ids.unique_id, []).append(parsed)
     for unique_id, group in groups.items():
         # A half-merged group goes on into the entry that already holds subentries.
         inverters = sorted((inverter for _, _, inverter in group), key=_merged_first)
@@ -124,10 +128,39 @@ async def _async_split_token_calls(hass: HomeAssistant) -> None:
         if not isinstance(url, str) or not isinstance(token, str):
             continue
         record = kept.get(hashlib.sha256(token.encode()).hexdigest())
-        calls: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, calls_key(url, token))
+        key = (await async_account_ids(hass, url, token)).calls_key
+        calls: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, key)
         if isinstance(record, dict) and await calls.async_load() is None:
             await calls.async_save(record)
     await legacy.async_remove()
+
+
+async def _async_rekey_account(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Version 2.2: the account's ids hash its token with this installation's secret.
+
+    Version 2.1 hashed the token alone; its calls move to the new key. An account whose
+    id does not fit the secret (the secret was lost) takes the id that fits.
+    """
+    url, token = entry.data.get(CONF_URL), entry.data.get(CONF_API_TOKEN)
+    if entry.version != ACCOUNT_VERSION or not isinstance(url, str) or not isinstance(token, str):
+        return
+    ids = await async_account_ids(hass, url, token)
+    if entry.minor_version < ACCOUNT_MINOR_VERSION:
+        old: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _calls_key_v2_1(url, token))
+        new: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, ids.calls_key)
+        if isinstance(kept := await old.async_load(), dict) and await new.async_load() is None:
+            await new.async_save(kept)
+        await old.async_remove()
+    if (entry.unique_id, entry.minor_version) != (ids.unique_id, ACCOUNT_MINOR_VERSION):
+        hass.config_entries.async_update_entry(
+            entry, unique_id=ids.unique_id, minor_version=ACCOUNT_MINOR_VERSION
+        )
+
+
+def _calls_key_v2_1(url: str, token: str) -> str:
+    """Where version 2.1 kept an account's calls: under a hash of its id."""
+    unique_id = f"{host_of(url).lower()}-{hashlib.sha256(token.encode()).hexdigest()[:16]}"
+    return f"{DOMAIN}.calls_{hashlib.sha256(unique_id.encode()).hexdigest()[:16]}"
 
 
 def _why_not(account: ConfigEntry | None, inverters: list[_Inverter]) -> str | None:
@@ -178,9 +211,9 @@ async def _async_merge(
         data=target.data if account else {CONF_URL: url, CONF_API_TOKEN: token},
         options=options,
         title=target.title if account else account_title(url),
-        unique_id=account_unique_id(url, token),
+        unique_id=(await async_account_ids(hass, url, token)).unique_id,
         version=ACCOUNT_VERSION,
-        minor_version=1,
+        minor_version=ACCOUNT_MINOR_VERSION,
     )
     for inverter in inverters:
         if inverter.entry is not target:
