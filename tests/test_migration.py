@@ -422,7 +422,7 @@ async def test_an_account_keeps_its_address_when_entries_join_it(
 
 
 def v2_1_ids(url: str, token: str) -> tuple[str, str]:
-    """The unique id and calls key release 0.3 gave an account: plain hashes of its token."""
+    """The unique id and calls key accounts of entry version 2.1 had: plain hashes of the token."""
     host = url.removeprefix("http://").removeprefix("https://").lower()
     unique_id = f"{host}-{hashlib.sha256(token.encode()).hexdigest()[:16]}"
     return unique_id, f"{DOMAIN}.calls_{hashlib.sha256(unique_id.encode()).hexdigest()[:16]}"
