@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
 
+from aiohttp.test_utils import TestServer
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
@@ -26,7 +27,7 @@ from custom_components.sunvec_connect.checks import inverter_subentry
 from custom_components.sunvec_connect.const import CONF_WIFI_SN, DOMAIN
 from custom_components.sunvec_connect.pacing import InverterDemand, Pace
 from custom_components.sunvec_connect.store import THIS_RUN
-from simulator import Fault, FaultKind, SunvecCloud
+from simulator import Fault, FaultKind, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import (
@@ -440,6 +441,37 @@ async def test_a_new_token_starts_with_its_own_calls(
     budget = account_budget(hass, new_token)
     assert not budget.is_paused(dt_util.utcnow())
     assert cloud.requests[-1].outcome == "ok"
+
+
+async def test_a_new_address_keeps_the_tokens_calls(
+    hass: HomeAssistant,
+    time_machine: TimeMachine,
+    sim_url: str,
+    cloud: SunvecCloud,
+) -> None:
+    """The cloud counts calls per token: reconfigured to another address, they still count."""
+    entry = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    await time_machine.run(3600, step=300)
+    calls = account_budget(hass).calls_since(dt_util.utcnow() - DAY)
+    assert calls > 10
+    # The same cloud at another address (another port).
+    second = TestServer(create_app(cloud), host="127.0.0.1")
+    await second.start_server(access_log=None)
+    try:
+        new_url = str(second.make_url("/")).rstrip("/")
+
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: new_url, CONF_API_TOKEN: TOKEN}
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+
+        assert entry.unique_id == ids_for(new_url, TOKEN).unique_id != ids_for(sim_url).unique_id
+        # The form's check of the new address counts too.
+        assert account_budget(hass).calls_since(dt_util.utcnow() - DAY) >= calls + 1
+    finally:
+        await second.close()
 
 
 # The pace of the token's entries and what is kept across restarts -------------

@@ -40,11 +40,16 @@ def host_of(url: str) -> str:
 
 
 def account_ids(secret: bytes, url: str, token: str) -> AccountIds:
-    """The ids of the account of `token` at `url`, keyed with this installation's secret."""
+    """The ids of the account of `token` at `url`, keyed with this installation's secret.
+
+    The calls are the token's (the cloud counts per token): an account whose address
+    changes keeps them.
+    """
     host = host_of(url).lower()
-    digest = hmac.new(secret, f"{host}\n{token}".encode(), hashlib.sha256).hexdigest()
+    account = hmac.new(secret, f"account\n{host}\n{token}".encode(), hashlib.sha256)
+    calls = hmac.new(secret, f"calls\n{token}".encode(), hashlib.sha256)
     return AccountIds(
-        unique_id=f"{host}-{digest[:16]}", calls_key=f"{DOMAIN}.calls_{digest[16:32]}"
+        f"{host}-{account.hexdigest()[:16]}", f"{DOMAIN}.calls_{calls.hexdigest()[:16]}"
     )
 
 

@@ -13,7 +13,6 @@ from typing import Any, Final, NamedTuple, cast
 
 from homeassistant.config_entries import (
     ConfigEntry,
-    ConfigEntryState,
     ConfigSubentry,
 )
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
@@ -119,12 +118,12 @@ async def async_wait_until(hass: HomeAssistant, when: datetime) -> None:
 
 
 async def async_token_calls(hass: HomeAssistant, url: str, token: str) -> TokenCalls:
-    """The calls of a token: its running account's, else those kept in storage."""
-    ids = await async_account_ids(hass, url, token)
-    account = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, ids.unique_id)
-    if account is not None and account.state is ConfigEntryState.LOADED:
-        return cast("SunvecConfigEntry", account).runtime_data.calls
-    calls = TokenCalls(hass, ids.calls_key)
+    """The calls of a token: a running account's of it (at any address), else those kept."""
+    key = (await async_account_ids(hass, url, token)).calls_key
+    for account in hass.config_entries.async_loaded_entries(DOMAIN):
+        if (running := cast("SunvecConfigEntry", account).runtime_data.calls).key == key:
+            return running
+    calls = TokenCalls(hass, key)
     await calls.async_load()
     return calls
 
