@@ -24,7 +24,7 @@ from simulator import Fault, FaultKind, SunvecCloud
 from simulator.cloud import RequestRecord
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
+from .conftest import SECRET, TOKEN, TimeMachine, coordinator_of, entry_for, setup_entry
 from .replaced_answers import replaced_answers
 
 SERIALS = ("H34A08I6008", "SRDEMOHYB")
@@ -272,3 +272,23 @@ async def test_a_damaged_secret_is_made_again(
     await async_account_ids(hass, "https://api.example.com", TOKEN)
 
     assert len(bytes.fromhex(hass_storage[SECRET_KEY]["data"]["secret"])) == 32
+
+
+async def test_the_secret_goes_with_the_last_account(
+    hass: HomeAssistant, hass_storage: dict[str, Any], sim_url: str, time_machine: TimeMachine
+) -> None:
+    """Removing the last account leaves nothing in storage; a new account makes a new secret."""
+    first = await setup_entry(hass, entry_for(sim_url))
+    second = await setup_entry(hass, entry_for(sim_url, PV_ONLY_WIFI_SN, token="another-token"))
+
+    assert await hass.config_entries.async_remove(first.entry_id)
+    await hass.async_block_till_done()
+    assert SECRET_KEY in hass_storage
+    assert await hass.config_entries.async_remove(second.entry_id)
+    await hass.async_block_till_done()
+    assert SECRET_KEY not in hass_storage
+
+    ids = await async_account_ids(hass, sim_url, TOKEN)
+    secret = bytes.fromhex(hass_storage[SECRET_KEY]["data"]["secret"])
+    assert secret != SECRET
+    assert ids == account_ids(secret, sim_url, TOKEN)

@@ -13,7 +13,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .account import async_account_ids
+from .account import async_account_ids, async_remove_secret
 from .api import SunvecClient, SunvecInvalidInputError, exposes_token
 from .budget import TokenCalls
 from .const import DOMAIN, SUBENTRY_INVERTER
@@ -133,6 +133,8 @@ async def async_remove_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> N
         await async_forget_inverter(hass, subentry_id)
     ids = await async_account_ids(hass, entry.data[CONF_URL], entry.data[CONF_API_TOKEN])
     await TokenCalls(hass, ids.calls_key).async_remove()
+    if not hass.config_entries.async_entries(DOMAIN):
+        await async_remove_secret(hass)
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> bool:

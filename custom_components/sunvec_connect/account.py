@@ -68,6 +68,12 @@ async def async_secret(hass: HomeAssistant) -> bytes:
     return secret
 
 
+async def async_remove_secret(hass: HomeAssistant) -> None:
+    """Forget the secret (the last account was removed): a new account makes a new one."""
+    hass.data.pop(SECRET_KEY, None)
+    await Store[dict[str, Any]](hass, 1, SECRET_KEY, private=True).async_remove()
+
+
 async def async_account_ids(hass: HomeAssistant, url: str, token: str) -> AccountIds:
     """The ids of the account of `token` at `url` in this installation."""
     return account_ids(await async_secret(hass), url, token)
