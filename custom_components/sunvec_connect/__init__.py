@@ -109,10 +109,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SunvecConfigEntry) -> b
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         for subentry_id, coordinator in entry.runtime_data.coordinators.items():
-            if subentry_id in entry.subentries:
-                await coordinator.async_save()
-            else:  # removed: what it would write now must not outlive it
-                await coordinator.async_forget()
+            # A removed inverter's pending save must not write its data back.
+            await coordinator.async_unload(removed=subentry_id not in entry.subentries)
     return unloaded
 
 

@@ -122,14 +122,13 @@ class SunvecCoordinator(DataUpdateCoordinator[SunvecData]):
             # This inverter's own problem (a repair says so): the account's other
             # inverters go on, and this one tries again at its time.
 
-    async def async_save(self) -> None:
-        """Write what the inverter keeps now (it unloads: a setup may follow at once)."""
-        await self._memory.async_save(self.data, self.clock)
-
-    async def async_forget(self) -> None:
-        """Remove what the inverter kept (it was removed) and the repairs about it."""
-        await self._memory.async_forget()
-        self.issues.forget()
+    async def async_unload(self, *, removed: bool) -> None:
+        """Write what the inverter keeps for the setup that may follow, or forget it all."""
+        if removed:
+            await self._memory.async_forget()
+            self.issues.forget()
+        else:
+            await self._memory.async_save(self.data, self.clock)
 
     def _poll_in(self, wait: timedelta, minimum: timedelta = MIN_POLL_WAIT) -> None:
         """Make the coordinator's next refresh come after `wait`."""
