@@ -202,11 +202,10 @@ def account_for(
     `wifi_sns` may map each wifiSn to its title (by default "Sunvec <wifiSn>").
     """
     titles = wifi_sns if isinstance(wifi_sns, Mapping) else {sn: f"Sunvec {sn}" for sn in wifi_sns}
+    kwargs = {"unique_id": ids_for(url, token).unique_id, "minor_version": 2, **kwargs}
     return MockConfigEntry(
         domain=DOMAIN,
         title=account_title(url),
-        unique_id=ids_for(url, token).unique_id,
-        minor_version=2,
         data={CONF_URL: url, CONF_API_TOKEN: token},
         version=2,
         subentries_data=[

@@ -68,11 +68,9 @@ async def test_first_refresh_failure(
         assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
 
-async def test_remove_entry_clears_its_issues(
-    hass: HomeAssistant, init_integration: MockConfigEntry, issue_registry: ir.IssueRegistry
-) -> None:
-    entry_id = init_integration.entry_id
-    for issue_id in (*account_issue_ids(entry_id), *inverter_issue_ids(entry_id)):
+def raise_issues(hass: HomeAssistant, issue_ids: tuple[str, ...]) -> None:
+    """Show these repair issues (as an inverter's polls would)."""
+    for issue_id in issue_ids:
         ir.async_create_issue(
             hass,
             DOMAIN,
@@ -81,15 +79,14 @@ async def test_remove_entry_clears_its_issues(
             severity=ir.IssueSeverity.WARNING,
             translation_key="inverter_offline",
         )
+
+
+async def test_remove_entry_clears_its_issues(
+    hass: HomeAssistant, init_integration: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    entry_id = init_integration.entry_id
     other = "inverter_offline_another_entry"
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        other,
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key="inverter_offline",
-    )
+    raise_issues(hass, (*account_issue_ids(entry_id), *inverter_issue_ids(entry_id), other))
     assert await hass.config_entries.async_remove(entry_id)
     await hass.async_block_till_done()
     remaining = [issue_id for domain, issue_id in issue_registry.issues if domain == DOMAIN]
@@ -198,19 +195,6 @@ async def test_entities_belong_to_their_inverter_and_removing_one_stops_only_it(
     await time_machine.run(900)
     asked = {record.wifi_sn for record in cloud.requests[requests:]}
     assert asked == {HYBRID_WIFI_SN}
-
-
-def raise_issues(hass: HomeAssistant, issue_ids: tuple[str, ...]) -> None:
-    """Show these repair issues (as an inverter's polls would)."""
-    for issue_id in issue_ids:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="inverter_offline",
-        )
 
 
 def our_issues(issue_registry: ir.IssueRegistry) -> set[str]:

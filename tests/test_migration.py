@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -38,7 +38,7 @@ from custom_components.sunvec_connect.store import STORE_VERSION
 from simulator import Fault, FaultKind, Plant, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
-from .conftest import TOKEN, TimeMachine, account_budget, ids_for
+from .conftest import TOKEN, TimeMachine, account_budget, account_for, ids_for
 from .test_store import BEFORE_ACCOUNTS, ONLINE
 
 OTHER_TOKEN = "sunvec-other-token-0c91d2"
@@ -445,21 +445,12 @@ async def test_accounts_of_version_2_1_are_keyed_with_the_installation_secret(
         (OTHER_TOKEN, THIRD_WIFI_SN, ConfigEntryDisabler.USER),
     ):
         unique_id, calls_key = v2_1_ids(sim_url, token)
-        account = MockConfigEntry(
-            domain=DOMAIN,
-            version=2,
-            minor_version=1,
-            title=account_title(sim_url),
+        account = account_for(
+            sim_url,
+            {wifi_sn: wifi_sn},
+            token=token,
             unique_id=unique_id,
-            data={CONF_URL: sim_url, CONF_API_TOKEN: token},
-            subentries_data=[
-                ConfigSubentryData(
-                    data={CONF_WIFI_SN: wifi_sn},
-                    subentry_type=SUBENTRY_INVERTER,
-                    title=wifi_sn,
-                    unique_id=wifi_sn,
-                )
-            ],
+            minor_version=1,
             disabled_by=disabled_by,
         )
         account.add_to_hass(hass)
