@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 import hashlib
+import random
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -474,3 +475,118 @@ async def test_accounts_of_version_2_1_are_keyed_with_the_installation_secret(
     assert accounts[0].state is ConfigEntryState.LOADED
     assert account_budget(hass).calls_since(dt_util.utcnow() - timedelta(hours=1)) >= 5
     assert len(hass_storage[ids_for(sim_url, OTHER_TOKEN).calls_key]["data"]["calls"]) == 5
+
+
+FAULT_POINTS = [
+    ("entries", "async_add_subentry"),
+    ("devices", "async_update_device"),
+    ("entities", "async_update_entity"),
+    ("entries", "async_update_entry"),
+    ("entries", "async_remove"),
+]
+
+
+@pytest.mark.parametrize("seed", range(24))
+async def test_any_upgrade_keeps_everything_and_completes(  # noqa: PLR0915
+    hass: HomeAssistant, seed: int
+) -> None:
+    """Generated configurations of the old release, a fault at a generated step, two starts.
+
+    Safety: after the start with the fault, every entity (but the per-entry calls
+    sensors the upgrade retires) and every device is still there, with its id. Liveness:
+    after the next start, each token and host is one account of version 2.2 holding every
+    inverter of it, entities and devices on their inverter's subentry.
+    """
+    rng = random.Random(seed)
+    host = "api.example.com"
+    tokens = [f"2023{rng.randrange(10**18):018d}" for _ in range(rng.randint(1, 3))]
+    serials = iter(f"SUT{number:08d}" for number in rng.sample(range(10**6), 12))
+    accounts: dict[str, MockConfigEntry] = {}
+    if rng.random() < 0.4:
+        accounts[tokens[0]] = account_for(f"https://{host}", [next(serials)], token=tokens[0])
+        accounts[tokens[0]].add_to_hass(hass)
+    old: dict[str, list[MockConfigEntry]] = {}
+    serials_of: dict[str, str] = {}
+    for token in tokens:
+        for _ in range(rng.randint(1, 4)):
+            scheme = rng.choice(["http", "https"])
+            disabled = ConfigEntryDisabler.USER if rng.random() < 0.25 else None
+            serial = next(serials)
+            entry = old_entry(hass, f"{scheme}://{host}", serial, token, disabled_by=disabled)
+            serials_of[entry.entry_id] = serial
+            old.setdefault(token, []).append(entry)
+            if disabled:  # as Home Assistant disables them with their entry
+                for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+                    er.async_get(hass).async_update_entity(
+                        entity.entity_id, disabled_by=er.RegistryEntryDisabler.CONFIG_ENTRY
+                    )
+    entities, devices = er.async_get(hass), dr.async_get(hass)
+    kept = {
+        entity.entity_id: (entity.unique_id, entity.config_entry_id, entity.disabled_by)
+        for entity in entities.entities.values()
+        if not entity.unique_id.endswith("api_calls_today")
+    }
+    device_ids = {
+        entry.entry_id: device.id
+        for entries in old.values()
+        for entry in entries
+        for device in dr.async_entries_for_config_entry(devices, entry.entry_id)
+    }
+    registry, method = rng.choice(FAULT_POINTS)
+    owner = {"entries": hass.config_entries, "devices": devices, "entities": entities}[registry]
+
+    with fail_once(owner, method, rng.randint(1, 6)):
+        await async_migrate_integration(hass)
+
+    for entity_id, (unique_id, _, _) in kept.items():
+        entity = entities.async_get(entity_id)
+        assert entity is not None
+        assert entity.unique_id == unique_id
+    assert all(devices.async_get(device_id) is not None for device_id in device_ids.values())
+
+    await async_migrate_integration(hass)
+
+    by_token: dict[str, ConfigEntry] = {}
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        assert (entry.version, entry.minor_version) == (2, 2)
+        token = entry.data[CONF_API_TOKEN]
+        assert token not in by_token
+        by_token[token] = entry
+        assert entry.unique_id == ids_for(entry.data[CONF_URL], token).unique_id
+    assert set(by_token) == set(tokens)
+    for token, entries in old.items():
+        account = by_token[token]
+        if token in accounts:
+            assert account is accounts[token]
+            assert account.data[CONF_URL] == f"https://{host}"
+        elif any(entry.data[CONF_URL].startswith("https") for entry in entries):
+            assert account.data[CONF_URL] == f"https://{host}"
+        assert {entry.entry_id for entry in entries} <= set(account.subentries)
+        for entry in entries:
+            device = devices.async_get(device_ids[entry.entry_id])
+            assert device is not None
+            assert device_of(hass, account.entry_id, serials_of[entry.entry_id]) == device
+            if entry.disabled_by is not None and account.disabled_by is None:
+                assert device.disabled_by is dr.DeviceEntryDisabler.USER
+    for entity_id, (unique_id, entry_id, disabled_by) in kept.items():
+        entity = entities.async_get(entity_id)
+        assert entity is not None
+        assert entity.unique_id == unique_id
+        if entry_id in {account.entry_id for account in accounts.values()}:
+            continue
+        assert entity.config_subentry_id == entry_id
+        assert (
+            entity.config_entry_id
+            == by_token[
+                next(t for t, entries in old.items() if entry_id in {e.entry_id for e in entries})
+            ].entry_id
+        )
+        # Off with its entry stays off: with the account, or with its device.
+        assert (entity.disabled_by is None) == (disabled_by is None)
+    calls_sensors = sorted(
+        entity.unique_id
+        for entity in entities.entities.values()
+        if entity.unique_id.endswith("api_calls_today")
+    )
+    merged_into_new = [account for token, account in by_token.items() if token not in accounts]
+    assert calls_sensors == sorted(f"{a.entry_id}_api_calls_today" for a in merged_into_new)

@@ -287,14 +287,13 @@ def _move_device(
 ) -> None:
     """Put the inverter's device on its subentry, with its id and the user's name."""
     registry = dr.async_get(hass)
-    device = next(
-        (
-            device
-            for device in dr.async_entries_for_config_entry(registry, inverter.entry.entry_id)
-            if (DOMAIN, inverter.wifi_sn) in device.identifiers
-        ),
-        None,
-    )
+    # Among the target's too: a merge that failed later may have moved it already.
+    devices = [
+        device
+        for entry_id in (inverter.entry.entry_id, target.entry_id)
+        for device in dr.async_entries_for_config_entry(registry, entry_id)
+    ]
+    device = next((d for d in devices if (DOMAIN, inverter.wifi_sn) in d.identifiers), None)
     if device is None:
         return
     if not _attached(device, target, subentry):
