@@ -6,8 +6,9 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 import pytest
@@ -26,8 +27,10 @@ from custom_components.sunvec_connect.issues import (
 from custom_components.sunvec_connect.store import inverter_store
 from simulator import Fault, FaultKind, SunvecCloud
 from simulator.demo import HYBRID_WIFI_SN, PV_ONLY_WIFI_SN
+from simulator.plant import Upload
 
 from .conftest import TimeMachine, account_for, entry_for, setup_entry
+from .ha_booking import booked
 
 
 async def test_setup_reload_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -285,3 +288,49 @@ async def test_an_account_removed_while_its_reload_waits(
 
     assert hass.config_entries.async_get_entry(entry_id) is None
     assert "Error" not in caplog.text
+
+
+async def test_removing_an_inverter_leaves_the_others_energy_as_booked(
+    hass: HomeAssistant, time_machine: TimeMachine, sim_url: str, cloud: SunvecCloud
+) -> None:
+    """An inverter removed at noon: what Home Assistant books of the other's yield is the truth.
+
+    The account reloads; the remaining inverter's counter is restored and goes on. Its
+    states, replayed through the recorder's own rule, book the plant's AC energy between
+    the first and last upload shown, to the counter's 0.1 kWh rounding: no false cycle,
+    nothing counted twice or lost.
+    """
+    account = await setup_entry(hass, account_for(sim_url, [HYBRID_WIFI_SN, PV_ONLY_WIFI_SN]))
+    total_yield = "sensor.sunvec_sutdemohyb1_total_yield"
+    shown: list[tuple[float | None, Upload | None]] = []
+    plant = cloud.plants[HYBRID_WIFI_SN]
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        if (state := event.data["new_state"]) is None:
+            return
+        try:
+            value: float | None = float(state.state)
+        except ValueError:
+            value = None
+        shown.append((value, plant.latest_available(dt_util.utcnow())))
+
+    async_track_state_change_event(hass, total_yield, record)
+    await time_machine.run(2 * 3600)
+    removed = next(
+        s.subentry_id for s in account.subentries.values() if s.unique_id == PV_ONLY_WIFI_SN
+    )
+    assert hass.config_entries.async_remove_subentry(account, removed)
+    await hass.async_block_till_done()
+    await time_machine.run(2 * 3600)
+
+    values = [value for value, _ in shown if value is not None]
+    first = next(upload for value, upload in shown if value is not None)
+    last = next(upload for value, upload in reversed(shown) if value is not None)
+    assert first is not None
+    assert last is not None
+    assert (first.result["yieldtotal"], last.result["yieldtotal"]) == (values[0], values[-1])
+    truth = last.truth.pv_ac - first.truth.pv_ac
+    assert truth > 5
+    assert booked(values) == pytest.approx(values[-1] - values[0])
+    assert abs(booked(values) - truth) <= 0.1 + 1e-9
