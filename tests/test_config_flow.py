@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from unittest.mock import ANY, AsyncMock, MagicMock, patch
 
+from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN, CONF_URL
@@ -46,7 +47,7 @@ from custom_components.sunvec_connect.const import (
     DOMAIN,
     SUBENTRY_INVERTER,
 )
-from simulator import Fault, FaultKind, SunvecCloud
+from simulator import Fault, FaultKind, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, OTHER_ACCOUNT_WIFI_SN, PV_ONLY_WIFI_SN
 
 from .conftest import (
@@ -385,6 +386,11 @@ async def test_reconfigure_recovers_from_error(
     [
         ("reconfigure", {CONF_URL: API_URL, CONF_API_TOKEN: "other-token-123"}),
         ("reauth", {CONF_API_TOKEN: "other-token-123"}),
+        # The portal gives a token one address: at another, it is still that account's.
+        (
+            "reconfigure",
+            {CONF_URL: "https://eu.api.example.com", CONF_API_TOKEN: "other-token-123"},
+        ),
     ],
 )
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -645,6 +651,42 @@ async def test_a_configured_token_gets_the_new_inverter(
         PV_ONLY_WIFI_SN,
     ]
     assert hass.states.get("sensor.sunvec_x1b30p4012_ac_power") is not None
+
+
+async def test_a_configured_token_at_another_address_gets_the_new_inverter(
+    hass: HomeAssistant, sim_url: str, cloud: SunvecCloud
+) -> None:
+    """Typed with another address, a configured token's inverter joins its account.
+
+    Never a second entry (and a second budget) for one token: the account keeps its
+    address, and the form's check counts among the token's calls.
+    """
+    account = await setup_entry(hass, entry_for(sim_url, HYBRID_WIFI_SN))
+    # The same cloud at another address (another port).
+    second = TestServer(create_app(cloud), host="127.0.0.1")
+    await second.start_server(access_log=None)
+    try:
+        other_url = str(second.make_url("/")).rstrip("/")
+        flow_id = await start_user_flow(hass)
+        result = await configure(
+            hass,
+            flow_id,
+            {CONF_URL: other_url, CONF_API_TOKEN: TOKEN, CONF_WIFI_SN: PV_ONLY_WIFI_SN},
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "added_to_account"
+        assert result["description_placeholders"]["account"] == account.title
+        await hass.async_block_till_done()
+    finally:
+        await second.close()
+    assert hass.config_entries.async_entries(DOMAIN) == [account]
+    assert account.data == {CONF_URL: sim_url, CONF_API_TOKEN: TOKEN}
+    assert account.unique_id == ids_for(sim_url, TOKEN).unique_id
+    assert set(inverters_of(account)) == {HYBRID_WIFI_SN, PV_ONLY_WIFI_SN}
+    assert account.state is ConfigEntryState.LOADED
+    assert len(account.runtime_data.coordinators) == 2
+    counted = account_budget(hass).calls_since(dt_util.utcnow() - timedelta(days=1))
+    assert counted == len(cloud.requests)
 
 
 @pytest.mark.parametrize(

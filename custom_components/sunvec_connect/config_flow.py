@@ -153,9 +153,24 @@ class SunvecConfigFlow(ConfigFlow, domain=DOMAIN):
         return data, errors
 
     async def _async_account(self, data: Mapping[str, str]) -> ConfigEntry | None:
-        """The account of this address and token, if it is configured."""
+        """The account of this token, at this address or another: one account per token.
+
+        The portal gives a token one API address; the same token at another is the same
+        account (and the same calls, as the cloud counts them).
+        """
         ids = await async_account_ids(self.hass, data[CONF_URL], data[CONF_API_TOKEN])
-        return self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, ids.unique_id)
+        entries = self.hass.config_entries
+        if (account := entries.async_entry_for_domain_unique_id(DOMAIN, ids.unique_id)) is not None:
+            return account
+        return next(
+            (
+                entry
+                for entry in entries.async_entries(DOMAIN)
+                if entry.version == self.VERSION
+                and entry.data.get(CONF_API_TOKEN) == data[CONF_API_TOKEN]
+            ),
+            None,
+        )
 
     async def _async_another_account(self, entry: ConfigEntry, data: Mapping[str, str]) -> bool:
         """Whether these settings are another account's: one account per token."""
