@@ -422,6 +422,42 @@ async def test_an_account_keeps_its_address_when_entries_join_it(
     assert account.subentries.keys() == {joining.entry_id}
 
 
+async def test_one_token_at_two_hosts_is_one_account(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One token is one account whatever the addresses: the first entry's host, over https."""
+    first = old_entry(hass, "http://a.example.com", HYBRID_WIFI_SN)
+    elsewhere = old_entry(hass, "https://b.example.com", PV_ONLY_WIFI_SN)
+    secure = old_entry(hass, "https://a.example.com", "SUT00000003")
+
+    await async_migrate_integration(hass)
+
+    (account,) = hass.config_entries.async_entries(DOMAIN)
+    assert account.entry_id == first.entry_id
+    assert account.data == {CONF_URL: "https://a.example.com", CONF_API_TOKEN: TOKEN}
+    assert account.unique_id == ids_for("https://a.example.com", TOKEN).unique_id
+    assert account.subentries.keys() == {first.entry_id, elsewhere.entry_id, secure.entry_id}
+    assert "used their token at other addresses too; their account uses a.example.com" in (
+        caplog.text
+    )
+
+
+async def test_an_account_at_another_host_takes_in_its_tokens_entries(
+    hass: HomeAssistant,
+) -> None:
+    """An account of the token at one host takes in old entries at another: its address stays."""
+    account = account_for("https://a.example.com", [HYBRID_WIFI_SN])
+    account.add_to_hass(hass)
+    joining = old_entry(hass, "https://b.example.com", PV_ONLY_WIFI_SN)
+
+    await async_migrate_integration(hass)
+
+    assert hass.config_entries.async_entries(DOMAIN) == [account]
+    assert account.data == {CONF_URL: "https://a.example.com", CONF_API_TOKEN: TOKEN}
+    assert account.unique_id == ids_for("https://a.example.com", TOKEN).unique_id
+    assert joining.entry_id in account.subentries
+
+
 def v2_1_ids(url: str, token: str) -> tuple[str, str]:
     """The unique id and calls key accounts of entry version 2.1 had: plain hashes of the token."""
     host = url.removeprefix("http://").removeprefix("https://").lower()
@@ -494,11 +530,12 @@ async def test_any_upgrade_keeps_everything_and_completes(  # noqa: PLR0915
 
     Safety: after the start with the fault, every entity (but the per-entry calls
     sensors the upgrade retires) and every device is still there, with its id. Liveness:
-    after the next start, each token and host is one account of version 2.2 holding every
-    inverter of it, entities and devices on their inverter's subentry.
+    after the next start, each token is one account of version 2.2 holding every inverter
+    of it (at any of its hosts), entities and devices on their inverter's subentry.
     """
     rng = random.Random(seed)
     host = "api.example.com"
+    hosts = [host, "eu.api.example.com"]
     tokens = [f"2023{rng.randrange(10**18):018d}" for _ in range(rng.randint(1, 3))]
     serials = iter(f"SUT{number:08d}" for number in rng.sample(range(10**6), 12))
     accounts: dict[str, MockConfigEntry] = {}
@@ -509,10 +546,10 @@ async def test_any_upgrade_keeps_everything_and_completes(  # noqa: PLR0915
     serials_of: dict[str, str] = {}
     for token in tokens:
         for _ in range(rng.randint(1, 4)):
-            scheme = rng.choice(["http", "https"])
+            url = f"{rng.choice(['http', 'https'])}://{rng.choice(hosts[: rng.randint(1, 2)])}"
             disabled = ConfigEntryDisabler.USER if rng.random() < 0.25 else None
             serial = next(serials)
-            entry = old_entry(hass, f"{scheme}://{host}", serial, token, disabled_by=disabled)
+            entry = old_entry(hass, url, serial, token, disabled_by=disabled)
             serials_of[entry.entry_id] = serial
             old.setdefault(token, []).append(entry)
             if disabled:  # as Home Assistant disables them with their entry
@@ -559,8 +596,13 @@ async def test_any_upgrade_keeps_everything_and_completes(  # noqa: PLR0915
         if token in accounts:
             assert account is accounts[token]
             assert account.data[CONF_URL] == f"https://{host}"
-        elif any(entry.data[CONF_URL].startswith("https") for entry in entries):
-            assert account.data[CONF_URL] == f"https://{host}"
+        else:
+            # The first enabled entry's host (the first entry's if none is), over https
+            # if any entry used https there.
+            first = next((e for e in entries if e.disabled_by is None), entries[0])
+            at = first.data[CONF_URL].split("://")[1]
+            secure = any(e.data[CONF_URL] == f"https://{at}" for e in entries)
+            assert account.data[CONF_URL] == f"{'https' if secure else 'http'}://{at}"
         assert {entry.entry_id for entry in entries} <= set(account.subentries)
         for entry in entries:
             device = devices.async_get(device_ids[entry.entry_id])

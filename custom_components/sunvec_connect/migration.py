@@ -1,9 +1,10 @@
 """The upgrade from an entry per inverter (version 1) to accounts with inverter subentries.
 
-Entries with the same API address and token become one account: the first of them
-(an enabled one if any) keeps its id and becomes the account, every inverter becomes
-a subentry with the id of the entry it had, so what each kept in storage, its repair
-issues and its counters' restore data stay where they were. Entities keep their
+Entries with the same token become one account (the portal gives a token one API
+address): the first of them (an enabled one if any) keeps its id and becomes the
+account, every inverter becomes a subentry with the id of the entry it had, so what
+each kept in storage, its repair issues and its counters' restore data stay where they
+were. Entities keep their
 unique ids, entity ids and the user's choices; devices keep their ids and names.
 """
 
@@ -73,7 +74,10 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
     entries = sorted(
         hass.config_entries.async_entries(DOMAIN), key=lambda entry: entry.disabled_by is not None
     )
-    accounts = {entry.unique_id: entry for entry in entries if entry.version >= ACCOUNT_VERSION}
+    accounts: dict[Any, ConfigEntry] = {}
+    for entry in entries:
+        if entry.version >= ACCOUNT_VERSION:
+            accounts.setdefault(entry.data.get(CONF_API_TOKEN), entry)
     groups: dict[str, list[tuple[str, str, _Inverter]]] = {}
     for entry in entries:
         if entry.version >= ACCOUNT_VERSION:
@@ -83,13 +87,12 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
                 "The entry %s has no address, token and inverter: not upgraded", entry.title
             )
             continue
-        # By the account's id, not the address: http://h and https://h are one account.
-        ids = await async_account_ids(hass, parsed[0], parsed[1])
-        groups.setdefault(ids.unique_id, []).append(parsed)
-    for unique_id, group in groups.items():
+        # By the token, not the address: one token is one account.
+        groups.setdefault(parsed[1], []).append(parsed)
+    for token, group in groups.items():
         # A half-merged group goes on into the entry that already holds subentries.
         inverters = sorted((inverter for _, _, inverter in group), key=_merged_first)
-        account = accounts.get(unique_id)
+        account = accounts.get(token)
         titles = ", ".join(inverter.entry.title for inverter in inverters)
         if (problem := _why_not(account, inverters)) is not None:
             LOGGER.error(
@@ -98,15 +101,28 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
                 problem,
             )
             continue
-        urls = [url for url, _, _ in group]
-        url = next((url for url in urls if URL(url).scheme == "https"), urls[0])
+        url = _address([url for url, _, _ in group], inverters[0])
+        chosen = str(account.data[CONF_URL]) if account else url
+        if {host_of(u).lower() for u, _, _ in group} - {host_of(chosen).lower()}:
+            LOGGER.warning(
+                "The entries %s used their token at other addresses too; their account uses %s",
+                titles,
+                host_of(chosen),
+            )
         try:
-            await _async_merge(hass, account, url, group[0][1], inverters)
+            await _async_merge(hass, account, url, token, inverters)
         except Exception:  # noqa: BLE001 - one account's failure must not stop the others
             LOGGER.exception(
                 "The entries %s could not become one account yet; the next start goes on", titles
             )
     await _async_split_token_calls(hass)
+
+
+def _address(urls: list[str], first: _Inverter) -> str:
+    """A new account's address: its first entry's host, over https if an entry used that."""
+    url = str(first.entry.data[CONF_URL])
+    host = host_of(url).lower()
+    return next((u for u in urls if URL(u).scheme == "https" and host_of(u).lower() == host), url)
 
 
 def _merged_first(inverter: _Inverter) -> tuple[bool, bool]:
@@ -205,13 +221,14 @@ async def _async_merge(
         _move_entities(hass, inverter, target, subentry, keep_calls=inverter.entry is target)
         _move_device(hass, inverter, target, subentry, disable=was_disabled and enabled)
     options = _merged_options([*(i.entry for i in inverters), *([account] if account else [])])
+    # An account keeps its own address (a group's may be plain http, or another host).
+    data = dict(target.data) if account else {CONF_URL: url, CONF_API_TOKEN: token}
     hass.config_entries.async_update_entry(
         target,
-        # An account keeps its own address (a group's may be plain http).
-        data=target.data if account else {CONF_URL: url, CONF_API_TOKEN: token},
+        data=data,
         options=options,
         title=target.title if account else account_title(url),
-        unique_id=(await async_account_ids(hass, url, token)).unique_id,
+        unique_id=(await async_account_ids(hass, data[CONF_URL], token)).unique_id,
         version=ACCOUNT_VERSION,
         minor_version=ACCOUNT_MINOR_VERSION,
     )
