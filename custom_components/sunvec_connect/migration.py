@@ -4,8 +4,8 @@ Entries with the same token become one account (the portal gives a token one API
 address): the first of them (an enabled one if any) keeps its id and becomes the
 account, every inverter becomes a subentry with the id of the entry it had, so what
 each kept in storage, its repair issues and its counters' restore data stay where they
-were. Entities keep their
-unique ids, entity ids and the user's choices; devices keep their ids and names.
+were. Entities keep their unique ids, entity ids and the user's choices; devices keep
+their ids and names.
 """
 
 from __future__ import annotations
