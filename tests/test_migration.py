@@ -458,6 +458,27 @@ async def test_an_account_at_another_host_takes_in_its_tokens_entries(
     assert joining.entry_id in account.subentries
 
 
+async def test_two_accounts_of_one_token_are_told(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two accounts of one token at two hosts are left as they are; the log says what to do.
+
+    (The form made them before it looked for the token at any address.)
+    """
+    first = account_for("https://a.example.com", [HYBRID_WIFI_SN])
+    second = account_for("https://b.example.com", [PV_ONLY_WIFI_SN])
+    other = account_for("https://b.example.com", ["SUT00000003"], token=OTHER_TOKEN)
+    for account in (first, second, other):
+        account.add_to_hass(hass)
+
+    await async_migrate_integration(hass)
+
+    assert hass.config_entries.async_entries(DOMAIN) == [first, second, other]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    told = f"The accounts {first.title} and {second.title} use one token and count its calls"
+    assert warnings == [f"{told} apart: delete one and add its inverters to the other"]
+
+
 def v2_1_ids(url: str, token: str) -> tuple[str, str]:
     """The unique id and calls key accounts of entry version 2.1 had: plain hashes of the token."""
     host = url.removeprefix("http://").removeprefix("https://").lower()

@@ -76,8 +76,16 @@ async def async_migrate_integration(hass: HomeAssistant) -> None:
     )
     accounts: dict[Any, ConfigEntry] = {}
     for entry in entries:
-        if entry.version >= ACCOUNT_VERSION:
-            accounts.setdefault(entry.data.get(CONF_API_TOKEN), entry)
+        if entry.version < ACCOUNT_VERSION:
+            continue
+        if (first := accounts.setdefault(entry.data.get(CONF_API_TOKEN), entry)) is not entry:
+            # Made at two addresses before the form looked for the token at any address.
+            LOGGER.warning(
+                "The accounts %s and %s use one token and count its calls apart: delete one"
+                " and add its inverters to the other",
+                first.title,
+                entry.title,
+            )
     groups: dict[str, list[tuple[str, str, _Inverter]]] = {}
     for entry in entries:
         if entry.version >= ACCOUNT_VERSION:
