@@ -11,7 +11,7 @@ It reproduces the seeded bench's figures closely (CONTRIBUTING.md, "Trying a cha
 the polling") in about a hundredth of its time: for trying changes to polling.py over
 hundreds of seeds. The bench (`scripts/bench`) decides.
 
-    .venv/bin/python -m benchmarks.polling_model --seeds 301-348 [--set guard=3.5 ...]
+    .venv/bin/python -m benchmarks.polling_model --seeds 301-348 [--set guard=3.5 ...] [--blocks]
 
 `--trust 1` (or 0) tells every schedule the kind of delay instead of letting it judge
 from its misses: what the schedule reaches with a perfect judgement. With random delays
@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import hashlib
+import math
 import statistics
 from types import SimpleNamespace
 from typing import cast
@@ -58,6 +59,20 @@ class DayFigures:
     never_shown: int
     delays: tuple[float, ...]
     """The publish delays of the day's uploads (for the frontier on the same draws)."""
+    blocks: tuple[Block, ...] = ()
+    """The day cut into `BLOCK` long parts from its first upload (where a day loses)."""
+
+
+BLOCK = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Part of a day from its first upload: daylight calls, uploads, staleness of those shown."""
+
+    calls: int
+    uploads: int
+    staleness: tuple[float, ...]
 
 
 def _hass() -> HomeAssistant:
@@ -121,11 +136,32 @@ def _day(
     staleness = [
         (shown[time] - available).total_seconds() for available, time in day if time in shown
     ]
+    blocks = []
+    for number in range(max(1, math.ceil((last - first) / BLOCK))):
+        low, high = first + number * BLOCK, min(last, first + (number + 1) * BLOCK)
+
+        def inside(moment: datetime, low: datetime = low, high: datetime = high) -> bool:
+            # The last block holds the day's last upload and the calls at its moment.
+            return low <= moment < high or moment == high == last
+
+        part = [(available, time) for available, time in day if inside(available)]
+        blocks.append(
+            Block(
+                sum(inside(moment) for moment in calls),
+                len(part),
+                tuple(
+                    (shown[time] - available).total_seconds()
+                    for available, time in part
+                    if time in shown
+                ),
+            )
+        )
     return DayFigures(
         daylight_calls / len(day),
         statistics.fmean(staleness),
         len(day) - len(staleness),
         tuple((available - time).total_seconds() for available, time in day),
+        tuple(blocks),
     )
 
 
@@ -175,6 +211,19 @@ def _on_the_same_draws(hull: list[Schedule], days: list[DayFigures]) -> str:
     )
 
 
+def pooled_blocks(days: Sequence[DayFigures]) -> list[tuple[float, float]]:
+    """Per block, over every inverter's day: calls per upload and mean staleness."""
+    pooled = []
+    for number in range(max(len(figure.blocks) for figure in days)):
+        blocks = [figure.blocks[number] for figure in days if number < len(figure.blocks)]
+        uploads = sum(block.uploads for block in blocks)
+        staleness = [late for block in blocks for late in block.staleness]
+        if uploads and staleness:
+            calls = sum(block.calls for block in blocks)
+            pooled.append((calls / uploads, statistics.fmean(staleness)))
+    return pooled
+
+
 def _parse_setting(text: str) -> tuple[str, float]:
     name, _, value = text.partition("=")
     if name not in UploadSchedule.__dataclass_fields__:
@@ -189,6 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--set", type=_parse_setting, action="append", default=[])
     parser.add_argument("--trust", type=float, help="fix the trust in the trend (0 to 1)")
+    parser.add_argument(
+        "--blocks", action="store_true", help="also by two hours from each day's first upload"
+    )
     args = parser.parse_args(argv)
     low, _, high = str(args.seeds).partition("-")
     seeds = range(int(low), int(high or low) + 1)
@@ -207,6 +259,9 @@ def main(argv: list[str] | None = None) -> None:
                 line += f", against the frontier {staleness / best_staleness(hull, calls):.4f}"
                 line += _on_the_same_draws(hull, days)
             print(line)
+            if args.blocks:
+                parts = (f"{calls:.3f} / {late:.1f} s" for calls, late in pooled_blocks(days))
+                print("  by two hours (calls per upload / staleness):", ", ".join(parts))
 
 
 if __name__ == "__main__":
