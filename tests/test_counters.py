@@ -381,6 +381,21 @@ def test_daily_counter_new_day_count_bounded_by_the_time_since_midnight() -> Non
     assert counter.offer(0.2, at(15), evening + 3 * FIVE) == 0.2
 
 
+def test_daily_counter_new_day_rise_without_the_inverters_time_waits_for_its_series() -> None:
+    """Without the inverter's time of day, a rise onto a new date may be yesterday's count.
+
+    It is held like a wrong series and shown once it rose on for an hour.
+    """
+    counter = DailyCounter()
+    counter.offer(1.0, at(0))  # the dates come from the upload times (UTC)
+    midnight = at(0).replace(hour=0, minute=0) + timedelta(days=1)
+    night = [midnight + timedelta(minutes=10) + step * FIVE for step in range(13)]
+    shown = [counter.offer(round(1.5 + 0.1 * step, 1), t) for step, t in enumerate(night)]
+    assert shown == [1.0] * 12 + [2.7]
+    assert counter.day == midnight.date()
+    assert counter.jumps == 1
+
+
 def test_daily_counter_restores_history_of_older_releases() -> None:
     counter = DailyCounter(zone=UTC)
     counter.restore(migrated({"value": 80.0, "day": "2026-06-21"}, at(0)), LATER)

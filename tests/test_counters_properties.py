@@ -25,11 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+import itertools
 import json
 import random
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from custom_components.sunvec_connect.counters import (
     CONFIRM_SPAN,
@@ -123,10 +124,13 @@ class Meter:
     time: datetime
     clock_offset: timedelta = timedelta()
     """Daily: how far the inverter's clock is ahead of Home Assistant's."""
+    dark_after_midnight: timedelta = timedelta()
+    """Daily: how long after the inverter's midnight it makes nothing (any time: a hybrid)."""
 
     def advance(self, elapsed: timedelta, power_kw: float) -> None:
         """Let `elapsed` pass producing `power_kw` (below the bound)."""
         before = self.time
+        plant_before = self.plant_time()
         self.time += elapsed
         if self.kind is Kind.DAILY and self._inverter_date(self.time) > self._inverter_date(before):
             # The day's count starts again at the inverter's midnight: it holds what
@@ -134,6 +138,8 @@ class Meter:
             plant = self.plant_time()
             self.value = 0.0
             elapsed = plant - plant.replace(hour=0, minute=0, second=0, microsecond=0)
+            plant_before = plant - elapsed
+        elapsed -= dark(plant_before, self.plant_time(), self.dark_after_midnight)
         self.value += power_kw * elapsed.total_seconds() / 3600
 
     def reading(self) -> float:
@@ -146,6 +152,16 @@ class Meter:
 
     def _inverter_date(self, moment: datetime) -> date:
         return local_date(moment + self.clock_offset)
+
+
+def dark(start: datetime, end: datetime, span: timedelta) -> timedelta:
+    """How much of `start` to `end` (plant times) lies within `span` after a midnight."""
+    total = timedelta()
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while span and midnight < end:
+        total += max(timedelta(), min(end, midnight + span) - max(start, midnight))
+        midnight += timedelta(days=1)
+    return total
 
 
 def _fraction(code: int, shift: int) -> float:
@@ -212,7 +228,9 @@ def consistent_suffix(
 ) -> list[Offer]:
     """Readings that follow one another, just long enough for the liveness bound.
 
-    A day's count starts again at the plant's midnight, as a real one does.
+    A day's count starts again at the plant's midnight, as a real one does, and makes
+    nothing in its first `CONFIRM_SPAN` (above the day before's count then, it would not
+    follow: the day before's count served again looks alike).
     """
     first = _fraction(codes[0], 7) * (200 if kind is Kind.DAILY else 10**5)
     value = round(first + (0.0 if kind is Kind.DAILY else 0.1), 1)
@@ -226,15 +244,19 @@ def consistent_suffix(
         index += 1
         elapsed = timedelta(seconds=60 + 540 * _fraction(code, 7))
         counted = elapsed
-        if kind is Kind.DAILY and local_date(time + elapsed + ahead) > local_date(time + ahead):
-            # A day's count starts again at the plant's midnight.
-            plant = local_time(time + elapsed + ahead)
-            value, counted = 0.0, plant - plant.replace(hour=0, minute=0, second=0, microsecond=0)
+        if kind is Kind.DAILY:
+            plant_before, plant = local_time(time + ahead), local_time(time + elapsed + ahead)
+            if plant.date() > plant_before.date():
+                # A day's count starts again at the plant's midnight.
+                plant_before = plant.replace(hour=0, minute=0, second=0, microsecond=0)
+                value, counted = 0.0, plant - plant_before
+            counted -= dark(plant_before, plant, CONFIRM_SPAN)
         time += elapsed
         if not flat:
             # At a pace a plant is believed at once (faster ones need CONFIRM_BOUND).
             rise = 0.9 * PEAK_FLOOR_KW * counted.total_seconds() / 3600 * _fraction(code, 17)
-            value = round(value + max(rise, COUNTER_RESOLUTION if index == 2 else 0.0), 1)
+            least = COUNTER_RESOLUTION if index == 2 and counted > timedelta() else 0.0
+            value = round(value + max(rise, least), 1)
         offers.append(Offer(value, time, plant_time=local_time(time + ahead)))
     return offers
 
@@ -404,7 +426,7 @@ def check_safety_and_liveness(
     following = last.plant_time + UPLOAD
     # A day's count starts again at the plant's midnight.
     new_day = kind is Kind.DAILY and following.date() > last.plant_time.date()
-    reading = 0.1 if new_day else last.reading + 0.1
+    reading = 0.0 if new_day else last.reading + 0.1
     run.feed([Offer(reading, last.time + UPLOAD, plant_time=following)])
     assert run.shown[-1] == reading
 
@@ -441,13 +463,16 @@ def clean_uploads(
     Daily counters restart at or after Home Assistant's midnight (a clock behind).
     The first upload comes at once: a counter without history takes the date of its
     first reading as the day's start, which an upload just after midnight carrying
-    the day before's total would make a day late.
+    the day before's total would make a day late. A day's count makes nothing in the
+    first `CONFIRM_SPAN` after the inverter's midnight (the sun's night): a count above
+    the day before's in that time is held back as the day before's served again.
     """
     meter = Meter(
         kind,
         value=0.0 if kind is Kind.DAILY else 100.0 + 5000 * _fraction(codes[0], 7),
         time=START,
         clock_offset=timedelta(minutes=-offset_minutes),
+        dark_after_midnight=CONFIRM_SPAN if kind is Kind.DAILY else timedelta(),
     )
     cycle_date = meter.plant_time().date()
     uploads: list[tuple[Offer, date]] = []
@@ -494,11 +519,28 @@ def glitch(kind: Kind, previous: float, offer: Offer, cycle_date: date, code: in
     return None
 
 
+def lands_on_yesterday(offers: Sequence[Offer]) -> bool:
+    """Whether a day's count rises by over half onto the day before's in one upload.
+
+    `DailyCounter` takes that for the day before's count served again and holds it.
+    """
+    yesterday: float | None = None
+    for before, offer in itertools.pairwise(offers):
+        assert before.reading is not None
+        assert offer.reading is not None
+        if offer.reading < before.reading:
+            yesterday = before.reading
+        elif offer.reading == yesterday and offer.reading - before.reading > offer.reading / 2:
+            return True
+    return False
+
+
 def check_single_glitch(kind: Kind, drawn: tuple[int, int], offset: int, where: float) -> None:
     """One glitch in a clean series is held at its upload and changes nothing else."""
     codes = expand(drawn)
     uploads = clean_uploads(kind, codes, offset)
     offers = [offer for offer, _ in uploads]
+    assume(kind is Kind.LIFETIME or not lands_on_yesterday(offers))
     clean = Run(kind)
     clean.feed(offers)
     assert clean.shown == [offer.reading for offer in offers], "a clean series is shown as is"

@@ -11,8 +11,9 @@ promises, checked against Home Assistant's own rule on generated histories by
 tests/test_booked_energy.py and tests/test_counters_properties.py:
 
 - Safety: within a meter cycle the value shown never decreases, and a reading that
-  does not follow the value shown (null, zero for a lifetime counter, lower, or a
-  rise faster than `max_power_kw` plus the counters' 0.1 kWh resolution) is held
+  does not follow the value shown (null, zero for a lifetime counter, lower, a rise
+  faster than `max_power_kw` plus the counters' 0.1 kWh resolution, or for yield
+  today a rise onto a new day in the first hour after the inverter's midnight) is held
   back: alone it never becomes the value shown, nor does a series of them that lasts
   less than `CONFIRM_SPAN`.
 - Liveness: readings that follow one another for `CONFIRM_UPLOADS` uploads spanning
@@ -399,7 +400,8 @@ class DailyCounter(_CheckedCounter):
     reading that only repeats the value shown does not move it: the cloud may serve
     yesterday's count after the inverter's midnight. A fall is taken at once only on a
     later plant date than the count's; a fall within the plant date is held back like
-    any implausible reading.
+    any implausible reading, and so is a rise onto a later date within `CONFIRM_SPAN`
+    of the inverter's midnight (`_maybe_yesterdays`).
     """
 
     zone: tzinfo = UTC
@@ -410,12 +412,18 @@ class DailyCounter(_CheckedCounter):
     """The count of the day before: the cloud serves it again after the inverter's
     midnight, and it is never a rise of the new day."""
 
-    def _fits_the_day(self, reading: float) -> bool:
-        """Whether this plant could count `reading` since the inverter's midnight."""
+    def _since_midnight(self) -> timedelta | None:
+        """Time since the inverter's midnight at the reading being offered (None: unknown)."""
         moment = self._plant_time
         if moment is None:
+            return None
+        return moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def _fits_the_day(self, reading: float) -> bool:
+        """Whether this plant could count `reading` since the inverter's midnight."""
+        if (since := self._since_midnight()) is None:
             return True
-        hours = (moment - moment.replace(hour=0, minute=0, second=0, microsecond=0)).seconds / 3600
+        hours = since.total_seconds() / 3600
         return reading <= self.learned_power_kw * hours + COUNTER_RESOLUTION + _SLACK
 
     def _readable(self, reading: float) -> bool:
@@ -438,10 +446,25 @@ class DailyCounter(_CheckedCounter):
         if new_day and not self._fits_the_day(reading):
             return False
         if reading > before:
+            if new_day and self._maybe_yesterdays():
+                return False
             return not self._repeats_yesterday(before, reading) and self._plausible_rise(
                 before, before_time, reading, upload_time, learned=learned
             )
         return new_day
+
+    def _maybe_yesterdays(self) -> bool:
+        """Whether a new day's count above the day before's shown may be the day before's.
+
+        Within `CONFIRM_SPAN` of the inverter's midnight the cloud may still serve the
+        day before's count, which rose further while nobody polled (Home Assistant was
+        down across midnight): taken as the new day's, a day's energy would be booked
+        twice. Such a count (also one whose time of day is not known) is held back like
+        a wrong series; the new day's real count is taken at once (a fall on a later
+        date), a lasting one when confirmed.
+        """
+        since = self._since_midnight()
+        return since is None or since < CONFIRM_SPAN
 
     def _repeats_yesterday(self, before: float, reading: float) -> bool:
         """Whether a rise is the day before's count served again.
