@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+import importlib
+import pkgutil
 from typing import Any
 from unittest.mock import AsyncMock, PropertyMock, patch
 
@@ -23,6 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+import custom_components.sunvec_connect
 from custom_components.sunvec_connect import PLATFORMS
 from custom_components.sunvec_connect.account import (
     SECRET_KEY,
@@ -38,6 +41,13 @@ from custom_components.sunvec_connect.kept import aware_time
 from custom_components.sunvec_connect.models import SunvecRuntimeData
 from simulator import ManualClock, SunvecCloud, create_app
 from simulator.demo import HYBRID_WIFI_SN, build_demo_cloud
+
+# Hypothesis draws some of its numbers from the constants of the local modules loaded so
+# far (`hypothesis.internal.conjecture.providers`): the modules Home Assistant loads on
+# demand (the config flow) are loaded now, so that a property test's examples do not
+# depend on the tests its worker ran before it.
+for _module in pkgutil.iter_modules(custom_components.sunvec_connect.__path__):
+    importlib.import_module(f"custom_components.sunvec_connect.{_module.name}")
 
 SIM_START = datetime(2026, 6, 21, 10, 0, 2, tzinfo=UTC)
 """A summer morning in Amsterdam (12:00 local): every demo plant is producing."""
