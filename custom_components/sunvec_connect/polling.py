@@ -41,6 +41,10 @@ REGULAR_RUNS = (0.4, 0.9)
 less: the trend is trusted wholly; by this or more: not at all."""
 MIN_RUNS = 3
 """Runs of hits between misses seen before misses are judged to come at random."""
+JUMP = 6.0
+"""Seconds a delay may rise from one upload to the next and still be a steady delay
+(which moves by its jitter and the trend): an upload out later than that after where the
+one before it was found is a delay drawn at random."""
 RUN_GAIN = 0.3
 """Weight of the latest run of hits in the learned run length and its variation."""
 SPREAD_UPLOADS = 24
@@ -67,7 +71,8 @@ class UploadSchedule:
     is. The trend is the slope between the failed polls of the last two misses,
     trusted as far as the runs of hits between misses are regular: a steady delay
     is met at regular intervals, delays drawn at random at random ones (where the
-    slope is noise).
+    slope is noise). An upload out over `JUMP` later than the one before it is a
+    delay drawn at random at once.
 
     Under the token's pace it aims `UploadSkipper` uploads ahead (every second,
     third, ... upload, evenly) and, while the inverter sleeps, polls at the pace's
@@ -113,6 +118,8 @@ class UploadSchedule:
     absolute deviation (at first as irregular as delays drawn at random)."""
     failed_offset: float | None = None
     """Seconds after the aimed upload time of the last poll that missed it."""
+    last_found: tuple[datetime, float] | None = None
+    """The last upload seen and the seconds after its time it was found."""
     last_bound: tuple[datetime, float] | None = None
     """The upload time and the failed poll's offset of the last miss."""
     first_retry: float = 8.0
@@ -229,6 +236,11 @@ class UploadSchedule:
                 self.found_at.append(seen_after)
             self._after_hit()
             self.overruns.append(0.0)
+        if self.misses > 1 and low is not None and self._jumped(upload_time, low):
+            # Not a steady delay: judged random (no trend) until runs of hits say otherwise.
+            self.run_variation = max(self.run_variation, REGULAR_RUNS[1] * self.run_length)
+            self.trend = 0.0
+        self.last_found = (upload_time, seen_after)
         self.misses = 0
         self.failed_offset = None
         self._note_the_morning(upload_time)
@@ -239,6 +251,19 @@ class UploadSchedule:
         self.steps = self.skipper.uploads_until_next_call(self.uploads_per_call)
         self.target = upload_time + timedelta(seconds=self.steps * self.cadence)
         return self._wait_for(now, self.target)
+
+    def _jumped(self, upload_time: datetime, low: float) -> bool:
+        """Whether the upload after the last one seen was out over `JUMP` later than it.
+
+        Out after `low` seconds (a retry missed it there), where the one before was found
+        earlier. An upload that never came (the inverter went to sleep) tells nothing.
+        """
+        if self.last_found is None or not self._aimed(upload_time):
+            return False
+        before, found = self.last_found
+        return abs((upload_time - before).total_seconds() - self.cadence) < self.cadence / 2 and (
+            low > found + JUMP
+        )
 
     def _aimed(self, upload_time: datetime) -> bool:
         """Whether `upload_time` is the upload the polls aimed at."""
@@ -267,7 +292,8 @@ class UploadSchedule:
             if TREND_SPAN[0] <= uploads <= TREND_SPAN[1]:
                 slope = self.trust * (low - before) / uploads
                 self.trend = max(-MAX_TREND, min(MAX_TREND, slope))
-        self.last_bound = (upload_time, low)
+        # The descent's failed poll lies up to a whole step below the delay: no trend from it.
+        self.last_bound = (upload_time, low) if self.delay_bounded else None
         # Just above the failed poll; further at each upload missed in a row (the delay
         # jumped).
         self.missed_in_row += 1
