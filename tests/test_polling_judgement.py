@@ -58,3 +58,11 @@ def test_the_descents_miss_tells_no_trend() -> None:
     later = [value for now, value in run.estimates if now > run.available(12)]
     assert max(later) <= 27.0 + 2 * schedule.rise
     assert min(later) >= 27.0 - schedule.guard - schedule.max_step - SCHEDULING_SLACK
+
+
+def test_the_morning_after_a_sleep_is_not_a_jump() -> None:
+    """The evening's retries find nothing; the morning's first upload is out 30 s later.
+
+    Hours apart, the two uploads say nothing of how a delay moves from one to the next.
+    """
+    assert _trust_after([40.0] * 30 + [LOST] * 20 + [70.0] + [40.0] * 5) >= 0.5
