@@ -81,6 +81,7 @@ def test_readers_by_example() -> None:
                 "delay_bounded",
                 "trend",
                 "hit_runs",
+                "random_seen",
                 "gaps",
                 "last_upload",
                 "uploads",

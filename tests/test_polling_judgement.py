@@ -6,10 +6,21 @@ out well after where the one before it was found is a delay drawn at random.
 
 from __future__ import annotations
 
-from custom_components.sunvec_connect.polling import JUMP, SCHEDULING_SLACK, UploadSchedule
+from datetime import datetime
+import random
+
+from hypothesis import given, settings, strategies as st
+
+from custom_components.sunvec_connect.polling import (
+    JUMP,
+    RANDOM_RISE,
+    SCHEDULING_SLACK,
+    UploadSchedule,
+)
 
 from .test_polling_misses import Run
 
+SETTINGS = settings(max_examples=100, derandomize=True, deadline=None)
 LOST = 10_000.0
 """A publish delay no poll waits for: the upload never comes out before the next."""
 
@@ -31,6 +42,47 @@ def test_an_upload_out_far_later_than_the_one_before_is_a_random_delay() -> None
     """A 30 s jump from one upload to the next: found after the second retry, judged random."""
     assert _trust_after([40.0] * 30) >= 0.5
     assert _trust_after([40.0] * 30 + [70.0]) == 0.0
+
+
+def _estimate_after(run: Run, index: int) -> float:
+    """The delay estimate when upload `index` came out."""
+    return [value for now, value in run.estimates if now <= run.available(index)][-1]
+
+
+def test_random_delays_creep_through_a_long_run_and_a_fall_is_followed() -> None:
+    """After the jump, 200 uploads out 20 s after their times: all hits at the first poll.
+
+    Delays drawn at random and polled at a high quantile give runs of hits several
+    times the usual length now and then; the step that doubles after 15 hits (for a
+    steady delay falling faster than its trend) took the polls 30 s down within 40
+    uploads of such a run. Now the estimate creeps a `decrease_step` per hit until the
+    run is `RANDOM_LONG_RUNS` usual runs long, then the step doubles: a fall of the
+    delays by 50 s is followed within 120 uploads (ten hours of daylight).
+    """
+    jump = 30
+    run = Run([40.0] * jump + [70.0] + [20.0] * 200, schedule=_regular())
+    run.poll()
+    schedule = run.schedule
+    assert schedule.random_seen
+    after_jump = _estimate_after(run, jump + 1)
+    # Runs learned at the jump: 10 hits, then 30 (about 16 at their weights); 40 hits are
+    # well within four of them.
+    creeping = 40
+    assert _estimate_after(run, jump + 1 + creeping) >= after_jump - (
+        creeping * schedule.decrease_step + 0.01
+    )
+    late = [shown for index, shown in run.shown.items() if index > jump + 120]
+    assert late
+    assert max(late) <= schedule.guard + 2 * schedule.rise + SCHEDULING_SLACK
+
+
+def test_a_steady_delay_that_falls_is_caught_up_with() -> None:
+    """No jump seen: after 15 hits the step doubles every 4 and follows a fall of 50 s."""
+    run = Run([70.0] * 30 + [20.0] * 120, schedule=_regular())
+    run.poll()
+    assert not run.schedule.random_seen
+    late = [shown for index, shown in run.shown.items() if index > 30 + 60]
+    assert max(late) <= run.schedule.guard + 2 * run.schedule.rise + SCHEDULING_SLACK
 
 
 def test_a_rise_within_the_jump_leaves_the_judgement() -> None:
@@ -66,3 +118,37 @@ def test_the_morning_after_a_sleep_is_not_a_jump() -> None:
     Hours apart, the two uploads say nothing of how a delay moves from one to the next.
     """
     assert _trust_after([40.0] * 30 + [LOST] * 20 + [70.0] + [40.0] * 5) >= 0.5
+
+
+class _Recording(UploadSchedule):
+    """A schedule that notes, at each miss, what bounds the estimate it sets."""
+
+    def __init__(self) -> None:
+        super().__init__(run_length=10.0, run_variation=1.0, runs_seen=3)
+        self.misses_seen: list[tuple[float, float, float, bool, float]] = []
+
+    def _after_miss(self, upload_time: datetime, low: float, high: float) -> None:
+        super()._after_miss(upload_time, low, high)
+        judged_random = self.random_seen and self.trust < 0.5
+        highest = max(self.failed_polls, default=low)
+        self.misses_seen.append((low, high, self.publish_delay, judged_random, highest))
+
+
+@SETTINGS
+@given(spread=st.floats(10.0, 70.0), seed=st.integers(0, 2**32 - 1))
+def test_random_delays_are_polled_no_later_than_the_misses_showed(spread: float, seed: int) -> None:
+    """Once judged random, a miss takes the estimate at most `RANDOM_RISE` higher.
+
+    Above the highest failed poll of the last misses, that is; never to or below the
+    failed poll of the miss itself.
+    """
+    rng = random.Random(seed)
+    schedule = _Recording()
+    drawn = [rng.uniform(90.0 - spread, 90.0) for _ in range(120)]
+    run = Run([40.0] * 30 + [70.0] + drawn, schedule=schedule)
+    run.poll()
+    assert schedule.random_seen
+    judged = [miss for miss in schedule.misses_seen if miss[3]]
+    assert judged
+    for low, high, estimate, _judged, highest in judged:
+        assert low < estimate <= min(high, highest + RANDOM_RISE)

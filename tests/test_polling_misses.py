@@ -136,17 +136,30 @@ def test_a_steady_delay_is_met_within_two_hours(delay: float, jitter: float, see
 def test_what_is_learned_survives_a_restart_and_older_releases_restore() -> None:
     run = Run([40.0 + index % 3 for index in range(60)])
     run.poll()
+    run.schedule.random_seen = True
     kept = UploadSchedule()
     now = T0 + timedelta(seconds=len(run.delays) * CADENCE)
     kept.restore(json.loads(json.dumps(run.schedule.as_dict())), now)
-    learned = ("publish_delay", "trend", "run_length", "run_variation", "delay_bounded")
+    learned = (
+        "publish_delay",
+        "trend",
+        "run_length",
+        "run_variation",
+        "delay_bounded",
+        "random_seen",
+    )
     assert [getattr(kept, name) for name in learned] == [
         getattr(run.schedule, name) for name in learned
     ]
     # What the release before kept: no trend, no runs of hits.
     older = UploadSchedule()
     older.restore({"cadence": 300, "publish_delay": 45.5, "delay_bounded": True, "gaps": []}, now)
-    assert (older.publish_delay, older.trend, older.trust) == (45.5, 0.0, 0.0)
+    assert (older.publish_delay, older.trend, older.trust, older.random_seen) == (
+        45.5,
+        0.0,
+        0.0,
+        False,
+    )
     broken = UploadSchedule()
     broken.restore({"trend": 1e9, "hit_runs": [0, -1]}, now)
     assert (broken.trend, broken.run_length) == (1.0, 10.0)

@@ -45,6 +45,15 @@ JUMP = 6.0
 """Seconds a delay may rise from one upload to the next and still be a steady delay
 (which moves by its jitter and the trend): an upload out later than that after where the
 one before it was found is a delay drawn at random."""
+RANDOM_LONG_RUNS = 4.0
+"""Learned run lengths after which a run of hits is long once delays were seen drawn at
+random: their runs vary as much as they are long, and one over four times the usual
+length (about 2 % of them) says the delays moved."""
+FAILED_POLLS_KEPT = 16
+"""The last misses whose failed polls bound where delays drawn at random go."""
+RANDOM_RISE = 1.0
+"""Seconds above the highest of those failed polls a miss takes the estimate at most
+while delays are drawn at random."""
 RUN_GAIN = 0.3
 """Weight of the latest run of hits in the learned run length and its variation."""
 SPREAD_UPLOADS = 24
@@ -72,7 +81,9 @@ class UploadSchedule:
     trusted as far as the runs of hits between misses are regular: a steady delay
     is met at regular intervals, delays drawn at random at random ones (where the
     slope is noise). An upload out over `JUMP` later than the one before it is a
-    delay drawn at random at once.
+    delay drawn at random at once; from then on, while the misses come at random, the
+    step doubles only after runs far longer than the usual ones, and a miss takes the
+    estimate no higher than a second above the highest failed poll of the last misses.
 
     Under the token's pace it aims `UploadSkipper` uploads ahead (every second,
     third, ... upload, evenly) and, while the inverter sleeps, polls at the pace's
@@ -122,6 +133,10 @@ class UploadSchedule:
     """The last upload seen and the seconds after its time it was found."""
     last_bound: tuple[datetime, float] | None = None
     """The upload time and the failed poll's offset of the last miss."""
+    random_seen: bool = False
+    """An upload was out over `JUMP` later than the one before it: delays drawn at random."""
+    failed_polls: deque[float] = field(default_factory=lambda: deque(maxlen=FAILED_POLLS_KEPT))
+    """Seconds after their aimed upload times of the last failed polls (once bounded)."""
     first_retry: float = 8.0
     """Seconds before the first retry when the expected upload is not there yet."""
     min_wait: float = 5.0
@@ -240,6 +255,7 @@ class UploadSchedule:
             # Not a steady delay: judged random (no trend) until runs of hits say otherwise.
             self.run_variation = max(self.run_variation, REGULAR_RUNS[1] * self.run_length)
             self.trend = 0.0
+            self.random_seen = True
         self.last_found = (upload_time, seen_after)
         self.misses = 0
         self.failed_offset = None
@@ -302,6 +318,13 @@ class UploadSchedule:
             # The descent's last step bracketed the delay: try the middle of that step.
             rise = max(rise, self.last_descent / 2)
         self.publish_delay = min(high, low + rise)
+        if self.delay_bounded:
+            self.failed_polls.append(low)
+            if self.random_seen and self.trust < 0.5:
+                # Delays drawn at random: a poll above the highest delay the misses showed
+                # only waits longer for the uploads out before it.
+                highest = max(self.failed_polls) + RANDOM_RISE
+                self.publish_delay = min(self.publish_delay, highest)
         self.delay_bounded = True
         self.hits_in_row = 0
 
@@ -350,7 +373,12 @@ class UploadSchedule:
         self.missed_in_row = 0
         if self.trend > 0:
             self.trend = max(0.0, self.trend - self.trend_fade)
-        longer = max(0, self.hits_in_row - self.long_run)
+        long_run: float = self.long_run
+        if self.random_seen and self.trust < 0.5:
+            # Polled at a high quantile, delays drawn at random give long runs of hits now
+            # and then: a step that doubles after them polls far below that quantile.
+            long_run = max(long_run, RANDOM_LONG_RUNS * self.run_length)
+        longer = max(0.0, self.hits_in_row - long_run)
         # Half the step for a delay its trend follows: the creep only looks for a change.
         creep = self.decrease_step * (1 - self.trust / 2)
         step = min(self.max_step, creep * 2 ** (longer / self.run_doubling))
@@ -481,6 +509,7 @@ class UploadSchedule:
             "delay_bounded": self.delay_bounded,
             "trend": self.trend,
             "hit_runs": [self.run_length, self.run_variation],
+            "random_seen": self.random_seen,
             "morning_delay": self.morning_delay,
             "overruns": list(self.overruns),
             "gaps": list(self.gaps),
@@ -513,6 +542,7 @@ class UploadSchedule:
             if length is not None and variation is not None and length >= 1 and variation >= 0:
                 self.run_length, self.run_variation = length, variation
                 self.runs_seen = MIN_RUNS
+        self.random_seen = stored.get("random_seen") is True
         if isinstance(gaps, list):
             numbers = [finite_number(gap) for gap in gaps]
             self.gaps.extend(
