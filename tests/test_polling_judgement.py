@@ -129,7 +129,7 @@ class _Recording(UploadSchedule):
 
     def _after_miss(self, upload_time: datetime, low: float, high: float) -> None:
         super()._after_miss(upload_time, low, high)
-        judged_random = self.random_seen and self.trust < 0.5
+        judged_random = self.drawn_at_random
         highest = max(self.failed_polls, default=low)
         self.misses_seen.append((low, high, self.publish_delay, judged_random, highest))
 

@@ -293,6 +293,11 @@ class UploadSchedule:
         regular, random = REGULAR_RUNS
         return max(0.0, min(1.0, (random - variation) / (random - regular)))
 
+    @property
+    def drawn_at_random(self) -> bool:
+        """Whether delays were seen drawn at random and the misses still come at random."""
+        return self.random_seen and self.trust < 0.5
+
     def _after_miss(self, upload_time: datetime, low: float, high: float) -> None:
         """The delay of the upload found at `high` seconds lay above `low`."""
         if self.delay_bounded:
@@ -320,7 +325,7 @@ class UploadSchedule:
         self.publish_delay = min(high, low + rise)
         if self.delay_bounded:
             self.failed_polls.append(low)
-            if self.random_seen and self.trust < 0.5:
+            if self.drawn_at_random:
                 # Delays drawn at random: a poll above the highest delay the misses showed
                 # only waits longer for the uploads out before it.
                 highest = max(self.failed_polls) + RANDOM_RISE
@@ -374,7 +379,7 @@ class UploadSchedule:
         if self.trend > 0:
             self.trend = max(0.0, self.trend - self.trend_fade)
         long_run: float = self.long_run
-        if self.random_seen and self.trust < 0.5:
+        if self.drawn_at_random:
             # Polled at a high quantile, delays drawn at random give long runs of hits now
             # and then: a step that doubles after them polls far below that quantile.
             long_run = max(long_run, RANDOM_LONG_RUNS * self.run_length)
