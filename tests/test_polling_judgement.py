@@ -10,9 +10,12 @@ from datetime import datetime
 import random
 
 from hypothesis import given, settings, strategies as st
+import pytest
 
 from custom_components.sunvec_connect.polling import (
     JUMP,
+    MIN_RUNS,
+    RANDOM_FADE,
     RANDOM_RISE,
     SCHEDULING_SLACK,
     UploadSchedule,
@@ -96,20 +99,19 @@ def test_an_upload_that_never_came_is_not_a_jump() -> None:
 
 
 def test_the_descents_miss_tells_no_trend() -> None:
-    """A constant 27 s delay met by a descent while the trend is trusted (a steady delay).
+    """A constant 30 s delay met by a descent while the trend is trusted (a steady delay).
 
-    The descent's failed poll (13 s) lay a whole step below the delay; taken as a bound,
-    the slope from it to the next miss (about 1 s per upload) took the estimate to 40 s,
-    13 s above the delay.
+    The descent's failed poll (24 s) lay most of a step below the delay; taken as a bound,
+    the slope from it to a later miss took the estimate to 38 s, 8 s above the delay.
     """
-    run = Run([27.0] * 100, schedule=_regular())
+    run = Run([30.0] * 100, schedule=_regular())
     run.poll()
     schedule = run.schedule
     first_failed, _found, _estimate = run.brackets[0]
-    assert first_failed < 27.0 - schedule.max_first_descent / 2
+    assert first_failed < 30.0 - schedule.max_first_descent / 2
     later = [value for now, value in run.estimates if now > run.available(12)]
-    assert max(later) <= 27.0 + 2 * schedule.rise
-    assert min(later) >= 27.0 - schedule.guard - schedule.max_step - SCHEDULING_SLACK
+    assert max(later) <= 30.0 + 2 * schedule.rise
+    assert min(later) >= 30.0 - schedule.guard - schedule.max_step - SCHEDULING_SLACK
 
 
 def test_the_morning_after_a_sleep_is_not_a_jump() -> None:
@@ -152,3 +154,40 @@ def test_random_delays_are_polled_no_later_than_the_misses_showed(spread: float,
     assert judged
     for low, high, estimate, _judged, highest in judged:
         assert low < estimate <= min(high, highest + RANDOM_RISE)
+
+
+@SETTINGS
+@given(slope=st.floats(0.2, 0.7), seed=st.integers(0, 2**32 - 1))
+def test_a_rising_first_morning_is_followed_from_the_first_misses(slope: float, seed: int) -> None:
+    """A new schedule meets a delay rising through six hours (jitter 2 s): six misses at most.
+
+    Nothing judged yet, its trend is trusted from the first two misses after the descent.
+    Judged as random until runs of hits said otherwise, the schedule left the trend aside
+    and missed up to eight times in those six hours (every five to eight uploads).
+    """
+    rng = random.Random(seed)
+    run = Run([40.0 + slope * index + rng.uniform(-2.0, 2.0) for index in range(72)])
+    run.poll()
+    assert len(run.brackets) <= 6
+    assert not run.schedule.random_seen
+
+
+def test_the_creep_halves_only_once_runs_of_hits_showed_a_followed_trend() -> None:
+    """Trusted at first, the trend is not yet known to be followed: the creep stays whole."""
+    schedule = UploadSchedule(publish_delay=50.0, delay_bounded=True)
+    assert schedule.trust == 1.0
+    schedule._after_hit()
+    assert schedule.publish_delay == pytest.approx(50.0 - schedule.decrease_step)
+    schedule.runs_seen = MIN_RUNS
+    schedule._after_hit()
+    assert schedule.publish_delay == pytest.approx(50.0 - 1.5 * schedule.decrease_step)
+
+
+def test_a_rising_trend_fades_faster_once_delays_were_seen_drawn_at_random() -> None:
+    """A rise of the delay ends slowly; where delays are drawn at random it is mostly noise."""
+    steady = UploadSchedule(publish_delay=50.0, delay_bounded=True, trend=0.5)
+    steady._after_hit()
+    drawn = UploadSchedule(publish_delay=50.0, delay_bounded=True, trend=0.5, random_seen=True)
+    drawn._after_hit()
+    assert steady.trend == pytest.approx(0.5 - steady.trend_fade)
+    assert drawn.trend == pytest.approx(0.5 - RANDOM_FADE * drawn.trend_fade)

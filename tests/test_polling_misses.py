@@ -151,32 +151,34 @@ def test_what_is_learned_survives_a_restart_and_older_releases_restore() -> None
     assert [getattr(kept, name) for name in learned] == [
         getattr(run.schedule, name) for name in learned
     ]
-    # What the release before kept: no trend, no runs of hits.
+    # What the release before kept: no trend, no runs of hits (judged afresh: at first
+    # a steady delay, its trend trusted).
     older = UploadSchedule()
     older.restore({"cadence": 300, "publish_delay": 45.5, "delay_bounded": True, "gaps": []}, now)
     assert (older.publish_delay, older.trend, older.trust, older.random_seen) == (
         45.5,
         0.0,
-        0.0,
+        1.0,
         False,
     )
+    assert older.runs_seen == 0
     broken = UploadSchedule()
     broken.restore({"trend": 1e9, "hit_runs": [0, -1]}, now)
     assert (broken.trend, broken.run_length) == (1.0, 10.0)
 
 
 def test_the_descents_miss_tries_the_middle_of_its_step() -> None:
-    """The descent's last step (16 s) bracketed a 44 s delay: the next poll tries its middle.
+    """The descent's last step (8 s) bracketed a 44 s delay: the next poll tries its middle.
 
-    Climbing from the failed poll 3 s at a time instead cost two more misses here (the
-    polls 38 s and 44 s after the upload times missed).
+    That poll finds the upload: the first two hours miss once. (With steps of up to 16 s,
+    the step from 48 s to 32 s left a bracket twice as wide and its middle missed too.)
     """
     run = Run([44.0] * 24)
     run.poll()
     failed, found, estimate = run.brackets[0]
-    assert (failed, found) == pytest.approx((32.0, 48.0), abs=1.0)
+    assert (failed, found) == pytest.approx((40.0, 48.0), abs=1.0)
     assert estimate == pytest.approx(failed + run.schedule.max_first_descent / 2)
-    assert len(run.brackets) == 2
+    assert len(run.brackets) == 1
 
 
 def test_steady_delays_are_met_with_fewer_misses_after_the_descent() -> None:

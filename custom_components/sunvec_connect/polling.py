@@ -54,6 +54,9 @@ FAILED_POLLS_KEPT = 16
 RANDOM_RISE = 1.0
 """Seconds above the highest of those failed polls a miss takes the estimate at most
 while delays are drawn at random."""
+RANDOM_FADE = 2.0
+"""How much faster a rising trend fades once delays were seen drawn at random (where
+a trend is mostly noise)."""
 RUN_GAIN = 0.3
 """Weight of the latest run of hits in the learned run length and its variation."""
 SPREAD_UPLOADS = 24
@@ -102,9 +105,10 @@ class UploadSchedule:
     a delay that falls faster than the trend says is caught up with."""
     run_doubling: float = 4.0
     max_step: float = 2.0
-    trend_fade: float = 0.02
-    """Seconds per upload a rising trend loses at each first-try hit (a rise ends)."""
-    max_first_descent: float = 16.0
+    trend_fade: float = 0.01
+    """Seconds per upload a rising trend loses at each first-try hit (a rise ends): about
+    as fast as the slope of a daily cycle of the cloud's load changes."""
+    max_first_descent: float = 8.0
     """Until a miss first bounds the delay from below, each first-try hit doubles the
     step the estimate shrinks by, up to this: the 60 s default comes down to a short
     real delay within a few uploads instead of one second per upload."""
@@ -124,9 +128,10 @@ class UploadSchedule:
     runs_seen: int = 0
     """Runs of hits between two misses seen (up to `MIN_RUNS`; kept runs count as many)."""
     run_length: float = 10.0
-    run_variation: float = 10.0
+    run_variation: float = 2.0
     """Learned runs of first-try hits between misses: their length and its mean
-    absolute deviation (at first as irregular as delays drawn at random)."""
+    absolute deviation (at first regular: a steady delay, until runs of hits or a jump
+    show delays drawn at random)."""
     failed_offset: float | None = None
     """Seconds after the aimed upload time of the last poll that missed it."""
     last_found: tuple[datetime, float] | None = None
@@ -377,15 +382,18 @@ class UploadSchedule:
         self.hits_in_row += 1
         self.missed_in_row = 0
         if self.trend > 0:
-            self.trend = max(0.0, self.trend - self.trend_fade)
+            fade = self.trend_fade * (RANDOM_FADE if self.random_seen else 1.0)
+            self.trend = max(0.0, self.trend - fade)
         long_run: float = self.long_run
         if self.drawn_at_random:
             # Polled at a high quantile, delays drawn at random give long runs of hits now
             # and then: a step that doubles after them polls far below that quantile.
             long_run = max(long_run, RANDOM_LONG_RUNS * self.run_length)
         longer = max(0.0, self.hits_in_row - long_run)
-        # Half the step for a delay its trend follows: the creep only looks for a change.
-        creep = self.decrease_step * (1 - self.trust / 2)
+        # Half the step for a delay its trend follows (as runs of hits showed): the creep
+        # only looks for a change.
+        followed = self.trust if self.runs_seen >= MIN_RUNS else 0.0
+        creep = self.decrease_step * (1 - followed / 2)
         step = min(self.max_step, creep * 2 ** (longer / self.run_doubling))
         self.publish_delay = max(0.0, self.publish_delay + self.trend - step)
 
