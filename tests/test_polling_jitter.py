@@ -42,8 +42,8 @@ STALENESS_BOUND = SCHEDULE.guard + SCHEDULE.first_retry + SCHEDULING_SLACK + MIC
 """The latest a learned schedule shows an upload after it became available."""
 
 
-FIRST_DESCENT_UPLOADS = 8
-"""Steps of 1, 2, 4, 8, 16, 16, 16 and 16 s take the 60 s default below any delay."""
+FIRST_DESCENT_UPLOADS = 10
+"""Steps of 1, 2, 4 and then seven of 8 s take the 60 s default below any delay."""
 BRACKET_UPLOADS = 6
 """Misses after which the estimate has met a delay: each one bounds the delay from below
 (the failed poll), and the estimate goes `rise` above that, twice as far for each

@@ -114,6 +114,23 @@ def test_the_descents_miss_tells_no_trend() -> None:
     assert min(later) >= 30.0 - schedule.guard - schedule.max_step - SCHEDULING_SLACK
 
 
+def test_a_climb_to_a_long_delay_tells_no_trend() -> None:
+    """A constant 106 s delay, above the 60 s default, met by misses in a row.
+
+    The climb's last failed poll lay up to a whole rise below the delay; taken as a bound
+    with the trend trusted, the slope from it to the next miss took the estimate 8 s above
+    the delay (in test_polling_jitter.py, polls 14 s after the uploads were out).
+    """
+    run = Run([106.0] * 60)
+    run.poll()
+    climb = [failed for failed, _found, _estimate in run.brackets if failed < 106.0 - 8.0]
+    assert climb
+    later = [value for now, value in run.estimates if now > run.available(8)]
+    schedule = run.schedule
+    assert max(later) <= 106.0 + 2 * schedule.rise
+    assert min(later) >= 106.0 - schedule.guard - schedule.max_step - SCHEDULING_SLACK
+
+
 def test_the_morning_after_a_sleep_is_not_a_jump() -> None:
     """The evening's retries find nothing; the morning's first upload is out 30 s later.
 

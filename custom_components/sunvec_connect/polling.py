@@ -318,8 +318,10 @@ class UploadSchedule:
             if TREND_SPAN[0] <= uploads <= TREND_SPAN[1]:
                 slope = self.trust * (low - before) / uploads
                 self.trend = max(-MAX_TREND, min(MAX_TREND, slope))
-        # The descent's failed poll lies up to a whole step below the delay: no trend from it.
-        self.last_bound = (upload_time, low) if self.delay_bounded else None
+        # The failed poll of the descent, or of a climb through uploads missed in a row, lies
+        # up to a whole step below the delay: no trend from it.
+        climbing = self.missed_in_row > 0
+        self.last_bound = (upload_time, low) if self.delay_bounded and not climbing else None
         # Just above the failed poll; further at each upload missed in a row (the delay
         # jumped).
         self.missed_in_row += 1
