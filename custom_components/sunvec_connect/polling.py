@@ -80,13 +80,15 @@ class UploadSchedule:
     poll, within that bracket (to its middle after the first descent's miss).
     After each first-try hit it follows the delay's trend and creeps down, faster
     the longer the run of hits, so that a miss now and then tells where the delay
-    is. The trend is the slope between the failed polls of the last two misses,
-    trusted as far as the runs of hits between misses are regular: a steady delay
-    is met at regular intervals, delays drawn at random at random ones (where the
-    slope is noise). An upload out over `JUMP` later than the one before it is a
-    delay drawn at random at once; from then on, while the misses come at random, the
-    step doubles only after runs far longer than the usual ones, and a miss takes the
-    estimate no higher than a second above the highest failed poll of the last misses.
+    is. The trend is the slope between the failed polls of the last two misses (not
+    those of the descent or of a climb through misses in a row), trusted as far as the
+    runs of hits between misses are regular: a steady delay is met at regular
+    intervals, delays drawn at random at random ones (where the slope is noise). Until
+    runs say otherwise it is trusted wholly (a steady delay). An upload out over `JUMP`
+    later than the one before it is a delay drawn at random at once; from then on,
+    while the misses come at random, the step doubles only after runs far longer than
+    the usual ones, and a miss takes the estimate no higher than a second above the
+    highest failed poll of the last misses.
 
     Under the token's pace it aims `UploadSkipper` uploads ahead (every second,
     third, ... upload, evenly) and, while the inverter sleeps, polls at the pace's
@@ -137,7 +139,7 @@ class UploadSchedule:
     last_found: tuple[datetime, float] | None = None
     """The last upload seen and the seconds after its time it was found."""
     last_bound: tuple[datetime, float] | None = None
-    """The upload time and the failed poll's offset of the last miss."""
+    """The upload time and the failed poll's offset of the last miss that tells a trend."""
     random_seen: bool = False
     """An upload was out over `JUMP` later than the one before it: delays drawn at random."""
     failed_polls: deque[float] = field(default_factory=lambda: deque(maxlen=FAILED_POLLS_KEPT))
