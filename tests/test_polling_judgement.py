@@ -6,16 +6,18 @@ out well after where the one before it was found is a delay drawn at random.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 import random
 
 from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.sunvec_connect.polling import (
+    JUDGED_RUN_GAIN,
     JUMP,
     MIN_RUNS,
     RANDOM_FADE,
+    RANDOM_LONG_RUNS,
     RANDOM_RISE,
     SCHEDULING_SLACK,
     UploadSchedule,
@@ -208,3 +210,84 @@ def test_a_rising_trend_fades_faster_once_delays_were_seen_drawn_at_random() -> 
     drawn._after_hit()
     assert steady.trend == pytest.approx(0.5 - steady.trend_fade)
     assert drawn.trend == pytest.approx(0.5 - RANDOM_FADE * drawn.trend_fade)
+
+
+class _Judging(UploadSchedule):
+    """A regular schedule that notes, at each poll after a jump, whether it trusts the trend."""
+
+    def __init__(self) -> None:
+        super().__init__(run_length=10.0, run_variation=1.0, runs_seen=3)
+        self.trusted: list[tuple[datetime, bool]] = []
+
+    def next_poll(self, now: datetime, upload_time: datetime | None) -> float:
+        wait = super().next_poll(now, upload_time)
+        if self.random_seen and upload_time is not None:
+            self.trusted.append((upload_time, self.trust >= 0.5))
+        return wait
+
+
+@SETTINGS
+@given(spread=st.floats(10.0, 70.0), seed=st.integers(0, 2**32 - 1))
+def test_delays_drawn_at_random_stay_judged_so(spread: float, seed: int) -> None:
+    """After the jump, 400 delays drawn at random: no trend trusted at 60 % of the polls or more.
+
+    Their runs of hits look regular now and then; learned at the full weight they had
+    the noise trusted as a trend at half of the polls in a tenth of these histories (and
+    at three quarters in the worst).
+    """
+    rng = random.Random(seed)
+    schedule = _Judging()
+    Run(
+        [40.0] * 30 + [70.0] + [rng.uniform(90.0 - spread, 90.0) for _ in range(400)],
+        schedule=schedule,
+    ).poll()
+    judged_random = [not trusted for _upload, trusted in schedule.trusted]
+    assert len(judged_random) >= 400
+    assert sum(judged_random) >= 0.6 * len(judged_random)
+
+
+@SETTINGS
+@given(level=st.floats(30.0, 60.0), slope=st.floats(-0.02, 0.02), seed=st.integers(0, 2**32 - 1))
+def test_a_steady_delay_taken_for_random_after_one_outlier_is_trusted_again(
+    level: float, slope: float, seed: int
+) -> None:
+    """One upload 30 s late, then a steady delay (jitter 2 s): trusted within 900 uploads.
+
+    The runs learn slowly once delays were seen drawn at random; regular ones overturn
+    the jump's judgement after 400 to 750 uploads (two to five days of daylight). The
+    uploads are met meanwhile: a mean lateness of at most 15 s (about 8 s typically).
+    """
+    rng = random.Random(seed)
+    steady = [level + slope * index + rng.uniform(-2.0, 2.0) for index in range(1000)]
+    schedule = _Judging()
+    run = Run([40.0] * 30 + [level + 30.0, *steady], schedule=schedule)
+    run.poll()
+    jumped = schedule.trusted[0][0]
+    trusted = [upload for upload, trusted in schedule.trusted if trusted]
+    assert trusted
+    assert (trusted[0] - jumped).total_seconds() <= 900 * 300
+    first_day = [run.shown[index] for index in range(31, 31 + 288)]
+    assert sum(first_day) / len(first_day) <= 15.0
+
+
+def test_a_run_far_longer_than_the_usual_counts_as_four_of_them() -> None:
+    """A run of 200 hits (the delays moved) teaches the runs as one of 40 would."""
+    schedule = UploadSchedule(
+        publish_delay=50.0, delay_bounded=True, run_length=10.0, run_variation=5.0, runs_seen=3
+    )
+    schedule.hits_in_row = 199
+    schedule._after_miss(datetime(2026, 6, 1, 12, 0, tzinfo=UTC), 49.0, 52.0)
+    assert schedule.run_length == pytest.approx(10.0 + 0.3 * (RANDOM_LONG_RUNS * 10.0 - 10.0))
+
+
+def test_runs_learn_slowly_once_delays_were_seen_drawn_at_random() -> None:
+    """A run of 20 hits after 10s: a third of the weight once a jump was seen."""
+    steady = UploadSchedule(publish_delay=50.0, delay_bounded=True, run_length=10.0)
+    drawn = UploadSchedule(
+        publish_delay=50.0, delay_bounded=True, run_length=10.0, random_seen=True
+    )
+    for schedule in (steady, drawn):
+        schedule.hits_in_row = 19
+        schedule._after_miss(datetime(2026, 6, 1, 12, 0, tzinfo=UTC), 49.0, 52.0)
+    assert steady.run_length == pytest.approx(13.0)
+    assert drawn.run_length == pytest.approx(10.0 + JUDGED_RUN_GAIN * 10.0)

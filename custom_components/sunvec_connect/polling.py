@@ -48,7 +48,8 @@ one before it was found is a delay drawn at random."""
 RANDOM_LONG_RUNS = 4.0
 """Learned run lengths after which a run of hits is long once delays were seen drawn at
 random: their runs vary as much as they are long, and one over four times the usual
-length (about 2 % of them) says the delays moved."""
+length (about 2 % of them) says the delays moved. A run longer than that counts as that
+long in the learned runs (an outlier that would hold them high for many runs)."""
 FAILED_POLLS_KEPT = 16
 """The last misses whose failed polls bound where delays drawn at random go."""
 RANDOM_RISE = 1.0
@@ -59,6 +60,12 @@ RANDOM_FADE = 2.0
 a trend is mostly noise)."""
 RUN_GAIN = 0.3
 """Weight of the latest run of hits in the learned run length and its variation."""
+JUDGED_RUN_GAIN = 0.1
+"""That weight once delays were seen drawn at random. Polled at a high quantile, such
+delays give runs of hits that look regular now and then (at the full weight, polls
+trusted a trend that was noise a third of the time) while a jump, the sign that is no
+noise, comes once or twice a day; a steady delay taken for random after one outlier is
+trusted again after two to five days of daylight (400 to 750 uploads)."""
 SPREAD_UPLOADS = 24
 """The last uploads whose lateness after their planned polls tells the delays' spread."""
 DEFAULT_SPREAD = 30.0
@@ -85,7 +92,8 @@ class UploadSchedule:
     runs of hits between misses are regular: a steady delay is met at regular
     intervals, delays drawn at random at random ones (where the slope is noise). Until
     runs say otherwise it is trusted wholly (a steady delay). An upload out over `JUMP`
-    later than the one before it is a delay drawn at random at once; from then on,
+    later than the one before it is a delay drawn at random at once, a judgement the
+    runs overturn only slowly (they learn at a third of their weight); from then on,
     while the misses come at random, the step doubles only after runs far longer than
     the usual ones, and a miss takes the estimate no higher than a second above the
     highest failed poll of the last misses.
@@ -309,10 +317,11 @@ class UploadSchedule:
         """The delay of the upload found at `high` seconds lay above `low`."""
         if self.delay_bounded:
             # A run of hits between two misses (not the descent that found the delay).
-            run = self.hits_in_row + 1
+            run = min(self.hits_in_row + 1, RANDOM_LONG_RUNS * self.run_length)
+            gain = JUDGED_RUN_GAIN if self.random_seen else RUN_GAIN
             self.runs_seen = min(MIN_RUNS, self.runs_seen + 1)
-            self.run_variation += RUN_GAIN * (abs(run - self.run_length) - self.run_variation)
-            self.run_length += RUN_GAIN * (run - self.run_length)
+            self.run_variation += gain * (abs(run - self.run_length) - self.run_variation)
+            self.run_length += gain * (run - self.run_length)
         self.trend = 0.0
         if self.last_bound is not None:
             since, before = self.last_bound
