@@ -19,6 +19,7 @@ from custom_components.sunvec_connect.polling import (
     RANDOM_FADE,
     RANDOM_LONG_RUNS,
     RANDOM_RISE,
+    RUN_GAIN,
     SCHEDULING_SLACK,
     UploadSchedule,
 )
@@ -277,7 +278,7 @@ def test_a_run_far_longer_than_the_usual_counts_as_four_of_them() -> None:
     )
     schedule.hits_in_row = 199
     schedule._after_miss(datetime(2026, 6, 1, 12, 0, tzinfo=UTC), 49.0, 52.0)
-    assert schedule.run_length == pytest.approx(10.0 + 0.3 * (RANDOM_LONG_RUNS * 10.0 - 10.0))
+    assert schedule.run_length == pytest.approx(10.0 + RUN_GAIN * (RANDOM_LONG_RUNS * 10.0 - 10.0))
 
 
 def test_runs_learn_slowly_once_delays_were_seen_drawn_at_random() -> None:
@@ -289,5 +290,5 @@ def test_runs_learn_slowly_once_delays_were_seen_drawn_at_random() -> None:
     for schedule in (steady, drawn):
         schedule.hits_in_row = 19
         schedule._after_miss(datetime(2026, 6, 1, 12, 0, tzinfo=UTC), 49.0, 52.0)
-    assert steady.run_length == pytest.approx(13.0)
+    assert steady.run_length == pytest.approx(10.0 + RUN_GAIN * 10.0)
     assert drawn.run_length == pytest.approx(10.0 + JUDGED_RUN_GAIN * 10.0)
