@@ -63,7 +63,7 @@ RUN_GAIN = 0.3
 JUDGED_RUN_GAIN = 0.1
 """That weight once delays were seen drawn at random. Polled at a high quantile, such
 delays give runs of hits that look regular now and then (at the full weight, polls
-trusted a trend that was noise a third of the time) while a jump, the sign that is no
+trusted a trend that was noise a third of the time) while a jump, the sign that is not
 noise, comes once or twice a day; a steady delay taken for random after one outlier is
 trusted again after two to five days of daylight (400 to 750 uploads)."""
 SPREAD_UPLOADS = 24
