@@ -463,7 +463,8 @@ class UploadSchedule:
         """The next poll of the watch that starts at `start`.
 
         The pace's uploads after the one a poll now looks for; an inverter that keeps
-        its upload slots through the night is found as soon as its first upload is out.
+        its upload slots through the night is found as soon as its first upload is out
+        (while delays are drawn at random: when the latest of the last uploads was).
         """
         pace = timedelta(seconds=self.uploads_between_polls * self.cadence)
         if now < start:
@@ -473,6 +474,10 @@ class UploadSchedule:
         if self.last_upload is None:
             return earliest if now < start else now + pace
         out_after = timedelta(seconds=self.watch_delay + self.spread + self.guard)
+        if self.drawn_at_random and self.found_at:
+            # The watch does not retry: a morning's first upload out after its poll, at
+            # the top of the delays drawn, would never be shown.
+            out_after = max(out_after, timedelta(seconds=max(self.found_at)))
         slots = math.ceil((earliest - self.last_upload - out_after) / self.cadence_span)
         return self.last_upload + slots * self.cadence_span + out_after
 
